@@ -1,0 +1,73 @@
+import type { Bindings } from '../env';
+import { GatewayError } from '../middleware/errors';
+import { ADAPTERS } from '../providers/protocols/adapter';
+import { PROVIDERS, wireProtocol } from '../providers/table';
+import type { Provider } from '../vault/schema';
+
+// Where a request goes and with which headers: AI Gateway when the provider has a gatewayEndpoint and
+// CLOUDFLARE_AIG_TOKEN is set, otherwise the provider's own endpoint. URLs are built as strings:
+// parsing the `{account}` template with `URL` would percent-encode its braces and never substitute.
+
+const OPERATION_SUFFIX =
+  /\/(chat\/completions|completions|embeddings|messages|models|images\/generations|audio\/[a-z]+|moderations|responses)\/?$/;
+
+/** The provider's API base, with a full operation URL reduced to its base and no trailing slash. */
+export function endpointBase(endpoint: string): string {
+  return endpoint.replace(OPERATION_SUFFIX, '').replace(/\/+$/, '');
+}
+
+export interface Target {
+  url: string;
+  headers: Record<string, string>;
+  /** Set when the body's model must be renamed (AI Gateway's unified endpoint wants `prefix/model`). */
+  model?: string;
+  via: 'gateway' | 'direct';
+}
+
+export interface TargetInput {
+  providerId: string;
+  provider: Provider;
+  /** Path after the API base, e.g. `chat/completions` or `models/gemini-2.0-flash:generateContent`. */
+  operation: string;
+  /** The query string of the client's request, with its `?`, or ''. */
+  search: string;
+  key: string;
+  /** The model named by the request, when there is one. */
+  model?: string;
+  incoming: Headers;
+  env: Bindings;
+}
+
+export function gatewaySlug(providerId: string, provider: Provider): string {
+  return provider.gatewayModelPrefix ?? PROVIDERS[providerId]?.gatewaySlug ?? `custom-${providerId}`;
+}
+
+export function buildTarget(input: TargetInput): Target {
+  const { provider, providerId, operation, search, env } = input;
+  const auth = ADAPTERS[wireProtocol(provider.protocol)].authHeaders(input.key, input.incoming);
+  if (!provider.gatewayEndpoint || !env.CLOUDFLARE_AIG_TOKEN) {
+    return { url: `${endpointBase(provider.endpoint)}/${operation}${search}`, headers: auth, via: 'direct' };
+  }
+
+  let gateway = provider.gatewayEndpoint.replace(/\/+$/, '');
+  if (gateway.includes('{account}')) {
+    if (!env.CLOUDFLARE_ACCOUNT_ID) {
+      throw new GatewayError(500, `CLOUDFLARE_ACCOUNT_ID is not set, but ${providerId}'s gatewayEndpoint needs it`, 'gateway_account_unset');
+    }
+    gateway = gateway.replaceAll('{account}', env.CLOUDFLARE_ACCOUNT_ID);
+  }
+  const headers = { ...auth, 'cf-aig-authorization': `Bearer ${env.CLOUDFLARE_AIG_TOKEN}` };
+  const slug = gatewaySlug(providerId, provider);
+  const versionPath = PROVIDERS[providerId]?.gatewayVersionPath ?? '';
+
+  if (!gateway.endsWith('/compat')) {
+    // A provider-native gateway URL (`…/{gateway}/{slug}`): operations append to it.
+    return { url: `${gateway}/${versionPath}${operation}${search}`, headers, via: 'gateway' };
+  }
+  if (operation === 'chat/completions') {
+    const model = input.model && !input.model.startsWith(`${slug}/`) ? `${slug}/${input.model}` : undefined;
+    return { url: `${gateway}/chat/completions${search}`, headers, model, via: 'gateway' };
+  }
+  const gatewayRoot = gateway.slice(0, -'/compat'.length);
+  return { url: `${gatewayRoot}/${slug}/${versionPath}${operation}${search}`, headers, via: 'gateway' };
+}

@@ -1,0 +1,41 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { timingSafeEqual } from 'hono/utils/buffer';
+import type { Env } from '../env';
+import { findUser } from '../users/store';
+import { errorResponse, GatewayError } from './errors';
+
+const unauthorized = (message: string) => () => errorResponse(401, message);
+
+const authMessages = {
+  noAuthenticationHeader: { message: unauthorized('missing credential: send "Authorization: Bearer <your gateway key>"') },
+  invalidAuthenticationHeader: { message: unauthorized('malformed credential: send "Authorization: Bearer <your gateway key>"') },
+  invalidToken: { message: unauthorized('unknown gateway key') },
+};
+
+/** Bearer auth against the `users` map; sets `userName` and `user`. Disabled and expired users get a 403. */
+export const userAuth: MiddlewareHandler<Env> = bearerAuth({
+  ...authMessages,
+  verifyToken: async (token, c: Context<Env>) => {
+    const entry = await findUser(c.env, token);
+    if (!entry) return false;
+    if (entry.user.disabled) throw new GatewayError(403, `user "${entry.name}" is disabled`, 'user_disabled');
+    if (entry.user.expiresAt && Date.parse(entry.user.expiresAt) <= Date.now()) {
+      throw new GatewayError(403, `user "${entry.name}" expired at ${entry.user.expiresAt}`, 'user_expired');
+    }
+    c.set('userName', entry.name);
+    c.set('user', entry.user);
+    return true;
+  },
+});
+
+/** Bearer auth with the vault token `AI_JSON_CRYPTOKEN`, for the vault admin endpoints. */
+export const vaultAdminAuth: MiddlewareHandler<Env> = bearerAuth({
+  ...authMessages,
+  invalidToken: { message: unauthorized('wrong vault token') },
+  verifyToken: async (token, c: Context<Env>) => {
+    const expected = c.env.AI_JSON_CRYPTOKEN;
+    if (!expected) throw new GatewayError(503, 'AI_JSON_CRYPTOKEN is not set on this deployment', 'vault_token_unset');
+    return timingSafeEqual(expected, token);
+  },
+});

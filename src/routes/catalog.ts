@@ -1,0 +1,63 @@
+import { type Context, Hono } from 'hono';
+import type { Env } from '../env';
+import { userAuth } from '../middleware/auth';
+import { GatewayError } from '../middleware/errors';
+import { hasUsableKey, modelsByPriority, resolveProvider } from '../providers/lookup';
+import { wireProtocol } from '../providers/table';
+import { mayUseModel, mayUseProvider } from '../users/access';
+import type { Model } from '../vault/schema';
+import { loadConfig } from '../vault/store';
+
+// GET /v1/providers, GET /:provider/v1/models, GET /:provider/v1/models/:id — from the vault,
+// filtered by the user's allow-lists. No upstream call.
+
+export function modelEntry(providerId: string, model: Model, id = model.id) {
+  return {
+    id,
+    object: 'model' as const,
+    created: 0,
+    owned_by: providerId,
+    context_window: model.contextWindow ?? null,
+    context_length: model.contextWindow ?? null,
+    max_completion_tokens: model.maxOutputTokens ?? null,
+    usage: model.usage ?? 'chat',
+  };
+}
+
+export const catalogRoutes = new Hono<Env>();
+
+catalogRoutes.get('/v1/providers', userAuth, async (c) => {
+  const config = await loadConfig(c.env);
+  const user = c.get('user');
+  const data = Object.entries(config.providers)
+    .filter(([id, provider]) => hasUsableKey(provider) && mayUseProvider(user, id))
+    .map(([id, provider]) => ({ id, object: 'provider' as const, protocol: wireProtocol(provider.protocol) }));
+  return c.json({ object: 'list', data });
+});
+
+async function visibleProvider(c: Context<Env>, name: string) {
+  const resolved = resolveProvider(await loadConfig(c.env), name);
+  if (!resolved || !mayUseProvider(c.get('user'), resolved.id)) {
+    throw new GatewayError(404, `unknown provider "${name}"`, 'provider_not_found');
+  }
+  return resolved;
+}
+
+catalogRoutes.get('/:provider/:version{v1(?:beta)?}/models', userAuth, async (c) => {
+  const { id, provider } = await visibleProvider(c, c.req.param('provider'));
+  const user = c.get('user');
+  const data = modelsByPriority(provider)
+    .filter((model) => mayUseModel(user, id, model.id))
+    .map((model) => modelEntry(id, model));
+  return c.json({ object: 'list', data });
+});
+
+catalogRoutes.get('/:provider/:version{v1(?:beta)?}/models/:model{.+}', userAuth, async (c) => {
+  const { id, provider } = await visibleProvider(c, c.req.param('provider'));
+  const wanted = decodeURIComponent(c.req.param('model'));
+  const model = provider.models.find((m) => m.id === wanted);
+  if (!model || !mayUseModel(c.get('user'), id, model.id)) {
+    throw new GatewayError(404, `model "${wanted}" is not offered by provider "${id}"`, 'model_not_found');
+  }
+  return c.json(modelEntry(id, model));
+});

@@ -1,0 +1,87 @@
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { every } from 'hono/combine';
+import type { Env } from '../env';
+import { forward } from '../forward/send';
+import { parseJsonBody, parseOperation } from '../forward/operation';
+import { gatewaySlug } from '../forward/target';
+import { userAuth } from '../middleware/auth';
+import { requestBodyLimit } from '../middleware/body-limit';
+import { GatewayError } from '../middleware/errors';
+import { findModel, hasUsableKey, resolveProvider } from '../providers/lookup';
+import { PROVIDERS, providerForHost } from '../providers/table';
+import { assertMayUse } from '../users/access';
+import { loadConfig } from '../vault/store';
+
+// POST /:provider/v1/<operation> (and v1beta for Gemini's native paths), and the legacy form where
+// an `X-Host-Final` header picks the provider from the fixed host table.
+
+export async function forwardOperation(c: Context<Env>, providerName: string, operationPath: string) {
+  const operation = parseOperation(operationPath);
+  const config = await loadConfig(c.env);
+  const resolved = resolveProvider(config, providerName);
+  if (!resolved) throw new GatewayError(404, `unknown provider "${providerName}": the vault does not name it`, 'provider_not_found');
+  const { id, provider } = resolved;
+  const user = c.get('user');
+  assertMayUse(user, c.get('userName'), id);
+  if (!hasUsableKey(provider)) {
+    throw new GatewayError(503, `provider "${id}" has no usable key (all are expired or marked expired)`, 'no_usable_key');
+  }
+
+  const method = c.req.method;
+  const body = method === 'GET' || method === 'HEAD' ? null : await c.req.arrayBuffer();
+  const json = body ? parseJsonBody(operation, body, c.req.header('content-type')) : undefined;
+  const model = operation.pathModel ?? (typeof json?.model === 'string' ? json.model : undefined);
+  if (operation.kind !== 'other' && model !== undefined && !findModel(provider, model, gatewaySlug(id, provider))) {
+    throw new GatewayError(404, `model "${model}" is not offered by provider "${id}"`, 'model_not_found');
+  }
+  assertMayUse(user, c.get('userName'), id, model);
+
+  const url = new URL(c.req.url);
+  return forward({
+    providerId: id,
+    provider,
+    operation: operation.path,
+    search: url.search,
+    method,
+    incoming: c.req.raw.headers,
+    body,
+    json,
+    model,
+    env: c.env,
+    requestId: c.get('requestId'),
+    signal: c.req.raw.signal,
+  });
+}
+
+/** The operation in a legacy native path: what follows the provider's API base path (or its `/v1`). */
+function legacyOperation(providerId: string, pathname: string): string {
+  const basePath = new URL(PROVIDERS[providerId]!.apiBase).pathname;
+  if (pathname.startsWith(`${basePath}/`)) return pathname.slice(basePath.length + 1);
+  const versioned = /\/v1(?:beta|alpha)?\/(.+)$/.exec(pathname);
+  if (!versioned) throw new GatewayError(400, `path ${pathname} names no operation for ${providerId}`, 'invalid_path');
+  return versioned[1]!;
+}
+
+const forwardLegacy = (c: Context<Env>) => {
+  const providerId = providerForHost(c.req.header('x-host-final')!)!;
+  return forwardOperation(c, providerId, legacyOperation(providerId, new URL(c.req.url).pathname));
+};
+
+/** Any path with an `X-Host-Final` header is the legacy form; without the header this passes through. */
+export const legacyHostFinal: MiddlewareHandler<Env> = async (c, next) => {
+  const host = c.req.header('x-host-final');
+  if (host === undefined) return next();
+  if (!providerForHost(host)) {
+    throw new GatewayError(400, "X-Host-Final names a host outside the gateway's host table", 'unknown_host');
+  }
+  return every(userAuth, requestBodyLimit, forwardLegacy)(c, next);
+};
+
+export const proxyRoutes = new Hono<Env>();
+
+proxyRoutes.post('/:provider/:version{v1(?:beta|alpha)?}/*', userAuth, requestBodyLimit, (c) => {
+  const { provider, version } = c.req.param();
+  const pathname = new URL(c.req.url).pathname;
+  const prefix = `/${provider}/${version}/`;
+  return forwardOperation(c, provider, pathname.slice(pathname.indexOf(prefix) + prefix.length));
+});

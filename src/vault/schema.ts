@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+// Every object is loose: fields this project does not know survive a read-modify-write.
+
+const isoDate = z
+  .string()
+  .refine((value) => !Number.isNaN(Date.parse(value)), { message: 'must be an ISO 8601 date' });
+
+export const ProviderKey = z.looseObject({
+  key: z.string().min(1, 'a key must not be empty'),
+  owner: z.string().optional(),
+  type: z.string().optional(),
+  expiresAt: isoDate.optional(),
+});
+
+export const ModelUsage = z.enum(['chat', 'embedding', 'image-generation', 'transcription', 'tts']);
+
+export const Model = z.looseObject({
+  id: z.string().min(1),
+  usage: ModelUsage.optional(),
+  contextWindow: z.number().int().positive().nullable().optional(),
+  maxOutputTokens: z.number().int().positive().nullable().optional(),
+  tpmLimit: z.number().nonnegative().nullable().optional(),
+  priority: z.number().optional(),
+  tags: z.array(z.string()).optional(),
+});
+
+const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL');
+
+export const Provider = z.looseObject({
+  protocol: z.string().min(1),
+  endpoint: httpUrl,
+  gatewayEndpoint: httpUrl.optional(),
+  gatewayModelPrefix: z.string().min(1).optional(),
+  keys: z.array(ProviderKey).default([]),
+  models: z.array(Model).default([]),
+});
+
+export const AiConfig = z.looseObject({
+  version: z.number().optional(),
+  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'provider ids are lowercase [a-z0-9_-]'), Provider),
+});
+
+export const User = z.looseObject({
+  key: z.string().min(1),
+  rpm: z.number().int().positive().optional(),
+  providers: z.array(z.string()).optional(),
+  models: z.array(z.string()).optional(),
+  disabled: z.boolean().optional(),
+  expiresAt: isoDate.optional(),
+});
+
+export const Users = z.record(z.string(), User);
+
+export type ProviderKey = z.infer<typeof ProviderKey>;
+export type Model = z.infer<typeof Model>;
+export type ModelUsage = z.infer<typeof ModelUsage>;
+export type Provider = z.infer<typeof Provider>;
+export type AiConfig = z.infer<typeof AiConfig>;
+export type User = z.infer<typeof User>;
+export type Users = z.infer<typeof Users>;
+
+/** One line per problem, with the JSON path, for error messages a person can act on. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}
