@@ -76,6 +76,12 @@ export async function loadVault(env: Bindings): Promise<LoadedVault> {
   return decrypted.vault;
 }
 
+/** Forget the cached vault text and decrypted config (tests, like `clearUsersCache`). */
+export function clearVaultCache() {
+  textCache = undefined;
+  decrypted = undefined;
+}
+
 export async function loadConfig(env: Bindings): Promise<AiConfig> {
   return (await loadVault(env)).config;
 }
