@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+
+// What every dialect answers, decided once: the echo text, the tool call, token counts, embeddings.
+
+/** Token counts are derived from text length: one token per 4 characters, at least 1. */
+export const tokenCount = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+
+export interface ToolCall {
+  name: string;
+  arguments: Record<string, unknown>;
+  argumentsJson: string;
+}
+
+export interface Reply {
+  /** `Echo: <last user text>`, cut to the token limit. Empty when the reply is a tool call. */
+  text: string;
+  finish: 'stop' | 'length' | 'tool';
+  toolCall?: ToolCall;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface ReplyInput {
+  /** Text of the last user message that has text. */
+  lastUserText: string;
+  /** True when the conversation ends with a user message (not a tool result). */
+  endsWithUserText: boolean;
+  /** All text of the request (system and every message), for the prompt token count. */
+  promptText: string;
+  toolNames: string[];
+  /** A tool the request forces: a name, or `true` for "any tool". */
+  forcedTool?: string | true;
+  maxTokens?: number;
+}
+
+/** The city in "… in Paris …", else Paris: tool arguments are deterministic and valid JSON. */
+function toolArguments(text: string): Record<string, unknown> {
+  const city = /\bin ([A-Z][A-Za-z-]+)/.exec(text)?.[1] ?? 'Paris';
+  return { location: city };
+}
+
+export function planReply(input: ReplyInput): Reply {
+  const promptTokens = tokenCount(input.promptText);
+  const wantsTool =
+    input.toolNames.length > 0 && (input.forcedTool !== undefined || (input.endsWithUserText && /weather/i.test(input.lastUserText)));
+  if (wantsTool) {
+    const name =
+      typeof input.forcedTool === 'string' && input.toolNames.includes(input.forcedTool)
+        ? input.forcedTool
+        : (input.toolNames.find((n) => /weather/i.test(n)) ?? input.toolNames[0]!);
+    const args = toolArguments(input.lastUserText);
+    const argumentsJson = JSON.stringify(args);
+    return { text: '', finish: 'tool', toolCall: { name, arguments: args, argumentsJson }, promptTokens, completionTokens: tokenCount(argumentsJson) };
+  }
+  let text = `Echo: ${input.lastUserText}`;
+  let finish: Reply['finish'] = 'stop';
+  if (input.maxTokens !== undefined && input.maxTokens > 0 && tokenCount(text) > input.maxTokens) {
+    text = text.slice(0, input.maxTokens * 4);
+    finish = 'length';
+  }
+  return { text, finish, promptTokens, completionTokens: tokenCount(text) };
+}
+
+/** Word-sized pieces ("Echo: ", "hello ", "world"), the way a model streams tokens. */
+export function textChunks(text: string): string[] {
+  return text.match(/\s*\S+\s*/g) ?? [text];
+}
+
+/** Tool-call arguments as a model streams them: a few characters at a time. */
+export function jsonChunks(json: string, size = 8): string[] {
+  const pieces: string[] = [];
+  for (let i = 0; i < json.length; i += size) pieces.push(json.slice(i, i + size));
+  return pieces;
+}
+
+/** A unit-length vector derived from the text's SHA-256 (float32 values, so base64 and JSON agree). */
+export function embeddingOf(text: string, dimensions = 8): number[] {
+  const values: number[] = [];
+  for (let block = 0; values.length < dimensions; block++) {
+    const digest = createHash('sha256').update(`${block}:${text}`).digest();
+    for (let i = 0; i + 1 < digest.length && values.length < dimensions; i += 2) {
+      values.push((digest.readUInt16BE(i) / 65535) * 2 - 1);
+    }
+  }
+  const norm = Math.hypot(...values) || 1;
+  return values.map((v) => Math.fround(v / norm));
+}
+
+export function float32Base64(values: number[]): string {
+  return Buffer.from(new Float32Array(values).buffer).toString('base64');
+}
+
+/** Text of a content value: a string, or an array of parts carrying `text`. */
+export function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .map((part) => (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string' ? (part as { text: string }).text : ''))
+    .filter(Boolean)
+    .join(' ');
+}
+
+let counter = 0;
+/** Ids that look like the provider's (`chatcmpl-…`, `msg_…`) and differ per answer. */
+export function answerId(prefix: string): string {
+  counter += 1;
+  return `${prefix}${Date.now().toString(36)}${counter.toString(36).padStart(4, '0')}`;
+}
+
+/** 1×1 transparent PNG. */
+export const TINY_PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+  'base64',
+);

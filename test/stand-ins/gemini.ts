@@ -1,0 +1,158 @@
+import type { Answer, Dialect, ErrorOptions, Incoming } from './answer';
+import { GEMINI_MODELS } from './catalog';
+import { answerId, embeddingOf, planReply, textChunks, textOf, tokenCount } from './conversation';
+
+// Gemini (Generative Language API v1beta) wire format: `contents[].parts[]`, `candidates`,
+// `usageMetadata`, Google RPC errors, and `alt=sse` streams framed with CRLF like Google's.
+
+type Json = Record<string, unknown>;
+
+const ERRORS: Record<number, { status: string; message: string }> = {
+  400: { status: 'INVALID_ARGUMENT', message: 'Request contains an invalid argument.' },
+  403: {
+    status: 'PERMISSION_DENIED',
+    message: "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API identity to call this API.",
+  },
+  404: { status: 'NOT_FOUND', message: 'Requested entity was not found.' },
+  429: { status: 'RESOURCE_EXHAUSTED', message: 'Resource has been exhausted (e.g. check quota).' },
+  500: { status: 'INTERNAL', message: 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting' },
+  503: { status: 'UNAVAILABLE', message: 'The model is overloaded. Please try again later.' },
+  504: { status: 'DEADLINE_EXCEEDED', message: 'The request timed out. Please try again.' },
+};
+
+export function geminiError(status: number, options: ErrorOptions & { details?: unknown[] } = {}): Answer {
+  const known = ERRORS[status] ?? ERRORS[status >= 500 ? 500 : 400]!;
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=UTF-8' };
+  const details = options.details ? [...options.details] : [];
+  if (options.retryAfter !== undefined) {
+    headers['retry-after'] = String(options.retryAfter);
+    details.push({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${options.retryAfter}s` });
+  }
+  const error = { code: status, message: options.message ?? known.message, status: known.status, ...(details.length ? { details } : {}) };
+  return { kind: 'json', status, headers, body: { error } };
+}
+
+// Google answers an unknown key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID), not 401.
+const invalidKey = () =>
+  geminiError(400, {
+    message: 'API key not valid. Please pass a valid API key.',
+    details: [
+      {
+        '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+        reason: 'API_KEY_INVALID',
+        domain: 'googleapis.com',
+        metadata: { service: 'generativelanguage.googleapis.com' },
+      },
+    ],
+  });
+
+const ok = (body: unknown): Answer => ({ kind: 'json', status: 200, body, headers: { 'content-type': 'application/json; charset=UTF-8' } });
+
+const MODEL_CALL = /^models\/([^/:]+):([A-Za-z]+)$/;
+
+interface Content {
+  role?: string;
+  parts?: { text?: string; functionResponse?: unknown }[];
+}
+
+function generate(model: string, body: Json, stream: 'sse' | 'json-array' | undefined): Answer {
+  if (!Array.isArray(body.contents) || body.contents.length === 0) {
+    return geminiError(400, { message: '* GenerateContentRequest.contents: contents is not specified\n' });
+  }
+  const contents = body.contents as Content[];
+  const isUser = (c: Content) => (c.role ?? 'user') === 'user';
+  const lastUser = [...contents].reverse().find((c) => isUser(c) && textOf(c.parts));
+  const last = contents.at(-1);
+  const declarations = ((body.tools as { functionDeclarations?: { name?: unknown }[] }[] | undefined) ?? []).flatMap((t) => t.functionDeclarations ?? []);
+  const calling = (body.toolConfig as { functionCallingConfig?: { mode?: string; allowedFunctionNames?: string[] } } | undefined)?.functionCallingConfig;
+  const config = (body.generationConfig ?? {}) as { maxOutputTokens?: number };
+  const reply = planReply({
+    lastUserText: textOf(lastUser?.parts),
+    endsWithUserText: last !== undefined && isUser(last) && !last.parts?.some((p) => p.functionResponse),
+    promptText: [textOf((body.systemInstruction as Content | undefined)?.parts), ...contents.map((c) => textOf(c.parts))].join('\n'),
+    toolNames: calling?.mode === 'NONE' ? [] : declarations.map((d) => d.name).filter((n): n is string => typeof n === 'string'),
+    forcedTool: calling?.mode === 'ANY' ? (calling.allowedFunctionNames?.[0] ?? true) : undefined,
+    maxTokens: config.maxOutputTokens,
+  });
+
+  const responseId = answerId('');
+  const finishReason = reply.finish === 'length' ? 'MAX_TOKENS' : 'STOP';
+  const usage = (candidates: number) => ({
+    promptTokenCount: reply.promptTokens,
+    candidatesTokenCount: candidates,
+    totalTokenCount: reply.promptTokens + candidates,
+  });
+  const response = (parts: unknown[], finish: string | undefined, candidates: number) => ({
+    candidates: [{ content: { parts, role: 'model' }, ...(finish ? { finishReason: finish } : {}), index: 0 }],
+    usageMetadata: usage(candidates),
+    modelVersion: model,
+    responseId,
+  });
+  const call = reply.toolCall;
+
+  if (!stream) {
+    const parts = call ? [{ functionCall: { name: call.name, args: call.arguments } }] : [{ text: reply.text }];
+    return ok(response(parts, finishReason, reply.completionTokens));
+  }
+  const chunks = call ? [response([{ functionCall: { name: call.name, args: call.arguments } }], finishReason, reply.completionTokens)] : [];
+  if (!call) {
+    const pieces = textChunks(reply.text);
+    let sent = '';
+    for (const [i, text] of pieces.entries()) {
+      sent += text;
+      chunks.push(response([{ text }], i === pieces.length - 1 ? finishReason : undefined, tokenCount(sent)));
+    }
+  }
+  return {
+    kind: 'stream',
+    format: stream === 'sse' ? 'sse-crlf' : 'json-array',
+    events: chunks.map((chunk) => ({ data: JSON.stringify(chunk) })),
+  };
+}
+
+const contentText = (content: unknown) => textOf((content as Content | undefined)?.parts);
+
+function embed(body: Json): Answer {
+  const dims = typeof body.outputDimensionality === 'number' ? body.outputDimensionality : 8;
+  return ok({ embedding: { values: embeddingOf(contentText(body.content), dims) } });
+}
+
+function batchEmbed(body: Json): Answer {
+  const requests = Array.isArray(body.requests) ? (body.requests as Json[]) : [];
+  return ok({ embeddings: requests.map((r) => ({ values: embeddingOf(contentText(r.content), typeof r.outputDimensionality === 'number' ? r.outputDimensionality : 8) })) });
+}
+
+function models(req: Incoming): Answer {
+  if (req.operation === 'models') return ok({ models: GEMINI_MODELS });
+  const name = req.operation;
+  const model = GEMINI_MODELS.find((m) => m.name === name);
+  return model ? ok(model) : geminiError(404, { message: `models/${name.slice('models/'.length)} is not found for API version v1beta, or is not supported for generateContent.` });
+}
+
+export const gemini: Dialect = {
+  keyOf: (req) => req.headers['x-goog-api-key'] || req.query.get('key') || undefined,
+  authError: (kind) => (kind === 'missing' ? geminiError(403) : invalidKey()),
+  error: geminiError,
+  modelOf: (req) => MODEL_CALL.exec(req.operation)?.[1],
+  handle(req) {
+    if (req.method === 'GET' && (req.operation === 'models' || req.operation.startsWith('models/'))) return models(req);
+    const call = MODEL_CALL.exec(req.operation);
+    if (req.method !== 'POST' || !call) return geminiError(404, { message: `Method not found: ${req.method} /${req.operation}` });
+    if (!req.json) return geminiError(400, { message: 'Invalid JSON payload received.' });
+    const [, model, method] = call as unknown as [string, string, string];
+    switch (method) {
+      case 'generateContent':
+        return generate(model, req.json, undefined);
+      case 'streamGenerateContent':
+        return generate(model, req.json, req.query.get('alt') === 'sse' ? 'sse' : 'json-array');
+      case 'embedContent':
+        return embed(req.json);
+      case 'batchEmbedContents':
+        return batchEmbed(req.json);
+      case 'countTokens':
+        return ok({ totalTokens: tokenCount((req.json.contents as Content[] | undefined)?.map((c) => textOf(c.parts)).join('\n') ?? '') });
+      default:
+        return geminiError(404, { message: `Method not found: ${method}` });
+    }
+  },
+};
