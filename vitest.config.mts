@@ -1,4 +1,5 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Two projects: `worker` runs unit and route tests inside workerd; `e2e` runs in Node and drives
@@ -17,6 +18,11 @@ export default defineConfig({
             },
           }),
         ],
+        // Worker tests never see a vault that `npm run dev` or a developer's src/config embedded:
+        // they get a module whose fallback vault each test sets itself.
+        resolve: {
+          alias: [{ find: /^.*\/generated\/embedded-vault$/, replacement: fileURLToPath(new URL('./test/worker/helpers/embedded-vault.ts', import.meta.url)) }],
+        },
         test: { name: 'worker', include: ['test/worker/**/*.test.ts'] },
       },
       {

@@ -29,6 +29,8 @@ if (demo) {
   const vaultFile = '.wrangler/demo/ai.json.enc';
   writeFileSync(vaultFile, await encryptVault(JSON.stringify(demoConfig(standIn.url), null, 2), DEMO_VAULT_TOKEN));
   await embed(vaultFile);
+  // Leave no demo vault behind in the build once the demo stops.
+  cleanups.push(() => embed());
   wranglerArgs.push(
     '--persist-to', '.wrangler/demo/state',
     '--var', `AI_JSON_CRYPTOKEN:${DEMO_VAULT_TOKEN}`,
