@@ -52,13 +52,10 @@ if (demo) {
 }
 
 const wrangler = spawn('node_modules/.bin/wrangler', wranglerArgs, { stdio: 'inherit', env });
-const stop = async () => {
-  wrangler.kill('SIGTERM');
-  await Promise.all(cleanups.map((cleanup) => cleanup()));
-};
+const stop = () => wrangler.kill('SIGTERM');
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 wrangler.on('exit', async (code) => {
-  await Promise.all(cleanups.map((cleanup) => cleanup()));
+  for (const cleanup of cleanups) await cleanup();
   process.exit(code ?? 0);
 });
