@@ -1,8 +1,9 @@
+import type { RateLimiter } from './limits/rate-limiter';
 import type { AiConfig, Provider, User } from './vault/schema';
 
 export interface Bindings {
   KV_AI_PROXY: KVNamespace;
-  RATE_LIMITER: DurableObjectNamespace;
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   AI_JSON_CRYPTOKEN?: string;
   CLOUDFLARE_ACCOUNT_ID?: string;
   CLOUDFLARE_AIG_TOKEN?: string;
@@ -11,6 +12,14 @@ export interface Bindings {
   CORS_ORIGINS?: string;
   /** Local dev only (`npm run dev` passes users.json here): users used while KV has none. */
   DEV_USERS_JSON?: string;
+  /** Limits and resilience settings (whole numbers as text; defaults in src/limits/settings.ts). */
+  DEFAULT_RPM?: string;
+  AUTH_FAILURE_LIMIT?: string;
+  AUTH_FAILURE_WINDOW_S?: string;
+  MAX_ATTEMPTS?: string;
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
+  UPSTREAM_DEADLINE_MS?: string;
+  UPSTREAM_IDLE_TIMEOUT_MS?: string;
 }
 
 export interface Variables {

@@ -1,3 +1,5 @@
 import app from './app';
 
+export { RateLimiter } from './limits/rate-limiter';
+
 export default app;

@@ -1,9 +1,12 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
+import { every } from 'hono/combine';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import type { Env } from '../env';
 import { findUser } from '../users/store';
+import { refuseKnownLockout, settleAuthentication } from './auth-guard';
 import { errorResponse, GatewayError } from './errors';
+import { userRateLimit } from './rate-limit';
 
 const unauthorized = (message: string) => () => errorResponse(401, message);
 
@@ -14,10 +17,12 @@ const authMessages = {
 };
 
 /** Bearer auth against the `users` map; sets `userName` and `user`. Disabled and expired users get a 403. */
-export const userAuth: MiddlewareHandler<Env> = bearerAuth({
+const userBearerAuth: MiddlewareHandler<Env> = bearerAuth({
   ...authMessages,
   verifyToken: async (token, c: Context<Env>) => {
+    refuseKnownLockout(c);
     const entry = await findUser(c.env, token);
+    await settleAuthentication(c, entry !== undefined);
     if (!entry) return false;
     if (entry.user.disabled) throw new GatewayError(403, `user "${entry.name}" is disabled`, 'user_disabled');
     if (entry.user.expiresAt && Date.parse(entry.user.expiresAt) <= Date.now()) {
@@ -29,6 +34,9 @@ export const userAuth: MiddlewareHandler<Env> = bearerAuth({
   },
 });
 
+/** Every user route: bearer auth, then the user's rate limit, so no user route can skip the limiter. */
+export const userAuth: MiddlewareHandler<Env> = every(userBearerAuth, userRateLimit);
+
 /** Bearer auth with the vault token `AI_JSON_CRYPTOKEN`, for the vault admin endpoints. */
 export const vaultAdminAuth: MiddlewareHandler<Env> = bearerAuth({
   ...authMessages,
@@ -36,6 +44,9 @@ export const vaultAdminAuth: MiddlewareHandler<Env> = bearerAuth({
   verifyToken: async (token, c: Context<Env>) => {
     const expected = c.env.AI_JSON_CRYPTOKEN;
     if (!expected) throw new GatewayError(503, 'AI_JSON_CRYPTOKEN is not set on this deployment', 'vault_token_unset');
-    return timingSafeEqual(expected, token);
+    refuseKnownLockout(c);
+    const valid = await timingSafeEqual(expected, token);
+    await settleAuthentication(c, valid);
+    return valid;
   },
 });

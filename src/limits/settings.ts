@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import type { Bindings } from '../env';
+
+// The resilience and limit settings (wrangler vars), with their defaults. A value that is not a whole
+// number in range falls back to the default: a typo in a var must not take the gateway down.
+
+const setting = (fallback: number, min: number) => z.coerce.number().int().min(min).catch(fallback);
+
+const Settings = z.object({
+  /** Requests per minute for a user without `rpm`; 0 = unlimited. */
+  DEFAULT_RPM: setting(60, 0),
+  /** Failed authentications allowed per client IP within the window before it gets 429s. */
+  AUTH_FAILURE_LIMIT: setting(10, 1),
+  AUTH_FAILURE_WINDOW_S: setting(300, 1),
+  /** Upstream attempts per request at most (never more than the provider's usable keys). */
+  MAX_ATTEMPTS: setting(3, 1),
+  /** Per attempt: time until the upstream's first byte. */
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS: setting(60_000, 1),
+  /** Per request: time until an upstream answer, across all attempts and waits. */
+  UPSTREAM_DEADLINE_MS: setting(180_000, 1),
+  /** Once streaming: longest silence between two chunks before the stream is ended with an error. */
+  UPSTREAM_IDLE_TIMEOUT_MS: setting(60_000, 1),
+});
+
+export type Settings = z.infer<typeof Settings>;
+
+const parsed = new WeakMap<object, Settings>();
+
+/** The settings of an env, parsed once per env object. */
+export function settingsOf(env: Partial<Bindings>): Settings {
+  let settings = parsed.get(env);
+  if (!settings) parsed.set(env, (settings = Settings.parse(env)));
+  return settings;
+}
