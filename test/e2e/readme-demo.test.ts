@@ -1,0 +1,112 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from './harness/gateway';
+import { run } from './harness/run';
+
+// The README's run command serves the embedded demo, and every curl of "Calling the gateway" answers.
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function readmeCurlBlock(readme: string): string {
+  const section = readme.slice(readme.indexOf('## Calling the gateway'));
+  const block = /```sh\n([\s\S]*?)```/.exec(section);
+  if (!block) throw new Error('README has no sh block under "Calling the gateway"');
+  return block[1]!;
+}
+
+/** The block's commands, each joined across its `\` continuation lines. */
+function commands(block: string): string[] {
+  return block
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('curl '));
+}
+
+describe('README: npm run dev serves the embedded demo', () => {
+  let dev: ChildProcess;
+  let gw: string;
+  let output = '';
+  let workDir: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    gw = `http://127.0.0.1:${port}`;
+    workDir = await mkdtemp(join(tmpdir(), 'switchyard-readme-'));
+    dev = spawn('npm', ['run', 'dev'], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, PORT: String(port), SWITCHYARD_DEMO: '1', WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    dev.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    dev.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      try {
+        await (await fetch(`${gw}/v1/providers`)).arrayBuffer();
+        break;
+      } catch {
+        if (Date.now() > deadline || dev.exitCode !== null) throw new Error(`npm run dev did not come up:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  });
+
+  afterAll(async () => {
+    if (dev?.pid) {
+      const exited = new Promise((resolve) => dev.once('exit', resolve));
+      process.kill(-dev.pid, 'SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      try {
+        process.kill(-dev.pid, 'SIGKILL');
+      } catch {
+        // the group is gone
+      }
+    }
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('prints the demo key and URL', () => {
+    expect(output).toContain('sy-demo-key');
+    expect(output).toContain(gw);
+  });
+
+  it('answers every curl example of the README', async () => {
+    const readme = await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const block = readmeCurlBlock(readme);
+    const setup = block.split('\n').find((line) => line.startsWith('GW='))!.replace(/GW=\S+/, `GW=${gw}`);
+    const curls = commands(block);
+    expect(curls.length).toBeGreaterThanOrEqual(12);
+    for (const command of curls) {
+      const result = await run('bash', ['-c', `${setup}\n${command.replace(/^curl /, 'curl --fail-with-body ')}`], { cwd: workDir });
+      expect(result.code, `${command}\n${result.stdout}\n${result.stderr}`).toBe(0);
+      expect(result.stdout, command).not.toMatch(/"error"/);
+      if (/chat\/completions|\/messages|generateContent/i.test(command)) {
+        // Streamed answers arrive in pieces: "Echo: " then "Hello".
+        expect(result.stdout, command).toMatch(command.includes('-sN') ? /Echo: [\s\S]*Hello/ : /Echo: Hello/);
+      }
+    }
+  });
+
+  it('streams the streaming example as server-sent events', async () => {
+    const res = await fetch(`${gw}/groq/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sy-demo-key', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'llama-3.3-70b-versatile', stream: true, messages: [{ role: 'user', content: 'Hello' }] }),
+    });
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect((await res.text()).trimEnd().endsWith('data: [DONE]')).toBe(true);
+  });
+
+});
