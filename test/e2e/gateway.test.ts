@@ -99,9 +99,10 @@ describe('gateway in wrangler dev, direct to the providers', () => {
     const arrivals: number[] = [];
     let text = '';
     const decoder = new TextDecoder();
-    for await (const chunk of res.body!) {
+    const reader = res.body!.getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
       arrivals.push(Date.now() - started);
-      text += decoder.decode(chunk, { stream: true });
+      text += decoder.decode(read.value, { stream: true });
     }
     const events = text.split('\n\n').filter(Boolean);
     expect(events.at(-1)).toBe('data: [DONE]');

@@ -108,5 +108,4 @@ describe('README: npm run dev serves the embedded demo', () => {
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     expect((await res.text()).trimEnd().endsWith('data: [DONE]')).toBe(true);
   });
-
 });
