@@ -52,19 +52,24 @@ export function parseOperation(path: string): Operation {
   return { path, kind: 'other', schema: OptionalModelBody };
 }
 
-/** Parse and validate a JSON body for an operation; multipart and other bodies are left untouched. */
+const FORM_BODY = /^\s*(?:multipart\/form-data|application\/x-www-form-urlencoded)/i;
+
+/**
+ * Parse and validate a JSON body for an operation. Chat and embedding bodies are read as JSON whatever
+ * their content type says: providers parse them as JSON, so the model checks must see the model they
+ * see. Other operations' form uploads and non-JSON bodies are left untouched.
+ */
 export function parseJsonBody(operation: Operation, body: ArrayBuffer, contentType: string | undefined) {
-  const isJson = contentType === undefined || contentType.includes('json');
-  if (!operation.schema || !isJson || body.byteLength === 0) {
-    if (operation.kind !== 'other' && body.byteLength === 0) {
-      throw new GatewayError(400, 'request body is empty: a JSON body is required', 'invalid_body');
-    }
+  if (body.byteLength === 0) {
+    if (operation.kind !== 'other') throw new GatewayError(400, 'request body is empty: a JSON body is required', 'invalid_body');
     return undefined;
   }
+  if (!operation.schema || (operation.kind === 'other' && FORM_BODY.test(contentType ?? ''))) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(body));
   } catch {
+    if (operation.kind === 'other' && contentType !== undefined && !contentType.includes('json')) return undefined;
     throw new GatewayError(400, 'request body is not valid JSON', 'invalid_json');
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -73,4 +78,12 @@ export function parseJsonBody(operation: Operation, body: ArrayBuffer, contentTy
   const parsed = operation.schema.safeParse(json);
   if (!parsed.success) throw new GatewayError(400, describeIssues(parsed.error), 'invalid_body');
   return json as Record<string, unknown>;
+}
+
+/** The `model` field of a multipart upload (audio transcriptions, image edits): allow-lists cover uploads too. */
+export async function formModel(body: ArrayBuffer, contentType: string | undefined): Promise<string | undefined> {
+  if (!contentType || !/^\s*multipart\/form-data/i.test(contentType)) return undefined;
+  const form = await new Response(body, { headers: { 'content-type': contentType } }).formData().catch(() => undefined);
+  const model = form?.get('model');
+  return typeof model === 'string' ? model : undefined;
 }

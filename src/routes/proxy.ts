@@ -2,7 +2,7 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { every } from 'hono/combine';
 import type { Env } from '../env';
 import { forward } from '../forward/send';
-import { parseJsonBody, parseOperation } from '../forward/operation';
+import { formModel, parseJsonBody, parseOperation } from '../forward/operation';
 import { gatewaySlug } from '../forward/target';
 import { userAuth } from '../middleware/auth';
 import { requestBodyLimit } from '../middleware/body-limit';
@@ -29,8 +29,11 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
 
   const method = c.req.method;
   const body = method === 'GET' || method === 'HEAD' ? null : await c.req.arrayBuffer();
-  const json = body ? parseJsonBody(operation, body, c.req.header('content-type')) : undefined;
-  const model = operation.pathModel ?? (typeof json?.model === 'string' ? json.model : undefined);
+  const contentType = c.req.header('content-type');
+  const json = body ? parseJsonBody(operation, body, contentType) : undefined;
+  const model =
+    operation.pathModel ??
+    (typeof json?.model === 'string' ? json.model : body ? await formModel(body, contentType) : undefined);
   if (operation.kind !== 'other' && model !== undefined && !findModel(provider, model, gatewaySlug(id, provider))) {
     throw new GatewayError(404, `model "${model}" is not offered by provider "${id}"`, 'model_not_found');
   }

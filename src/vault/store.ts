@@ -76,10 +76,12 @@ export async function loadVault(env: Bindings): Promise<LoadedVault> {
   return decrypted.vault;
 }
 
-/** Forget the cached vault text and decrypted config (tests, like `clearUsersCache`). */
+/**
+ * Forget the vault text read from KV, so the next request reads KV again (tests, like `clearUsersCache`).
+ * The decrypted config stays cached under the digest of its text, as it does in production.
+ */
 export function clearVaultCache() {
   textCache = undefined;
-  decrypted = undefined;
 }
 
 export async function loadConfig(env: Bindings): Promise<AiConfig> {

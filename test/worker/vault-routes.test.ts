@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import app from '../../src/app';
-import { EMBEDDED_VAULT } from '../../src/generated/embedded-vault';
 import { MAX_VAULT_BYTES } from '../../src/middleware/body-limit';
 import { PREVIOUS_VAULT_KEY, VAULT_KEY, VAULT_TEXT_CACHE_MS } from '../../src/vault/store';
-import { makeEnv, USER_KEY, userHeaders } from './helpers/env';
+import { listIds, makeEnv, USER_KEY, userHeaders } from './helpers/env';
 import { forbidUpstream } from './helpers/fetch';
 import { fixtures } from './helpers/fixtures';
 import { sealVault, testConfig, VAULT_TOKEN } from './helpers/vault';
@@ -27,7 +26,7 @@ describe('GET /ai.json.enc', () => {
     }
   });
 
-  it.skipIf(EMBEDDED_VAULT !== null)('is a 404 in the error shape when no vault is stored', async () => {
+  it('is a 404 in the error shape when no vault is stored', async () => {
     const env = await makeEnv({ config: null });
     const res = await app.request('/ai.json.enc', {}, env);
     expect(res.status).toBe(404);
@@ -104,17 +103,16 @@ describe('PUT /ai.json.enc', () => {
   it('stores an openssl-made vault, keeps the replaced text as the previous version, and serves it at once', async () => {
     const old = await sealVault(testConfig());
     const env = await makeEnv({ vaultText: old });
-    expect(await app.request('/ai.json', { headers: admin() }, env).then((r) => r.text())).not.toBe(fixtures.plaintext);
+    expect(await (await app.request('/ai.json', { headers: admin() }, env)).text()).not.toBe(fixtures.plaintext);
 
     const res = await app.request('/ai.json.enc', put(fixtures.wrapped), env);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, providers: 3, keys: 4, models: 5 });
     expect(await stored(env)).toEqual({ current: fixtures.wrapped, previous: old });
 
-    expect(await app.request('/ai.json.enc', {}, env).then((r) => r.text())).toBe(fixtures.wrapped);
-    expect(await app.request('/ai.json', { headers: admin() }, env).then((r) => r.text())).toBe(fixtures.plaintext);
-    const providers = await app.request('/v1/providers', { headers: userHeaders() }, env).then((r) => r.json());
-    expect(providers.data.map((p: { id: string }) => p.id)).toEqual(['groq', 'anthropic', 'gemini']);
+    expect(await (await app.request('/ai.json.enc', {}, env)).text()).toBe(fixtures.wrapped);
+    expect(await (await app.request('/ai.json', { headers: admin() }, env)).text()).toBe(fixtures.plaintext);
+    expect(await listIds(app.request('/v1/providers', { headers: userHeaders() }, env))).toEqual(['groq', 'anthropic', 'gemini']);
   });
 
   it('each accepted PUT moves the text it replaces to :previous', async () => {
@@ -155,7 +153,7 @@ describe('PUT /ai.json.enc', () => {
     expect(json.error.message).toMatch(message);
     expect(await stored(env)).toEqual({ current: old, previous: null });
     // …and the gateway keeps serving the old vault.
-    expect(await app.request('/ai.json', { headers: admin() }, env).then((r) => r.json())).toEqual(testConfig());
+    expect(await (await app.request('/ai.json', { headers: admin() }, env)).json()).toEqual(testConfig());
   });
 
   it('a body over 1 MiB is a 413 (with or without content-length) and the vault stays', async () => {
@@ -192,7 +190,7 @@ describe('PUT /ai.json.enc', () => {
 describe('vault cache: PBKDF2 once per vault version per isolate', () => {
   it('decrypts once for many requests of several kinds', async () => {
     forbidUpstream();
-    const env = await makeEnv();
+    const env = await makeEnv({ vaultText: await sealVault(testConfig(), { fresh: true }) });
     const deriveBits = vi.spyOn(crypto.subtle, 'deriveBits');
     for (let i = 0; i < 3; i++) {
       expect((await app.request('/v1/providers', { headers: userHeaders() }, env)).status).toBe(200);
@@ -204,15 +202,15 @@ describe('vault cache: PBKDF2 once per vault version per isolate', () => {
 
   it('picks up a vault changed in KV (no redeploy) after the cache window, decrypting the new version once', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
-    const env = await makeEnv();
+    const env = await makeEnv({ vaultText: await sealVault(testConfig(), { fresh: true }) });
+    const changed = await sealVault(fixtures.plaintext, { fresh: true });
     const deriveBits = vi.spyOn(crypto.subtle, 'deriveBits');
-    const ids = async () =>
-      (await app.request('/v1/providers', { headers: userHeaders() }, env).then((r) => r.json())).data.map((p: { id: string }) => p.id);
+    const ids = () => listIds(app.request('/v1/providers', { headers: userHeaders() }, env));
     expect(await ids()).toContain('sambanova');
     expect(deriveBits).toHaveBeenCalledTimes(1);
 
     // Another isolate (or `wrangler kv key put`) writes a new vault straight to KV.
-    await env.KV_AI_PROXY.put(VAULT_KEY, fixtures.wrapped);
+    await env.KV_AI_PROXY.put(VAULT_KEY, changed);
     vi.setSystemTime(Date.now() + VAULT_TEXT_CACHE_MS - 1_000);
     expect(await ids()).toContain('sambanova');
 
@@ -224,7 +222,7 @@ describe('vault cache: PBKDF2 once per vault version per isolate', () => {
 
   it('the same text read again after the window is not decrypted again (keyed by digest)', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
-    const env = await makeEnv({ vaultText: fixtures.wrapped });
+    const env = await makeEnv({ vaultText: await sealVault(fixtures.plaintext, { fresh: true }) });
     const deriveBits = vi.spyOn(crypto.subtle, 'deriveBits');
     for (let i = 0; i < 3; i++) {
       expect((await app.request('/ai.json', { headers: admin() }, env)).status).toBe(200);

@@ -20,11 +20,17 @@ export interface TestEnvOptions {
 }
 
 /**
+ * Vars every helper env starts with: no per-user rate limit, since the limiter's Durable Object keeps
+ * counting across the tests of a file (tests of the limits set their own DEFAULT_RPM or `rpm`).
+ */
+export const BASE_VARS: Partial<Bindings> = { DEFAULT_RPM: '0' };
+
+/**
  * A fresh gateway environment: KV holds exactly the given vault and users (storage is shared by the
- * tests of one file), and the per-isolate vault and users caches are emptied.
+ * tests of one file), and the per-isolate caches of the vault text and the users map are emptied.
  */
 export async function makeEnv(options: TestEnvOptions = {}): Promise<Bindings> {
-  const env = { ...(testEnv as unknown as Bindings), AI_JSON_CRYPTOKEN: VAULT_TOKEN, ...options.vars };
+  const env = { ...(testEnv as unknown as Bindings), AI_JSON_CRYPTOKEN: VAULT_TOKEN, ...BASE_VARS, ...options.vars };
   const kv = env.KV_AI_PROXY;
   const text =
     options.vaultText !== undefined
@@ -50,4 +56,10 @@ export function userHeaders(key = USER_KEY, extra: Record<string, string> = {}):
 /** A JSON POST init for app.request. */
 export function postJson(body: unknown, headers: Record<string, string> = userHeaders()): RequestInit {
   return { method: 'POST', headers, body: JSON.stringify(body) };
+}
+
+/** The `id`s of an OpenAI-style list response (`{object:"list", data:[{id…}]}`), in order. */
+export async function listIds(response: Response | Promise<Response>): Promise<string[]> {
+  const { data } = await (await response).json<{ data: { id: string }[] }>();
+  return data.map((item) => item.id);
 }
