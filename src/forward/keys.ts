@@ -1,4 +1,5 @@
 import type { ProviderKey } from '../vault/schema';
+import { backoffMs } from './retry';
 
 /** A key is usable unless marked `expired` or past its `expiresAt`. */
 export function isUsable(key: ProviderKey, now = Date.now()): boolean {
@@ -10,17 +11,63 @@ export function usableKeys(keys: ProviderKey[], now = Date.now()): ProviderKey[]
   return keys.filter((key) => isUsable(key, now));
 }
 
-// Per-isolate round-robin cursor per provider.
+// Per-isolate state: a round-robin cursor per provider, and the keys resting after a failure.
+
 const cursors = new Map<string, number>();
 
+interface Rest {
+  until: number;
+  /** Consecutive failures, for the backoff. */
+  failures: number;
+}
+const resting = new Map<string, Rest>();
+const restId = (providerId: string, key: string) => `${providerId}\n${key}`;
+
+/** Why a key failed: decides how long it rests when the provider gave no hint. */
+export type FailureKind = 'auth' | 'rate' | 'server';
+
+const BACKOFF: Record<FailureKind, { base: number; cap: number }> = {
+  // A 401/403 key is likely revoked: it rests long, and longer each time.
+  auth: { base: 60_000, cap: 30 * 60_000 },
+  rate: { base: 1_000, cap: 60_000 },
+  // 5xx, timeouts and network errors: short rests, so a flapping provider is probed again soon.
+  server: { base: 250, cap: 8_000 },
+};
+
 /**
- * The provider's usable keys in the order to try them: each call starts one key further along,
- * so consecutive requests spread over all keys and a failing key's successor is next in line.
+ * Put a key to rest after a failed attempt: for the provider's own wait when it gave one
+ * (`Retry-After`, reset headers), else for a jittered exponential backoff over its consecutive failures.
  */
-export function keyRotation(providerId: string, keys: ProviderKey[], now = Date.now()): ProviderKey[] {
+export function restKey(providerId: string, key: string, kind: FailureKind, providerWaitMs?: number, now = Date.now()) {
+  const id = restId(providerId, key);
+  const failures = (resting.get(id)?.failures ?? 0) + 1;
+  const { base, cap } = BACKOFF[kind];
+  resting.set(id, { until: now + (providerWaitMs ?? backoffMs(failures, base, cap)), failures });
+}
+
+/** A key answered: it is no longer resting and its backoff starts over. */
+export function keySucceeded(providerId: string, key: string) {
+  resting.delete(restId(providerId, key));
+}
+
+export interface KeyTurn {
+  key: ProviderKey;
+  /** When the key may be used (0 when it is not resting). */
+  readyAt: number;
+}
+
+/**
+ * The provider's usable keys in the order to try them. Each call starts one key further along, so
+ * consecutive requests spread over all keys; resting keys are skipped to the end, soonest ready first.
+ */
+export function keyRotation(providerId: string, keys: ProviderKey[], now = Date.now()): KeyTurn[] {
   const usable = usableKeys(keys, now);
-  if (usable.length === 0) return usable;
+  if (usable.length === 0) return [];
   const start = (cursors.get(providerId) ?? 0) % usable.length;
   cursors.set(providerId, start + 1);
-  return [...usable.slice(start), ...usable.slice(0, start)];
+  const turns = [...usable.slice(start), ...usable.slice(0, start)].map((key) => {
+    const rest = resting.get(restId(providerId, key.key));
+    return { key, readyAt: rest && rest.until > now ? rest.until : 0 };
+  });
+  return [...turns.filter((t) => t.readyAt === 0), ...turns.filter((t) => t.readyAt > 0).sort((a, b) => a.readyAt - b.readyAt)];
 }

@@ -1,10 +1,18 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Bindings } from '../env';
+import { settingsOf } from '../limits/settings';
 import { logEvent } from '../log';
 import { GatewayError } from '../middleware/errors';
-import type { Provider } from '../vault/schema';
+import { wireProtocol } from '../providers/table';
+import type { Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';
-import { keyRotation } from './keys';
+import { type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
+import { CLIENT_CLOSED, readHead, relay, type RelayFailure, SseFramer, sseDataIsJson } from './relay';
+import { isRetryableStatus, providerWaitMs } from './retry';
 import { buildTarget } from './target';
+
+/** How an error is written into an SSE stream: OpenAI's `data: {"error":…}` or Anthropic's `event: error`. */
+export type StreamErrorDialect = 'openai' | 'anthropic';
 
 export interface ForwardRequest {
   providerId: string;
@@ -13,42 +21,232 @@ export interface ForwardRequest {
   search: string;
   method: string;
   incoming: Headers;
-  /** The request body, read once. */
+  /** The request body, read once: replayed as it is on every attempt. */
   body: ArrayBuffer | null;
   /** The parsed JSON body, when the body is JSON: only re-serialised when the model must be renamed. */
   json?: Record<string, unknown>;
   model?: string;
   env: Bindings;
   requestId?: string;
+  /** The client's request signal: when it aborts, so does the upstream request. */
   signal?: AbortSignal;
+  /**
+   * When an answer must have begun, in ms since the epoch (default: now + UPSTREAM_DEADLINE_MS). A
+   * fallback chain passes one deadline to every provider it tries.
+   */
+  deadline?: number;
+  /** The dialect of the SSE error event that ends a stream cut mid-way (default: the upstream's). */
+  streamErrorDialect?: StreamErrorDialect;
 }
 
-/** Forward one request upstream and hand the answer back as it arrives (status, headers, streamed body). */
+/** The response header counting the upstream attempts behind an answer. */
+export const ATTEMPTS_HEADER = 'X-Switchyard-Attempts';
+
+/** Longest a request waits for a resting key to be ready rather than skipping it. */
+const MAX_KEY_WAIT_MS = 1_000;
+/** JSON answers up to this size are read whole and checked before they are committed to the client. */
+const MAX_CHECKED_JSON_BYTES = 8 * 1024 * 1024;
+
+/** A failed attempt: why, how long its key rests, and what the client gets if it was the last one. */
+interface Failed {
+  kind: FailureKind;
+  reason: string;
+  /** The provider's own wait (Retry-After, reset headers). */
+  waitMs?: number;
+  /** The upstream's error answer (scrubbed), or else the gateway's error. */
+  answer: Response | GatewayError;
+}
+
+type Attempt = { answer: Response } | { failed: Failed };
+
+/**
+ * Forward one request upstream. Attempts that fail before anything reached the client (401, 403, 408,
+ * 429, 5xx, a network error, a timeout, an unreadable JSON answer) are replayed with the provider's
+ * next key, at most MAX_ATTEMPTS times and once per usable key. Returns the first usable answer
+ * (streamed as it arrives) or, when keys run out, the last upstream error answer; throws a
+ * GatewayError (502, 503, 504) when there is no upstream answer to give.
+ */
 export async function forward(req: ForwardRequest): Promise<Response> {
-  const [key] = keyRotation(req.providerId, req.provider.keys);
-  if (!key) {
-    throw new GatewayError(503, `provider "${req.providerId}" has no usable key (all are expired or marked expired)`, 'no_usable_key');
+  const settings = settingsOf(req.env);
+  const deadline = req.deadline ?? Date.now() + settings.UPSTREAM_DEADLINE_MS;
+  const turns = keyRotation(req.providerId, req.provider.keys);
+  if (turns.length === 0) {
+    throw new GatewayError(503, `provider "${req.providerId}" has no usable key (all are expired or marked expired)`, 'no_usable_key', {
+      [ATTEMPTS_HEADER]: '0',
+    });
   }
+  let attempts = 0;
+  let last: Failed | undefined;
+  for (const turn of turns) {
+    if (attempts >= settings.MAX_ATTEMPTS) break;
+    const wait = turn.readyAt - Date.now();
+    // Turns are ordered by readiness: once one rests too long for this request, so do the rest.
+    if (wait > Math.min(MAX_KEY_WAIT_MS, deadline - Date.now())) break;
+    if (wait > 0) await sleep(wait, req.signal);
+    if (req.signal?.aborted) throw clientClosed();
+    attempts++;
+    const outcome = await attempt(req, turn.key, deadline, settings);
+    if ('answer' in outcome) {
+      if (outcome.answer.status < 400) keySucceeded(req.providerId, turn.key.key);
+      return withAttempts(outcome.answer, attempts);
+    }
+    last = outcome.failed;
+    restKey(req.providerId, turn.key.key, last.kind, last.waitMs);
+    logEvent(req.env, 'info', {
+      requestId: req.requestId,
+      provider: req.providerId,
+      event: 'attempt_failed',
+      attempt: attempts,
+      keyIndex: req.provider.keys.indexOf(turn.key),
+      reason: last.reason,
+      ...(last.waitMs !== undefined ? { providerWaitMs: Math.round(last.waitMs) } : {}),
+    });
+    if (Date.now() >= deadline) break;
+  }
+  if (!last) {
+    if (Date.now() >= deadline) throw timedOut(req, attempts);
+    const waitS = Math.max(1, Math.ceil((turns[0]!.readyAt - Date.now()) / 1000));
+    throw new GatewayError(503, `every key of provider "${req.providerId}" is resting after failures; retry in ${waitS} s`, 'provider_keys_resting', {
+      'Retry-After': String(waitS),
+      [ATTEMPTS_HEADER]: String(attempts),
+    });
+  }
+  if (last.answer instanceof Response) return withAttempts(last.answer, attempts);
+  throw new GatewayError(last.answer.status, last.answer.message, last.answer.code, { ...last.answer.headers, [ATTEMPTS_HEADER]: String(attempts) });
+}
+
+const TIMED_OUT = 'timed_out';
+
+async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, settings: ReturnType<typeof settingsOf>): Promise<Attempt> {
   const target = buildTarget({ ...req, key: key.key });
   const body = target.model && req.json ? JSON.stringify({ ...req.json, model: target.model }) : req.body;
-  let upstream: Response;
+  const upstream = new AbortController();
+  const onClientAbort = () => upstream.abort(CLIENT_CLOSED);
+  req.signal?.addEventListener('abort', onClientAbort);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (ms: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => upstream.abort(TIMED_OUT), Math.max(0, Math.min(ms, deadline - Date.now())));
+  };
+  let relaying = false;
   try {
-    upstream = await fetch(target.url, {
+    arm(settings.UPSTREAM_FIRST_BYTE_TIMEOUT_MS);
+    const res = await fetch(target.url, {
       method: req.method,
       headers: upstreamHeaders(req.incoming, target.headers),
       body,
-      signal: req.signal,
+      signal: upstream.signal,
     });
+    // The status line arrived; the body (or its first event) must follow without a long silence.
+    arm(settings.UPSTREAM_IDLE_TIMEOUT_MS);
+    const headers = downstreamHeaders(res.headers);
+    const init = { status: res.status, statusText: res.statusText, headers };
+    if (res.status >= 400) {
+      const answer = new Response(scrubSecrets(await res.text(), secretsOf(req)), init);
+      if (!isRetryableStatus(res.status)) return { answer };
+      const kind: FailureKind = res.status === 401 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate' : 'server';
+      const waitMs = res.status === 429 || res.status === 503 ? providerWaitMs(res.headers) : undefined;
+      return { failed: { kind, reason: `http_${res.status}`, waitMs, answer } };
+    }
+    if (!res.body) return { answer: new Response(null, init) };
+
+    const contentType = res.headers.get('content-type') ?? '';
+    const framer = contentType.includes('text/event-stream') ? new SseFramer() : undefined;
+    const whole = !framer && contentType.includes('json') && !isStreamingOperation(req.operation);
+    const reader = res.body.getReader();
+    const head = await readHead(reader, { framer, whole, maxBytes: MAX_CHECKED_JSON_BYTES });
+    const checkable = framer ? head.bytes : whole && head.done ? head.bytes : undefined;
+    if (checkable && !(framer ? sseDataIsJson(checkable) : isJsonText(checkable))) {
+      reader.cancel().catch(() => {});
+      return { failed: { kind: 'server', reason: 'invalid_json', answer: new GatewayError(502, `provider "${req.providerId}" sent an answer that is not valid JSON`, 'upstream_invalid_json') } };
+    }
+    clearTimeout(timer);
+    relaying = true;
+    const dialect = req.streamErrorDialect ?? upstreamDialect(req);
+    const stream = relay({
+      reader,
+      head,
+      framer,
+      idleTimeoutMs: settings.UPSTREAM_IDLE_TIMEOUT_MS,
+      errorEvent: (failure) => streamErrorEvent(dialect, req.providerId, failure),
+      upstream,
+      onFailure: (failure) =>
+        logEvent(req.env, 'error', { requestId: req.requestId, provider: req.providerId, event: 'stream_failed', reason: failure, keyIndex: req.provider.keys.indexOf(key) }),
+      onEnd: () => req.signal?.removeEventListener('abort', onClientAbort),
+    });
+    return { answer: new Response(stream, init) };
   } catch (err) {
-    logEvent(req.env, 'error', {
-      requestId: req.requestId,
-      provider: req.providerId,
-      event: 'upstream_unreachable',
-      via: target.via,
-      reason: err instanceof Error ? err.name : 'unknown',
-    });
-    throw new GatewayError(502, `provider "${req.providerId}" could not be reached`, 'upstream_unreachable');
+    const reason: unknown = upstream.signal.reason;
+    if (reason === CLIENT_CLOSED || req.signal?.aborted) throw clientClosed();
+    if (reason === TIMED_OUT) return { failed: { kind: 'server', reason: 'timeout', answer: timedOut(req) } };
+    return {
+      failed: {
+        kind: 'server',
+        reason: err instanceof Error ? `network_${err.name}` : 'network',
+        answer: new GatewayError(502, `provider "${req.providerId}" could not be reached`, 'upstream_unreachable'),
+      },
+    };
+  } finally {
+    clearTimeout(timer);
+    if (!relaying) req.signal?.removeEventListener('abort', onClientAbort);
   }
-  logEvent(req.env, 'debug', { requestId: req.requestId, provider: req.providerId, via: target.via, status: upstream.status });
-  return new Response(upstream.body, { status: upstream.status, headers: downstreamHeaders(upstream.headers) });
+}
+
+const withAttempts = (response: Response, attempts: number) => {
+  response.headers.set(ATTEMPTS_HEADER, String(attempts));
+  return response;
+};
+
+function timedOut(req: ForwardRequest, attempts?: number) {
+  return new GatewayError(504, `provider "${req.providerId}" did not answer in time`, 'upstream_timeout', attempts === undefined ? {} : { [ATTEMPTS_HEADER]: String(attempts) });
+}
+
+// 499: nginx's "client closed request". Nobody reads it; it stops a fallback chain (not 502/503/504).
+const clientClosed = () => new GatewayError(499 as ContentfulStatusCode, 'the client closed the request', 'client_closed_request');
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+/** Gemini's `:streamGenerateContent` without `alt=sse` streams one JSON array: never read it whole. */
+const isStreamingOperation = (operation: string) => /:stream/i.test(operation);
+
+function isJsonText(bytes: Uint8Array): boolean {
+  try {
+    JSON.parse(new TextDecoder().decode(bytes));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Anthropic's native `messages` streams use `event: error`; every other stream `data: {"error":…}`. */
+const upstreamDialect = (req: ForwardRequest): StreamErrorDialect =>
+  wireProtocol(req.provider.protocol) === 'anthropic' && req.operation === 'messages' ? 'anthropic' : 'openai';
+
+function streamErrorEvent(dialect: StreamErrorDialect, providerId: string, failure: RelayFailure): string {
+  const message =
+    failure === 'idle_timeout'
+      ? `provider "${providerId}" fell silent mid-stream; the answer is incomplete`
+      : `provider "${providerId}" broke off the stream; the answer is incomplete`;
+  if (dialect === 'anthropic') return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`;
+  return `data: ${JSON.stringify({ error: { message, type: 'upstream_error', code: failure === 'idle_timeout' ? 'upstream_timeout' : 'upstream_stream_failed' } })}\n\n`;
+}
+
+/** Every secret an upstream might echo back: the provider's keys and the gateway's own tokens. */
+const secretsOf = (req: ForwardRequest) =>
+  [...req.provider.keys.map((k) => k.key), req.env.CLOUDFLARE_AIG_TOKEN, req.env.AI_JSON_CRYPTOKEN].filter((s): s is string => !!s);
+
+/** An upstream error body with every secret it echoes replaced. */
+export function scrubSecrets(text: string, secrets: string[]): string {
+  // Longest first, so a key that contains another is replaced whole.
+  return [...secrets].sort((a, b) => b.length - a.length).reduce((out, secret) => out.replaceAll(secret, '[redacted]'), text);
 }

@@ -1,0 +1,190 @@
+// The upstream body on its way to the client: read ahead only as far as failover needs (the first SSE
+// event, or a whole small JSON body), then relayed chunk by chunk as it arrives. A stream whose upstream
+// fails or falls silent ends with one well-formed SSE error event instead of a cut.
+
+const LF = 10;
+const CR = 13;
+
+/**
+ * Splits SSE bytes at event boundaries (a blank line, LF or CRLF framing): only whole events go to the
+ * client, so an error event written after a failure never lands inside a half-sent event.
+ */
+export class SseFramer {
+  private pending: Uint8Array = new Uint8Array(0);
+
+  /** Whole events completed by `chunk` (possibly none). */
+  push(chunk: Uint8Array): Uint8Array {
+    const bytes = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
+    const end = lastEventEnd(bytes, Math.max(1, this.pending.length - 3));
+    this.pending = bytes.subarray(end);
+    return bytes.subarray(0, end);
+  }
+
+  /** Bytes of an event not yet ended by a blank line. */
+  rest(): Uint8Array {
+    return this.pending;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Index just past the last blank line in `bytes` (searching from `from` on), or 0. */
+function lastEventEnd(bytes: Uint8Array, from: number): number {
+  for (let i = bytes.length - 1; i >= from; i--) {
+    if (bytes[i] !== LF) continue;
+    if (bytes[i - 1] === LF || (bytes[i - 1] === CR && bytes[i - 2] === LF)) return i + 1;
+  }
+  return 0;
+}
+
+/** Whether every `data:` payload of these whole SSE events is JSON (or OpenAI's `[DONE]`). */
+export function sseDataIsJson(events: Uint8Array): boolean {
+  for (const event of new TextDecoder().decode(events).split(/\r?\n\r?\n/)) {
+    const data = event
+      .split(/\r?\n/)
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
+      .join('\n');
+    if (data === '' || data === '[DONE]') continue;
+    try {
+      JSON.parse(data);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+export interface Head {
+  /** Bytes ready for the client: whole SSE events, or the body read so far. */
+  bytes: Uint8Array;
+  /** The upstream body ended within the head. */
+  done: boolean;
+}
+
+/**
+ * Read the start of a body: for SSE up to the end of the first event; otherwise the first chunk, or
+ * with `whole` the entire body up to `maxBytes` (a JSON answer, checked before it is committed to).
+ */
+export async function readHead(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  mode: { framer?: SseFramer; whole?: boolean; maxBytes: number },
+): Promise<Head> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      const rest = mode.framer?.rest();
+      if (rest?.length) parts.push(rest);
+      return { bytes: parts.length === 1 ? parts[0]! : joinAll(parts), done: true };
+    }
+    const ready = mode.framer ? mode.framer.push(value) : value;
+    parts.push(ready);
+    size += ready.length;
+    const enough = mode.framer ? ready.length > 0 : !mode.whole || size >= mode.maxBytes;
+    if (enough) return { bytes: parts.length === 1 ? parts[0]! : joinAll(parts), done: false };
+  }
+}
+
+function joinAll(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+export type RelayFailure = 'upstream_failed' | 'idle_timeout';
+
+/** The abort reason when the client went away. */
+export const CLIENT_CLOSED = 'client_closed';
+
+export interface RelayOptions {
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  head: Head;
+  /** Set for SSE bodies: events are passed whole, and a failure ends the stream with `errorEvent`. */
+  framer?: SseFramer;
+  errorEvent: (failure: RelayFailure) => string;
+  idleTimeoutMs: number;
+  /** Aborts the upstream request: on a long silence (`idle_timeout`) and when the client goes (`client_closed`). */
+  upstream: AbortController;
+  onFailure: (failure: RelayFailure) => void;
+  /** Called once when the relay ends, however it ends. */
+  onEnd: () => void;
+}
+
+/** The client's body: the head, then the rest of the upstream body as it comes, pulled by the client. */
+export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
+  const { reader, head, framer } = options;
+  let lastChunkAt = Date.now();
+  let idled = false;
+  let ended = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const watch = (delay: number) => {
+    timer = setTimeout(() => {
+      const silent = Date.now() - lastChunkAt;
+      if (silent < options.idleTimeoutMs) return watch(options.idleTimeoutMs - silent);
+      idled = true;
+      options.upstream.abort('idle_timeout');
+    }, delay);
+  };
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(timer);
+    options.onEnd();
+  };
+
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (head.bytes.length > 0) controller.enqueue(head.bytes);
+      if (head.done) {
+        end();
+        controller.close();
+      } else {
+        watch(options.idleTimeoutMs);
+      }
+    },
+    async pull(controller) {
+      for (;;) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (err) {
+          end();
+          // The client left (its request signal aborted the upstream): nobody to tell.
+          if (options.upstream.signal.reason === CLIENT_CLOSED) return controller.error(err);
+          const failure: RelayFailure = idled ? 'idle_timeout' : 'upstream_failed';
+          options.onFailure(failure);
+          if (!framer) return controller.error(new Error(`upstream body ${failure.replace('_', ' ')}`));
+          controller.enqueue(new TextEncoder().encode(options.errorEvent(failure)));
+          return controller.close();
+        }
+        lastChunkAt = Date.now();
+        if (result.done) {
+          const rest = framer?.rest();
+          if (rest?.length) controller.enqueue(rest);
+          end();
+          return controller.close();
+        }
+        const ready = framer ? framer.push(result.value) : result.value;
+        if (ready.length > 0) return controller.enqueue(ready);
+      }
+    },
+    cancel(reason) {
+      // The client went away: stop the upstream so no tokens are spent for nobody.
+      end();
+      options.upstream.abort(CLIENT_CLOSED);
+      reader.cancel(reason).catch(() => {});
+    },
+  });
+}
