@@ -60,6 +60,19 @@ export function sseDataIsJson(events: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * `promise`, rejected with the signal's reason as soon as `signal` aborts: a timeout or a leaving
+ * client ends a wait on an upstream body even if that body never notices the abort itself.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 export interface Head {
   /** Bytes ready for the client: whole SSE events, or the body read so far. */
   bytes: Uint8Array;
@@ -73,12 +86,13 @@ export interface Head {
  */
 export async function readHead(
   reader: ReadableStreamDefaultReader<Uint8Array>,
+  signal: AbortSignal,
   mode: { framer?: SseFramer; whole?: boolean; maxBytes: number },
 ): Promise<Head> {
   const parts: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await abortable(reader.read(), signal);
     if (done) {
       const rest = mode.framer?.rest();
       if (rest?.length) parts.push(rest);
@@ -158,9 +172,10 @@ export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
       for (;;) {
         let result: ReadableStreamReadResult<Uint8Array>;
         try {
-          result = await reader.read();
+          result = await abortable(reader.read(), options.upstream.signal);
         } catch (err) {
           end();
+          reader.cancel().catch(() => {});
           // The client left (its request signal aborted the upstream): nobody to tell.
           if (options.upstream.signal.reason === CLIENT_CLOSED) return controller.error(err);
           const failure: RelayFailure = idled ? 'idle_timeout' : 'upstream_failed';

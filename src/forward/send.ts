@@ -7,7 +7,7 @@ import { wireProtocol } from '../providers/table';
 import type { Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';
 import { type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
-import { CLIENT_CLOSED, readHead, relay, type RelayFailure, SseFramer, sseDataIsJson } from './relay';
+import { abortable, CLIENT_CLOSED, readHead, relay, type RelayFailure, SseFramer, sseDataIsJson } from './relay';
 import { isRetryableStatus, providerWaitMs } from './retry';
 import { buildTarget } from './target';
 
@@ -129,20 +129,19 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
     timer = setTimeout(() => upstream.abort(TIMED_OUT), Math.max(0, Math.min(ms, deadline - Date.now())));
   };
   let relaying = false;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
     arm(settings.UPSTREAM_FIRST_BYTE_TIMEOUT_MS);
-    const res = await fetch(target.url, {
-      method: req.method,
-      headers: upstreamHeaders(req.incoming, target.headers),
-      body,
-      signal: upstream.signal,
-    });
+    const res = await abortable(
+      fetch(target.url, { method: req.method, headers: upstreamHeaders(req.incoming, target.headers), body, signal: upstream.signal }),
+      upstream.signal,
+    );
     // The status line arrived; the body (or its first event) must follow without a long silence.
     arm(settings.UPSTREAM_IDLE_TIMEOUT_MS);
     const headers = downstreamHeaders(res.headers);
     const init = { status: res.status, statusText: res.statusText, headers };
     if (res.status >= 400) {
-      const answer = new Response(scrubSecrets(await res.text(), secretsOf(req)), init);
+      const answer = new Response(scrubSecrets(await abortable(res.text(), upstream.signal), secretsOf(req)), init);
       if (!isRetryableStatus(res.status)) return { answer };
       const kind: FailureKind = res.status === 401 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate' : 'server';
       const waitMs = res.status === 429 || res.status === 503 ? providerWaitMs(res.headers) : undefined;
@@ -153,11 +152,11 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
     const contentType = res.headers.get('content-type') ?? '';
     const framer = contentType.includes('text/event-stream') ? new SseFramer() : undefined;
     const whole = !framer && contentType.includes('json') && !isStreamingOperation(req.operation);
-    const reader = res.body.getReader();
-    const head = await readHead(reader, { framer, whole, maxBytes: MAX_CHECKED_JSON_BYTES });
+    reader = res.body.getReader();
+    const head = await readHead(reader, upstream.signal, { framer, whole, maxBytes: MAX_CHECKED_JSON_BYTES });
     const checkable = framer ? head.bytes : whole && head.done ? head.bytes : undefined;
     if (checkable && !(framer ? sseDataIsJson(checkable) : isJsonText(checkable))) {
-      reader.cancel().catch(() => {});
+      void reader.cancel().catch(() => {});
       return { failed: { kind: 'server', reason: 'invalid_json', answer: new GatewayError(502, `provider "${req.providerId}" sent an answer that is not valid JSON`, 'upstream_invalid_json') } };
     }
     clearTimeout(timer);
@@ -176,6 +175,7 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
     });
     return { answer: new Response(stream, init) };
   } catch (err) {
+    reader?.cancel().catch(() => {});
     const reason: unknown = upstream.signal.reason;
     if (reason === CLIENT_CLOSED || req.signal?.aborted) throw clientClosed();
     if (reason === TIMED_OUT) return { failed: { kind: 'server', reason: 'timeout', answer: timedOut(req) } };

@@ -95,25 +95,38 @@ export const chunk = (content: string, extra: Record<string, unknown> = {}) =>
   `data: ${JSON.stringify({ id: 'chatcmpl-s', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: null }], ...extra })}\n\n`;
 
 /**
- * An SSE body the test drives: `send` writes text, `fail` breaks the connection (the read rejects),
- * `end` closes it; `cancelled` resolves when the gateway cancels it.
+ * An SSE body the test drives, served in order as the gateway pulls: `send` queues text, `fail` queues
+ * a broken connection (the read rejects once what was sent before is read), `end` closes it;
+ * `cancelled` resolves when the gateway cancels it.
  */
 export function controlledStream() {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const queue: (Uint8Array | Error | null)[] = [];
+  let wake: (() => void) | undefined;
   let onCancel!: () => void;
   const cancelled = new Promise<void>((resolve) => (onCancel = resolve));
-  const body = new ReadableStream<Uint8Array>({
-    start: (c) => {
-      controller = c;
+  const push = (item: Uint8Array | Error | null) => {
+    queue.push(item);
+    wake?.();
+  };
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+        const item = queue.shift()!;
+        if (item === null) controller.close();
+        else if (item instanceof Error) controller.error(item);
+        else controller.enqueue(item);
+      },
+      cancel: () => onCancel(),
     },
-    cancel: () => onCancel(),
-  });
+    { highWaterMark: 0 },
+  );
   const encoder = new TextEncoder();
   return {
     body,
-    send: (text: string) => controller.enqueue(encoder.encode(text)),
-    fail: () => controller.error(new TypeError('Network connection lost.')),
-    end: () => controller.close(),
+    send: (text: string) => push(encoder.encode(text)),
+    fail: () => push(new TypeError('Network connection lost.')),
+    end: () => push(null),
     cancelled,
   };
 }
