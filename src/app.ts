@@ -5,6 +5,7 @@ import type { Env } from './env';
 import { notFound, onError } from './middleware/errors';
 import { catalogRoutes } from './routes/catalog';
 import { legacyHostFinal, proxyRoutes } from './routes/proxy';
+import { unifiedRoutes } from './routes/unified';
 import { vaultRoutes } from './routes/vault';
 
 /** Response headers a browser client may read. */
@@ -36,6 +37,7 @@ app.use(legacyHostFinal);
 
 app.route('/', vaultRoutes);
 app.route('/', catalogRoutes);
+app.route('/', unifiedRoutes);
 app.route('/', proxyRoutes);
 
 app.onError(onError);

@@ -1,3 +1,4 @@
+import type { ErrorDialect } from './middleware/errors';
 import type { RateLimiter } from './limits/rate-limiter';
 import type { AiConfig, Provider, User } from './vault/schema';
 
@@ -27,6 +28,8 @@ export interface Variables {
   userName: string;
   user: User;
   config: AiConfig;
+  /** Set by Anthropic-dialect routes: errors are rendered in Anthropic's shape. */
+  errorDialect?: ErrorDialect;
 }
 
 export type Env = { Bindings: Bindings; Variables: Variables };

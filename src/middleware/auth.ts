@@ -8,7 +8,7 @@ import { refuseKnownLockout, settleAuthentication } from './auth-guard';
 import { errorResponse, GatewayError } from './errors';
 import { userRateLimit } from './rate-limit';
 
-const unauthorized = (message: string) => () => errorResponse(401, message);
+const unauthorized = (message: string) => (c: Context<Env>) => errorResponse(401, message, undefined, {}, c.get('errorDialect'));
 
 const authMessages = {
   noAuthenticationHeader: { message: unauthorized('missing credential: send "Authorization: Bearer <your gateway key>"') },
@@ -16,26 +16,33 @@ const authMessages = {
   invalidToken: { message: unauthorized('unknown gateway key') },
 };
 
-/** Bearer auth against the `users` map; sets `userName` and `user`. Disabled and expired users get a 403. */
-const userBearerAuth: MiddlewareHandler<Env> = bearerAuth({
-  ...authMessages,
-  verifyToken: async (token, c: Context<Env>) => {
-    refuseKnownLockout(c);
-    const entry = await findUser(c.env, token);
-    await settleAuthentication(c, entry !== undefined);
-    if (!entry) return false;
-    if (entry.user.disabled) throw new GatewayError(403, `user "${entry.name}" is disabled`, 'user_disabled');
-    if (entry.user.expiresAt && Date.parse(entry.user.expiresAt) <= Date.now()) {
-      throw new GatewayError(403, `user "${entry.name}" expired at ${entry.user.expiresAt}`, 'user_expired');
-    }
-    c.set('userName', entry.name);
-    c.set('user', entry.user);
-    return true;
-  },
-});
+/** A user key against the `users` map; sets `userName` and `user`. Disabled and expired users get a 403. */
+const verifyUser = async (token: string, c: Context<Env>) => {
+  refuseKnownLockout(c);
+  const entry = await findUser(c.env, token);
+  await settleAuthentication(c, entry !== undefined);
+  if (!entry) return false;
+  if (entry.user.disabled) throw new GatewayError(403, `user "${entry.name}" is disabled`, 'user_disabled');
+  if (entry.user.expiresAt && Date.parse(entry.user.expiresAt) <= Date.now()) {
+    throw new GatewayError(403, `user "${entry.name}" expired at ${entry.user.expiresAt}`, 'user_expired');
+  }
+  c.set('userName', entry.name);
+  c.set('user', entry.user);
+  return true;
+};
+
+const userBearerAuth: MiddlewareHandler<Env> = bearerAuth({ ...authMessages, verifyToken: verifyUser });
 
 /** Every user route: bearer auth, then the user's rate limit, so no user route can skip the limiter. */
 export const userAuth: MiddlewareHandler<Env> = every(userBearerAuth, userRateLimit);
+
+const userApiKeyAuth: MiddlewareHandler<Env> = bearerAuth({ ...authMessages, headerName: 'x-api-key', prefix: '', verifyToken: verifyUser });
+
+/** Anthropic-dialect routes: the user key as `x-api-key` (Anthropic SDKs) or as a bearer token, then the rate limit. */
+export const anthropicUserAuth: MiddlewareHandler<Env> = every(
+  (c, next) => (c.req.header('authorization') === undefined && c.req.header('x-api-key') !== undefined ? userApiKeyAuth : userBearerAuth)(c, next),
+  userRateLimit,
+);
 
 /** Bearer auth with the vault token `AI_JSON_CRYPTOKEN`, for the vault admin endpoints. */
 export const vaultAdminAuth: MiddlewareHandler<Env> = bearerAuth({

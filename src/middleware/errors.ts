@@ -1,9 +1,14 @@
 import type { ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Env } from '../env';
 import { logEvent } from '../log';
 
-// The one error shape (OpenAI's): {"error":{"message","type","code"}}.
+// The one error shape (OpenAI's): {"error":{"message","type","code"}}; Anthropic-dialect routes
+// (`/v1/messages`) set `errorDialect` and get Anthropic's {"type":"error","error":{"type","message"}}.
+
+/** Who reads an error: OpenAI-shaped clients (the default) or Anthropic-shaped ones. */
+export type ErrorDialect = 'openai' | 'anthropic';
 
 const DEFAULTS: Record<number, { type: string; code: string }> = {
   400: { type: 'invalid_request_error', code: 'bad_request' },
@@ -32,28 +37,58 @@ export class GatewayError extends Error {
   }
 }
 
+const ANTHROPIC_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  402: 'billing_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  504: 'timeout_error',
+  529: 'overloaded_error',
+};
+
+/** The HTTP status an Anthropic error type stands for (an `error` event in a stream has none). */
+export function anthropicErrorStatus(type: string): number {
+  if (type === 'api_error') return 500;
+  const entry = Object.entries(ANTHROPIC_TYPES).find(([, name]) => name === type);
+  return entry ? Number(entry[0]) : 502;
+}
+
+/** The error body of a dialect, also used for error events inside a stream. */
+export function errorBody(status: number, message: string, code?: string, dialect: ErrorDialect = 'openai') {
+  if (dialect === 'anthropic') {
+    const type = ANTHROPIC_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+    return { type: 'error', error: { type, message } };
+  }
+  const fallback = DEFAULTS[status] ?? DEFAULTS[status >= 500 ? 500 : 400]!;
+  return { error: { message, type: fallback.type, code: code ?? fallback.code } };
+}
+
 export function errorResponse(
   status: ContentfulStatusCode,
   message: string,
   code?: string,
   headers: Record<string, string> = {},
+  dialect: ErrorDialect = 'openai',
 ): Response {
-  const fallback = DEFAULTS[status] ?? DEFAULTS[status >= 500 ? 500 : 400]!;
-  return new Response(JSON.stringify({ error: { message, type: fallback.type, code: code ?? fallback.code } }), {
+  return new Response(JSON.stringify(errorBody(status, message, code, dialect)), {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
   });
 }
 
-export const onError: ErrorHandler = (err, c) => {
-  if (err instanceof GatewayError) return errorResponse(err.status, err.message, err.code, err.headers);
+export const onError: ErrorHandler<Env> = (err, c) => {
+  const dialect = c.get('errorDialect');
+  if (err instanceof GatewayError) return errorResponse(err.status, err.message, err.code, err.headers, dialect);
   if (err instanceof HTTPException) {
     const res = err.getResponse();
     if (res.headers.get('content-type')?.includes('json')) return res;
-    return errorResponse(err.status, err.message || res.statusText || 'request refused');
+    return errorResponse(err.status, err.message || res.statusText || 'request refused', undefined, {}, dialect);
   }
   logEvent(c.env, 'error', { requestId: c.get('requestId'), message: err instanceof Error ? err.message : String(err) });
-  return errorResponse(500, 'internal error in the gateway; the request id identifies it in the logs');
+  return errorResponse(500, 'internal error in the gateway; the request id identifies it in the logs', undefined, {}, dialect);
 };
 
 export const notFound: NotFoundHandler = (c) =>

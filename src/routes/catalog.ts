@@ -8,7 +8,7 @@ import { mayUseModel, mayUseProvider } from '../users/access';
 import type { Model } from '../vault/schema';
 import { loadConfig } from '../vault/store';
 
-// GET /v1/providers, GET /:provider/v1/models, GET /:provider/v1/models/:id — from the vault,
+// GET /v1/providers, GET /v1/models, GET /:provider/v1/models, GET /:provider/v1/models/:id — from the vault,
 // filtered by the user's allow-lists. No upstream call.
 
 export function modelEntry(providerId: string, model: Model, id = model.id) {
@@ -33,6 +33,28 @@ catalogRoutes.get('/v1/providers', userAuth, async (c) => {
     .filter(([id, provider]) => hasUsableKey(provider) && mayUseProvider(user, id))
     .map(([id, provider]) => ({ id, object: 'provider' as const, protocol: wireProtocol(provider.protocol) }));
   return c.json({ object: 'list', data });
+});
+
+/** Every model the user may use, of every provider with a usable key: ids `provider/model`. */
+async function unifiedModels(c: Context<Env>) {
+  const config = await loadConfig(c.env);
+  const user = c.get('user');
+  return Object.entries(config.providers)
+    .filter(([id, provider]) => hasUsableKey(provider) && mayUseProvider(user, id))
+    .flatMap(([id, provider]) =>
+      modelsByPriority(provider)
+        .filter((model) => mayUseModel(user, id, model.id))
+        .map((model) => modelEntry(id, model, `${id}/${model.id}`)),
+    );
+}
+
+catalogRoutes.get('/v1/models', userAuth, async (c) => c.json({ object: 'list', data: await unifiedModels(c) }));
+
+catalogRoutes.get('/v1/models/:model{.+}', userAuth, async (c) => {
+  const wanted = decodeURIComponent(c.req.param('model'));
+  const entry = (await unifiedModels(c)).find((model) => model.id === wanted);
+  if (!entry) throw new GatewayError(404, `no model "${wanted}" among the unified models (ids are provider/model)`, 'model_not_found');
+  return c.json(entry);
 });
 
 async function visibleProvider(c: Context<Env>, name: string) {

@@ -1,4 +1,8 @@
-import type { ProtocolAdapter } from './adapter';
+import type { ClientDialect, ProtocolAdapter } from './adapter';
+import { chatToMessages, messagesToChat } from './anthropic/request';
+import { chatToMessage, messageToChat } from './anthropic/response';
+import { MessagesRequest } from './anthropic/schema';
+import { decodeMessagesStream, encodeMessagesStream } from './anthropic/stream';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 
@@ -8,4 +12,20 @@ export const anthropic: ProtocolAdapter = {
     'x-api-key': key,
     'anthropic-version': incoming.get('anthropic-version') ?? ANTHROPIC_VERSION,
   }),
+  chat: {
+    request: async (req, ctx) => ({ operation: 'messages', search: '', body: chatToMessages(req, ctx) }),
+    response: messageToChat,
+    stream: decodeMessagesStream,
+  },
+};
+
+/** Clients of `POST /v1/messages`: Anthropic requests in, Anthropic messages and events out. */
+export const anthropicClient: ClientDialect<MessagesRequest> = {
+  protocol: 'anthropic',
+  errorDialect: 'anthropic',
+  chatOperation: 'messages',
+  schema: MessagesRequest,
+  toPivot: messagesToChat,
+  fromPivot: chatToMessage,
+  streamFromPivot: encodeMessagesStream,
 };

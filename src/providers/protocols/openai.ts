@@ -1,5 +1,81 @@
-import type { ProtocolAdapter } from './adapter';
+import { errorBody, GatewayError } from '../../middleware/errors';
+import { ChatChunk, ChatCompletion, ChatRequest, type PivotEvent } from '../../translate/chat';
+import { type EventSourceMessage, sseFrame } from '../../translate/sse';
+import type { ClientDialect, ProtocolAdapter } from './adapter';
+import { failureOf, truncated, unreadable } from '../../translate/failures';
+
+// OpenAI Chat Completions is the pivot: a provider that speaks it gets the pivot request as it is,
+// and its answers are the pivot once checked.
+
+function decodeStream(): TransformStream<EventSourceMessage, PivotEvent> {
+  let finished = false;
+  return new TransformStream({
+    transform(message, controller) {
+      if (message.data.trim() === '[DONE]') return;
+      let data: unknown;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        controller.enqueue({ failure: unreadable('openai') });
+        return;
+      }
+      const failure = failureOf(data);
+      if (failure) return controller.enqueue({ failure });
+      const chunk = ChatChunk.safeParse(data);
+      if (!chunk.success) return controller.enqueue({ failure: unreadable('openai') });
+      if (chunk.data.choices.some((choice) => choice.finish_reason)) finished = true;
+      controller.enqueue({ chunk: chunk.data });
+    },
+    flush(controller) {
+      if (!finished) controller.enqueue({ failure: truncated });
+    },
+  });
+}
 
 export const openai: ProtocolAdapter = {
   authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
+  chat: {
+    request: async (req, ctx) => ({ operation: 'chat/completions', search: '', body: { ...req, model: ctx.model } }),
+    response(json) {
+      const parsed = ChatCompletion.safeParse(json);
+      if (!parsed.success) throw new GatewayError(502, 'the provider answered with a chat completion the gateway cannot read', 'upstream_unreadable');
+      return parsed.data;
+    },
+    stream: decodeStream,
+  },
+};
+
+/** Pivot events as OpenAI SSE: chunks, the usage chunk only when asked for, then `[DONE]`. */
+function encodeStream(req: ChatRequest): TransformStream<PivotEvent, string> {
+  const includeUsage = req.stream_options?.include_usage === true;
+  let failed = false;
+  return new TransformStream({
+    transform(event, controller) {
+      if (failed) return;
+      if ('failure' in event) {
+        failed = true;
+        controller.enqueue(sseFrame(errorBody(event.failure.status, event.failure.message)));
+        return;
+      }
+      const { usage, ...chunk } = event.chunk;
+      if (chunk.choices.length === 0) {
+        if (includeUsage && usage) controller.enqueue(sseFrame({ ...chunk, usage }));
+        return;
+      }
+      controller.enqueue(sseFrame(includeUsage ? { ...chunk, usage: null } : chunk));
+    },
+    flush(controller) {
+      if (!failed) controller.enqueue(sseFrame('[DONE]'));
+    },
+  });
+}
+
+export const openaiClient: ClientDialect<ChatRequest> = {
+  protocol: 'openai',
+  errorDialect: 'openai',
+  chatOperation: 'chat/completions',
+  schema: ChatRequest,
+  toPivot: (body) => body,
+  fromPivot: (completion) => completion,
+  streamFromPivot: encodeStream,
 };

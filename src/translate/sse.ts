@@ -1,0 +1,36 @@
+import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-parser/stream';
+
+export type { EventSourceMessage };
+
+export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+
+/** The events of an upstream SSE body, parsed as they arrive (LF or CRLF framing). */
+export function sseEvents(body: ReadableStream<BufferSource>): ReadableStream<EventSourceMessage> {
+  return body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+}
+
+/** One SSE frame: an optional `event:` line and one `data:` line. */
+export function sseFrame(data: unknown, event?: string): string {
+  return `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * `stream`, with a read failure (an upstream connection lost mid-answer) turned into one last item
+ * instead of an error, so the client is told why its answer stops.
+ */
+export function endOnFailure<T>(stream: ReadableStream<T>, onFailure: (err: unknown) => T): ReadableStream<T> {
+  const reader = stream.getReader();
+  return new ReadableStream<T>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (err) {
+        controller.enqueue(onFailure(err));
+        controller.close();
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}

@@ -1,0 +1,76 @@
+import type { Context } from 'hono';
+import type { Env } from '../env';
+import type { z } from 'zod';
+import { type Operation, parseJsonBody } from '../forward/operation';
+import { GatewayError } from '../middleware/errors';
+import { ADAPTERS, type ClientDialect, type ProtocolAdapter, type TranslateContext } from '../providers/protocols/adapter';
+import type { ChatRequest, PivotEvent } from '../translate/chat';
+import { endOnFailure, SSE_HEADERS, sseEvents } from '../translate/sse';
+import { loadConfig } from '../vault/store';
+import type { Candidate } from './candidates';
+import { resolveCandidates } from './candidates';
+import { firstServed } from './fallback';
+import {
+  answerJson,
+  chainDeadline,
+  JSON_HEADERS,
+  labelled,
+  send,
+  translatedAnswer,
+  translatedError,
+  translatedHeaders,
+  viaUnifiedCompat,
+} from './upstream';
+
+// A chat request in any client dialect (OpenAI Chat Completions, Anthropic Messages) to whichever
+// provider serves the model: passed through when the provider speaks the client's protocol (natively
+// or through AI Gateway's unified endpoint), translated through the pivot otherwise.
+
+const lostStream: PivotEvent = { failure: { status: 502, message: "the provider's stream broke off; the answer is incomplete" } };
+
+/** The client's JSON body, checked against a schema of what the gateway reads of it. */
+export async function readBody<Body extends Record<string, unknown>>(c: Context<Env>, operation: Omit<Operation, 'schema'>, schema: z.ZodType<Body>) {
+  const body = parseJsonBody({ ...operation, schema }, await c.req.arrayBuffer(), c.req.header('content-type'));
+  if (!body) throw new GatewayError(400, 'the request body must be JSON (content-type: application/json)', 'invalid_body');
+  return body as Body;
+}
+
+interface Attempt {
+  response: Response;
+  /** Set when the call was translated: the protocol that answers, and what it was told. */
+  translated?: { adapter: ProtocolAdapter; ctx: TranslateContext };
+}
+
+export async function serveChat<Body extends Record<string, unknown>>(c: Context<Env>, client: ClientDialect<Body>): Promise<Response> {
+  const body = await readBody(c, { path: client.chatOperation, kind: 'chat' }, client.schema);
+  const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), String(body.model));
+  const stream = body.stream === true;
+  let pivot: ChatRequest | undefined;
+  const pivotOf = () => (pivot ??= client.toPivot(body));
+  const deadline = chainDeadline(c);
+
+  const attempt = async (candidate: Candidate): Promise<Attempt> => {
+    const upstream = candidate.protocol === client.protocol || !viaUnifiedCompat(c, candidate) ? candidate.protocol : 'openai';
+    if (upstream === client.protocol) {
+      const call = { operation: client.chatOperation, search: '', body: { ...body, model: candidate.model.id } };
+      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
+    }
+    const adapter = ADAPTERS[upstream];
+    const ctx: TranslateContext = { model: candidate.model.id, maxOutputTokens: candidate.model.maxOutputTokens ?? undefined, signal: c.req.raw.signal };
+    const call = await adapter.chat.request({ ...pivotOf(), model: candidate.model.id }, ctx);
+    const response = await send(c, candidate, call, { incoming: translatedHeaders(stream), deadline });
+    return { response, translated: { adapter, ctx } };
+  };
+
+  const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });
+  if (!translated) return labelled(response, candidate);
+  if (!response.ok) return translatedError(response, candidate, client.errorDialect);
+  const { adapter, ctx } = translated;
+  if (stream && response.body) {
+    const events = endOnFailure(sseEvents(response.body).pipeThrough(adapter.chat.stream(ctx)), () => lostStream);
+    const text = events.pipeThrough(client.streamFromPivot(pivotOf())).pipeThrough(new TextEncoderStream());
+    return translatedAnswer(response, candidate, text, SSE_HEADERS);
+  }
+  const answer = client.fromPivot(adapter.chat.response(await answerJson(response, candidate), ctx));
+  return translatedAnswer(response, candidate, JSON.stringify(answer), JSON_HEADERS);
+}

@@ -1,0 +1,59 @@
+import type { Context } from 'hono';
+import type { Env } from '../env';
+import { GatewayError } from '../middleware/errors';
+import { ADAPTERS, type TranslateContext } from '../providers/protocols/adapter';
+import { messagesToChat } from '../providers/protocols/anthropic/request';
+import { CountTokensRequest } from '../providers/protocols/anthropic/schema';
+import type { WireProtocol } from '../providers/table';
+import { loadConfig } from '../vault/store';
+import { type Candidate, resolveCandidates } from './candidates';
+import { readBody } from './chat';
+import { firstServed } from './fallback';
+import { answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders } from './upstream';
+
+// POST /v1/messages/count_tokens, answered only where the count is the provider's own: Anthropic
+// (passed through) and protocols with a token-counting API (Gemini countTokens). Anything else is a
+// 501: a count from another tokenizer would be a guess.
+
+type Counter = NonNullable<(typeof ADAPTERS)[WireProtocol]['countTokens']>;
+
+const COUNTING_PROTOCOLS: WireProtocol[] = [
+  'anthropic',
+  ...(Object.entries(ADAPTERS) as [WireProtocol, (typeof ADAPTERS)[WireProtocol]][]).filter(([, a]) => a.countTokens).map(([p]) => p),
+];
+
+interface Attempt {
+  response: Response;
+  translated?: { counter: Counter };
+}
+
+export async function serveCountTokens(c: Context<Env>): Promise<Response> {
+  const body = await readBody(c, { path: 'messages/count_tokens', kind: 'chat' }, CountTokensRequest);
+  const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), body.model, {
+    protocols: COUNTING_PROTOCOLS,
+    refusal: (protocols) =>
+      new GatewayError(
+        501,
+        `token counting is answered only for models of providers that count with their own tokenizer (${COUNTING_PROTOCOLS.join(', ')}); "${body.model}" is served by ${protocols} providers`,
+        'count_tokens_unsupported',
+      ),
+  });
+  const deadline = chainDeadline(c);
+
+  const attempt = async (candidate: Candidate): Promise<Attempt> => {
+    const counter = candidate.protocol === 'anthropic' ? undefined : ADAPTERS[candidate.protocol].countTokens;
+    if (!counter) {
+      const call = { operation: 'messages/count_tokens', search: '', body: { ...body, model: candidate.model.id } };
+      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
+    }
+    const ctx: TranslateContext = { model: candidate.model.id, signal: c.req.raw.signal };
+    const call = await counter.request({ ...messagesToChat(body), model: candidate.model.id }, ctx);
+    return { response: await send(c, candidate, call, { incoming: translatedHeaders(false), deadline }), translated: { counter } };
+  };
+
+  const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });
+  if (!translated) return labelled(response, candidate);
+  if (!response.ok) return translatedError(response, candidate, 'anthropic');
+  const inputTokens = translated.counter.response(await answerJson(response, candidate));
+  return translatedAnswer(response, candidate, JSON.stringify({ input_tokens: inputTokens }), JSON_HEADERS);
+}

@@ -1,0 +1,51 @@
+import type { Context } from 'hono';
+import type { Env } from '../env';
+import { GatewayError } from '../middleware/errors';
+import { ADAPTERS, type EmbeddingsTranslation, type TranslateContext } from '../providers/protocols/adapter';
+import type { WireProtocol } from '../providers/table';
+import { EmbeddingsRequest } from '../translate/embeddings';
+import { loadConfig } from '../vault/store';
+import { type Candidate, resolveCandidates } from './candidates';
+import { readBody } from './chat';
+import { firstServed } from './fallback';
+import { answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders } from './upstream';
+
+// POST /v1/embeddings: OpenAI-protocol providers get the request as it is; others with an
+// embeddings API (Gemini) get it translated.
+
+const EMBEDDING_PROTOCOLS: WireProtocol[] = [
+  'openai',
+  ...(Object.entries(ADAPTERS) as [WireProtocol, (typeof ADAPTERS)[WireProtocol]][]).filter(([, a]) => a.embeddings).map(([p]) => p),
+];
+
+interface Attempt {
+  response: Response;
+  translated?: { translation: EmbeddingsTranslation; ctx: TranslateContext };
+}
+
+export async function serveEmbeddings(c: Context<Env>): Promise<Response> {
+  const body = await readBody(c, { path: 'embeddings', kind: 'embedding' }, EmbeddingsRequest);
+  const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), body.model, {
+    protocols: EMBEDDING_PROTOCOLS,
+    refusal: (protocols) =>
+      new GatewayError(400, `model "${body.model}" is offered only by providers without an embeddings API (${protocols})`, 'unsupported_operation'),
+  });
+  const deadline = chainDeadline(c);
+
+  const attempt = async (candidate: Candidate): Promise<Attempt> => {
+    const translation = candidate.protocol === 'openai' ? undefined : ADAPTERS[candidate.protocol].embeddings;
+    if (!translation) {
+      const call = { operation: 'embeddings', search: '', body: { ...body, model: candidate.model.id } };
+      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
+    }
+    const ctx: TranslateContext = { model: candidate.model.id, signal: c.req.raw.signal };
+    const response = await send(c, candidate, translation.request(body, ctx), { incoming: translatedHeaders(false), deadline });
+    return { response, translated: { translation, ctx } };
+  };
+
+  const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });
+  if (!translated) return labelled(response, candidate);
+  if (!response.ok) return translatedError(response, candidate, 'openai');
+  const answer = translated.translation.response(await answerJson(response, candidate), body, translated.ctx);
+  return translatedAnswer(response, candidate, JSON.stringify(answer), JSON_HEADERS);
+}

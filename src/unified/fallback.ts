@@ -1,0 +1,43 @@
+import { isRetryableStatus } from '../forward/retry';
+import type { Bindings } from '../env';
+import { logEvent } from '../log';
+import { GatewayError } from '../middleware/errors';
+import type { Candidate } from './candidates';
+
+/** forward() throws these when a provider gave no usable answer: the next candidate may. */
+const NEXT_CANDIDATE_ERRORS = new Set([502, 503, 504]);
+
+export type Served<T> = T & { candidate: Candidate };
+
+/**
+ * Try the candidates in order. A retryable failure (forward() throwing 502/503/504, or an upstream
+ * status that isRetryableStatus) moves on to the next; any other answer is final. When every
+ * candidate fails, the last failure is the answer.
+ */
+export async function firstServed<T extends { response: Response }>(
+  candidates: Candidate[],
+  attempt: (candidate: Candidate) => Promise<T>,
+  log: { env: Bindings; requestId?: string },
+): Promise<Served<T>> {
+  for (let i = 0; ; i++) {
+    const candidate = candidates[i]!;
+    const isLast = i === candidates.length - 1;
+    let status: number;
+    try {
+      const served = await attempt(candidate);
+      status = served.response.status;
+      if (isLast || !isRetryableStatus(status)) return { ...served, candidate };
+      await served.response.body?.cancel();
+    } catch (err) {
+      if (isLast || !(err instanceof GatewayError) || !NEXT_CANDIDATE_ERRORS.has(err.status)) throw err;
+      status = err.status;
+    }
+    logEvent(log.env, 'info', {
+      requestId: log.requestId,
+      event: 'fallback',
+      from: candidate.providerId,
+      to: candidates[i + 1]!.providerId,
+      status,
+    });
+  }
+}

@@ -1,0 +1,105 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Env } from '../env';
+import { ATTEMPTS_HEADER, forward, type StreamErrorDialect } from '../forward/send';
+import { buildTarget } from '../forward/target';
+import { settingsOf } from '../limits/settings';
+import { type ErrorDialect, errorResponse, GatewayError } from '../middleware/errors';
+import type { UpstreamCall } from '../providers/protocols/adapter';
+import { upstreamErrorMessage } from '../translate/failures';
+import type { Candidate } from './candidates';
+
+// The unified routes' side of forwarding: one call to one candidate through forward(), and the
+// answer labelled with the provider that gave it.
+
+export const PROVIDER_HEADER = 'X-Switchyard-Provider';
+
+export const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+
+/** When a unified request must have an answer: one deadline for the whole fallback chain. */
+export const chainDeadline = (c: Context<Env>) => Date.now() + settingsOf(c.env).UPSTREAM_DEADLINE_MS;
+
+/** Upstream headers for a translated call: the client's own belong to another protocol. */
+export const translatedHeaders = (stream: boolean) =>
+  new Headers({ 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' });
+
+export interface SendOptions {
+  /** The client's headers when its request passes through as it is, else translatedHeaders(). */
+  incoming: Headers;
+  deadline: number;
+  /** The dialect of the error event ending a stream that breaks mid-way. */
+  streamErrorDialect?: StreamErrorDialect;
+}
+
+export function send(c: Context<Env>, candidate: Candidate, call: UpstreamCall, options: SendOptions): Promise<Response> {
+  return forward({
+    providerId: candidate.providerId,
+    provider: candidate.provider,
+    operation: call.operation,
+    search: call.search,
+    method: 'POST',
+    incoming: options.incoming,
+    body: new TextEncoder().encode(JSON.stringify(call.body)).buffer as ArrayBuffer,
+    json: call.body,
+    model: candidate.model.id,
+    env: c.env,
+    requestId: c.get('requestId'),
+    signal: c.req.raw.signal,
+    deadline: options.deadline,
+    streamErrorDialect: options.streamErrorDialect,
+  });
+}
+
+/**
+ * Whether chat with this candidate goes to AI Gateway's unified `compat` endpoint, which speaks
+ * OpenAI for every provider. buildTarget decides; the key does not change where a call goes.
+ */
+export function viaUnifiedCompat(c: Context<Env>, candidate: Candidate): boolean {
+  const target = buildTarget({
+    providerId: candidate.providerId,
+    provider: candidate.provider,
+    operation: 'chat/completions',
+    search: '',
+    key: '',
+    model: candidate.model.id,
+    incoming: new Headers(),
+    env: c.env,
+  });
+  return target.via === 'gateway' && target.url.endsWith('/compat/chat/completions');
+}
+
+/** A passed-through answer, with the provider that gave it named (a fetched Response's headers are immutable). */
+export function labelled(response: Response, candidate: Candidate): Response {
+  const out = new Response(response.body, response);
+  out.headers.set(PROVIDER_HEADER, candidate.providerId);
+  return out;
+}
+
+/** A translated answer: its own body and content headers, plus the provider and the attempt count. */
+export function translatedAnswer(upstream: Response, candidate: Candidate, body: BodyInit, headers: Record<string, string>): Response {
+  const out = new Response(body, { status: upstream.status, headers });
+  out.headers.set(PROVIDER_HEADER, candidate.providerId);
+  const attempts = upstream.headers.get(ATTEMPTS_HEADER);
+  if (attempts !== null) out.headers.set(ATTEMPTS_HEADER, attempts);
+  return out;
+}
+
+/** An upstream error answer of another protocol, told in the client's dialect with the same status. */
+export async function translatedError(response: Response, candidate: Candidate, dialect: ErrorDialect): Promise<Response> {
+  const message = upstreamErrorMessage(await response.text(), response.status, candidate.providerId);
+  const headers: Record<string, string> = { [PROVIDER_HEADER]: candidate.providerId };
+  for (const name of ['retry-after', ATTEMPTS_HEADER]) {
+    const value = response.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  return errorResponse(response.status as ContentfulStatusCode, message, undefined, headers, dialect);
+}
+
+/** A JSON answer's body, or a 502 when the provider's answer is not JSON. */
+export async function answerJson(response: Response, candidate: Candidate): Promise<unknown> {
+  try {
+    return await response.json();
+  } catch {
+    throw new GatewayError(502, `provider "${candidate.providerId}" sent an answer that is not valid JSON`, 'upstream_invalid_json');
+  }
+}
