@@ -80,6 +80,8 @@ describe('e2e harness: KV seeded with a vault before start', () => {
       const res = await fetch(`${gateway.url}/ai.json`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { providers: Record<string, unknown> }).providers).toHaveProperty('gemini');
+      // wrangler reads either --env-file or .dev.vars: the harness's empty file wins over a developer's.
+      expect(gateway.logs()).toMatch(/Using secrets defined in \S*empty\.env/);
       expect(gateway.logs()).not.toContain('.dev.vars');
     } finally {
       await gateway.stop();

@@ -32,12 +32,17 @@ export interface Gateway {
   waitForLog(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
 }
 
-/** Environment for wrangler: no metrics, no network lookups, no colours, no process.env leaking into the worker. */
+/**
+ * Environment for wrangler: no metrics, no network lookups (the banner's npm update check included),
+ * no reload when someone edits wrangler.jsonc mid-run, no colours, no process.env leaking into the worker.
+ */
 function wranglerEnv(stateDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     WRANGLER_SEND_METRICS: 'false',
     CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    WRANGLER_HIDE_BANNER: 'true',
+    WRANGLER_CI_DISABLE_CONFIG_WATCHING: 'true',
     NO_COLOR: '1',
     FORCE_COLOR: '0',
     WRANGLER_LOG_PATH: join(stateDir, 'wrangler-logs'),
@@ -85,7 +90,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...(options.users ? [{ key: 'users', value: JSON.stringify(options.users) }] : []),
     ...(options.vaultText !== undefined ? [{ key: 'vault:ai.json.enc', value: options.vaultText }] : []),
   ];
-  await seedKv(stateDir, entries);
+  // Seeding overlaps wrangler dev's bundling and start: the worker's KV store is only opened by the
+  // first request, and no request is sent before seeding has finished.
+  const seeded = seedKv(stateDir, entries);
+  seeded.catch(() => undefined);
 
   // An empty --env-file replaces a developer's .dev.vars (wrangler reads one or the other).
   const envFile = join(stateDir, 'empty.env');
@@ -140,6 +148,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     await stop();
     throw err;
   });
+
+  try {
+    await seeded;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 
   // "Ready" is printed when the socket listens; wait until the worker itself answers.
   const deadline = Date.now() + READY_TIMEOUT_MS;
