@@ -408,7 +408,9 @@ describe('faults', () => {
     const limited = await chat();
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('7');
-    expect(((await limited.json()) as any).error).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded' });
+    const limitError = ((await limited.json()) as any).error;
+    expect(limitError).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded' });
+    expect(limitError.message).toMatch(/^Rate limit reached for model `m` .* Please try again in 7s\./);
     expect((await chat()).status).toBe(200);
 
     standIn.addFault({ status: 529, path: '/anthropic/' });

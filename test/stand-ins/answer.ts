@@ -33,6 +33,8 @@ export interface Incoming {
 export interface ErrorOptions {
   message?: string;
   retryAfter?: number;
+  /** The model the request named, for messages that name it as the provider does. */
+  model?: string;
 }
 
 export interface Dialect {

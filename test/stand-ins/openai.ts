@@ -12,11 +12,11 @@ const ERRORS: Record<number, { message: string; type: string; code: string | nul
   400: { message: 'Bad request', type: 'invalid_request_error', code: null },
   401: { message: 'Invalid API Key', type: 'invalid_request_error', code: 'invalid_api_key' },
   403: { message: 'Forbidden', type: 'permission_error', code: 'forbidden' },
-  404: { message: 'The model does not exist or you do not have access to it.', type: 'invalid_request_error', code: 'model_not_found' },
+  404: { message: 'The model `{model}` does not exist or you do not have access to it.', type: 'invalid_request_error', code: 'model_not_found' },
   413: { message: 'Request Entity Too Large', type: 'invalid_request_error', code: 'request_too_large' },
   429: {
     message:
-      'Rate limit reached for model in organization `org_standin` service tier `on_demand` on requests per minute (RPM): Limit 30, Used 30, Requested 1. Please try again in 2s. Visit https://console.groq.com/docs/rate-limits for more information.',
+      'Rate limit reached for model `{model}` in organization `org_standin` service tier `on_demand` on requests per minute (RPM): Limit 30, Used 30, Requested 1. Please try again in {retry}s. Visit https://console.groq.com/docs/rate-limits for more information.',
     type: 'requests',
     code: 'rate_limit_exceeded',
   },
@@ -31,7 +31,8 @@ export function openaiError(status: number, options: ErrorOptions = {}): Answer 
   const headers: Record<string, string> = { 'x-request-id': answerId('req_') };
   if (options.retryAfter !== undefined) headers['retry-after'] = String(options.retryAfter);
   if (status === 429) headers['x-ratelimit-remaining-requests'] = '0';
-  return { kind: 'json', status, headers, body: { error: { message: options.message ?? known.message, type: known.type, code: known.code } } };
+  const message = options.message ?? known.message.replace('{model}', options.model ?? 'unknown').replace('{retry}', String(options.retryAfter ?? 2));
+  return { kind: 'json', status, headers, body: { error: { message, type: known.type, code: known.code } } };
 }
 
 const ok = (body: unknown): Answer => ({ kind: 'json', status: 200, body, headers: { 'x-request-id': answerId('req_') } });
@@ -222,7 +223,7 @@ export const openai: Dialect = {
       if (req.operation.startsWith('models/')) {
         const id = decodeURIComponent(req.operation.slice('models/'.length));
         const model = OPENAI_MODELS.find((m) => m.id === id);
-        return model ? ok(modelEntry(model)) : openaiError(404, { message: `The model \`${id}\` does not exist or you do not have access to it.` });
+        return model ? ok(modelEntry(model)) : openaiError(404, { model: id });
       }
       return unknownUrl(req);
     }

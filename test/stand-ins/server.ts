@@ -183,7 +183,7 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
     }
     recorded.fault = fault;
     if (fault?.hang) return;
-    const answer = fault?.status ? dialect.error(fault.status, { retryAfter: fault.retryAfter, message: fault.message }) : dialect.handle(incoming);
+    const answer = fault?.status ? dialect.error(fault.status, { retryAfter: fault.retryAfter, message: fault.message, model }) : dialect.handle(incoming);
     return reply(answer, fault);
   }
 
