@@ -83,8 +83,8 @@ export const legacyHostFinal: MiddlewareHandler<Env> = async (c, next) => {
 export const proxyRoutes = new Hono<Env>();
 
 proxyRoutes.post('/:provider/:version{v1(?:beta|alpha)?}/*', userAuth, requestBodyLimit, (c) => {
-  const { provider, version } = c.req.param();
-  const pathname = new URL(c.req.url).pathname;
-  const prefix = `/${provider}/${version}/`;
-  return forwardOperation(c, provider, pathname.slice(pathname.indexOf(prefix) + prefix.length));
+  // The operation is what follows the first two segments of the raw path: the decoded `provider`
+  // param (`%67roq` → `groq`) is not a prefix of the raw path.
+  const operation = new URL(c.req.url).pathname.split('/').slice(3).join('/');
+  return forwardOperation(c, c.req.param('provider'), operation);
 });
