@@ -64,9 +64,18 @@ export function buildTarget(input: TargetInput): Target {
     // A provider-native gateway URL (`…/{gateway}/{slug}`): operations append to it.
     return { url: `${gateway}/${versionPath}${operation}${search}`, headers, via: 'gateway' };
   }
-  if (operation === 'chat/completions') {
-    const model = input.model && !input.model.startsWith(`${slug}/`) ? `${slug}/${input.model}` : undefined;
-    return { url: `${gateway}/chat/completions${search}`, headers, model, via: 'gateway' };
+  if (/(?:^|\/)chat\/completions$/.test(operation)) {
+    // The unified endpoint speaks OpenAI for every provider: Bearer auth, model `<prefix>/<model>`.
+    // A model is already in that form when it starts with the prefix and is not a vault id as it is
+    // (Groq's own `groq/compound` still becomes `groq/groq/compound`).
+    const model = input.model;
+    const prefixed = model?.startsWith(`${slug}/`) && !provider.models.some((m) => m.id === model);
+    return {
+      url: `${gateway}/chat/completions${search}`,
+      headers: { authorization: `Bearer ${input.key}`, 'cf-aig-authorization': headers['cf-aig-authorization'] },
+      model: model && !prefixed ? `${slug}/${model}` : undefined,
+      via: 'gateway',
+    };
   }
   const gatewayRoot = gateway.slice(0, -'/compat'.length);
   return { url: `${gatewayRoot}/${slug}/${versionPath}${operation}${search}`, headers, via: 'gateway' };
