@@ -103,14 +103,17 @@ async function connect() {
 
 async function loadModels() {
   const provider = currentProvider();
-  models = [];
+  let listed: ModelEntry[] = [];
   if (provider) {
     try {
-      models = (await listModels(ui.key.value.trim(), provider.id)).filter((m) => (m.usage ?? 'chat') in USAGE_LABELS);
+      listed = (await listModels(ui.key.value.trim(), provider.id)).filter((m) => (m.usage ?? 'chat') in USAGE_LABELS);
     } catch (err) {
       showError(describeError(err));
     }
   }
+  // The provider changed while its list was on the way: the newer call fills the picker.
+  if (currentProvider() !== provider) return;
+  models = listed;
   const groups = Object.entries(USAGE_LABELS).map(([usage, label]) =>
     h('optgroup', { label }, models.filter((m) => (m.usage ?? 'chat') === usage).map((m) => h('option', { value: m.id, textContent: m.id }))),
   );
@@ -143,6 +146,8 @@ async function send() {
   ui.image.hidden = true;
   answerPanel.setAttribute('aria-busy', 'true');
   setStatus(`Waiting for ${model.id}…`);
+  // One column (narrow screens): bring the answer into view, it is below the form.
+  if (answerPanel.getBoundingClientRect().top > innerHeight) answerPanel.scrollIntoView({ block: 'start' });
   const started = performance.now();
   try {
     if (model.usage === 'image-generation') {

@@ -25,14 +25,13 @@ export function field(label: string, control: Control, className = 'field') {
   return h('div', { className }, [h('label', { htmlFor: control.id, textContent: label }), control]);
 }
 
+/** A select with `value` chosen; as the default too, so a copy (the dragged row's image) shows it. */
 export function select(options: readonly (readonly [value: string, label: string])[], value: string) {
-  const element = h(
+  return h(
     'select',
     {},
-    options.map(([optionValue, label]) => h('option', { value: optionValue, textContent: label })),
+    options.map(([optionValue, label]) => h('option', { value: optionValue, textContent: label, defaultSelected: optionValue === value })),
   );
-  element.value = value;
-  return element;
 }
 
 /** The element with this id, which the page's HTML is known to contain. */

@@ -45,7 +45,7 @@ export function keysSection(providerId: string, provider: Provider, draft: Draft
       draft.changed();
     });
     const type = select(typeOptions(key.type), key.type ?? '');
-    const expiresAt = h('input', { value: key.expiresAt ?? '', placeholder: '2027-01-01T00:00:00Z', spellcheck: false, className: 'mono' });
+    const expiresAt = h('input', { value: key.expiresAt ?? '', placeholder: 'optional, e.g. 2027-01-01', spellcheck: false, className: 'mono' });
     const state = h('span', { className: 'key-state' });
     const item = h('li', { className: 'key' });
     const showState = () => {

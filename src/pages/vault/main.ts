@@ -42,6 +42,8 @@ interface Session {
   savedText: string | null;
 }
 
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 let session: Session | undefined;
 let dirty = false;
 
@@ -152,8 +154,7 @@ async function unlock() {
     const text = await res.text();
     setMessage('Decrypting in your browser…');
     open(await decrypt(text, token), token, text);
-    const count = Object.keys(session!.config.providers).length;
-    setMessage(`Decrypted: ${count} provider${count === 1 ? '' : 's'}.`, true);
+    setMessage(`Decrypted: ${count(Object.keys(session!.config.providers).length, 'provider')}.`, true);
   } catch (err) {
     setMessage('');
     showError(describeError(err));
@@ -184,7 +185,7 @@ async function save() {
     const counts = (await res.json()) as { providers: number; keys: number; models: number };
     session.savedText = text;
     setDirty(false);
-    setMessage(`Saved. The gateway now serves ${counts.providers} providers, ${counts.keys} keys and ${counts.models} models.`, true);
+    setMessage(`Saved. The gateway now serves ${count(counts.providers, 'provider')}, ${count(counts.keys, 'key')} and ${count(counts.models, 'model')}.`, true);
   } catch (err) {
     setMessage('');
     showError(`Not saved. ${describeError(err)}`);

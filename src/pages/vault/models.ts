@@ -112,7 +112,11 @@ export function modelsSection(providerId: string, provider: Provider, draft: Dra
     handle: '.handle',
     draggable: '.model',
     animation: 150,
+    // Pointer events instead of native HTML5 drag-and-drop: the same behaviour with mouse, pen and touch.
+    forceFallback: true,
+    fallbackOnBody: true,
     ghostClass: 'drag-ghost',
+    fallbackClass: 'drag-clone',
     onEnd: (event) => {
       if (event.oldIndex !== undefined && event.newIndex !== undefined) move(event.oldIndex, event.newIndex, false);
     },
