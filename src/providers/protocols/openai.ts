@@ -8,26 +8,30 @@ import { failureOf, truncated, unreadable } from '../../translate/failures';
 // and its answers are the pivot once checked.
 
 function decodeStream(): TransformStream<EventSourceMessage, PivotEvent> {
+  // Ends at the first failure: nothing after it reaches the client.
+  let ended = false;
   let finished = false;
   return new TransformStream({
     transform(message, controller) {
-      if (message.data.trim() === '[DONE]') return;
+      if (ended || message.data.trim() === '[DONE]') return;
       let data: unknown;
       try {
         data = JSON.parse(message.data);
       } catch {
-        controller.enqueue({ failure: unreadable('openai') });
+        data = undefined;
+      }
+      const chunk = ChatChunk.safeParse(data);
+      const failure = failureOf(data) ?? (chunk.success ? undefined : unreadable('openai'));
+      if (failure || !chunk.success) {
+        ended = true;
+        controller.enqueue({ failure: failure ?? unreadable('openai') });
         return;
       }
-      const failure = failureOf(data);
-      if (failure) return controller.enqueue({ failure });
-      const chunk = ChatChunk.safeParse(data);
-      if (!chunk.success) return controller.enqueue({ failure: unreadable('openai') });
       if (chunk.data.choices.some((choice) => choice.finish_reason)) finished = true;
       controller.enqueue({ chunk: chunk.data });
     },
     flush(controller) {
-      if (!finished) controller.enqueue({ failure: truncated });
+      if (!ended && !finished) controller.enqueue({ failure: truncated });
     },
   });
 }

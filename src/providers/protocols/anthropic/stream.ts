@@ -28,15 +28,15 @@ export function decodeMessagesStream(ctx: TranslateContext): TransformStream<Eve
       try {
         data = JSON.parse(message.data);
       } catch {
-        controller.enqueue({ failure: unreadable('anthropic') });
-        return;
+        data = undefined;
       }
       const parsed = StreamEvent.safeParse(data);
       if (!parsed.success) {
-        // Event types this gateway does not know are skipped; a known one that does not parse is a failure.
-        if (KNOWN_EVENTS.has(String((data as { type?: unknown } | null)?.type))) {
-          controller.enqueue({ failure: unreadable('anthropic') });
-        }
+        // Event types this gateway does not know are skipped; anything else that does not parse ends the stream.
+        const type = (data as { type?: unknown } | undefined)?.type;
+        if (typeof type === 'string' && !KNOWN_EVENTS.has(type)) return;
+        done = true;
+        controller.enqueue({ failure: unreadable('anthropic') });
         return;
       }
       const event = parsed.data;
