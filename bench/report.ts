@@ -1,0 +1,247 @@
+// From the raw samples of one run to the figures: every figure is the median over rounds of a value
+// taken within one round, and every comparison (added ms, ratio) is computed inside the round first,
+// so a target is only ever compared with a baseline measured minutes apart on the same noisy machine.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONCURRENCY, LARGE_STREAM_BYTES, type Plan } from './config';
+import type { JsonResult, StreamsResult } from './load';
+import { barChart } from './chart';
+import { medianOf } from './stats';
+
+export const TARGETS = ['direct', 'bare', 'gateway', 'portkey'] as const;
+export type TargetName = (typeof TARGETS)[number];
+
+export const LABELS: Record<TargetName, string> = {
+  direct: '(a) direct',
+  bare: '(b) bare Worker',
+  gateway: '(c) Switchyard',
+  portkey: '(d) Portkey',
+};
+
+export interface Measured extends JsonResult {
+  /** CPU time of the process under test (upstream, workerd or Node) per request. */
+  cpuMsPerRequest: number;
+}
+
+export interface RoundResult {
+  sequential: Record<TargetName, Measured>;
+  concurrent: Record<TargetName, Measured>;
+  streams: Record<TargetName, StreamsResult>;
+}
+
+export interface ColdStart {
+  name: TargetName;
+  startMs: number;
+  firstMs: number;
+  secondMs: number;
+}
+
+export interface RunData {
+  date: string;
+  quick: boolean;
+  plan: Plan;
+  machine: { cores: number; cpu: string; node: string; loadAverage: number };
+  bundle: { bytes: number; gzipBytes: number };
+  cold: ColdStart[];
+  rounds: RoundResult[];
+  peakRss: Record<TargetName, number>;
+  largeStream: Partial<Record<TargetName, { rssBeforeMiB: number; rssPeakMiB: number; bytes: number; ms: number }>>;
+}
+
+type Kind = 'sequential' | 'concurrent';
+type JsonMetric = 'p50' | 'p99' | 'rps' | 'cpuMsPerRequest';
+type StreamMetric = 'ttfbP50' | 'ttfbP99' | 'totalP50';
+
+/** A figure per target, and the same figure compared within each round with a baseline. */
+interface Figure {
+  label: string;
+  unit: string;
+  values: Partial<Record<TargetName, number>>;
+  /** `difference`: added (target − baseline); `ratio`: target ÷ baseline. */
+  compare: 'difference' | 'ratio';
+  against: (target: TargetName, base: TargetName) => number;
+  digits: number;
+}
+
+export function computeFigures(data: RunData) {
+  const { rounds } = data;
+  const jsonFigure = (kind: Kind, metric: JsonMetric, label: string, unit: string, compare: Figure['compare'], digits: number): Figure => ({
+    label,
+    unit,
+    values: Object.fromEntries(TARGETS.map((t) => [t, medianOf(rounds.map((r) => r[kind][t][metric]))])),
+    compare,
+    against: (t, b) =>
+      medianOf(rounds.map((r) => (compare === 'difference' ? r[kind][t][metric] - r[kind][b][metric] : r[kind][t][metric] / r[kind][b][metric]))),
+    digits,
+  });
+  const streamFigure = (metric: StreamMetric, label: string): Figure => ({
+    label,
+    unit: 'ms',
+    values: Object.fromEntries(TARGETS.map((t) => [t, medianOf(rounds.map((r) => r.streams[t][metric]))])),
+    compare: 'difference',
+    against: (t, b) => medianOf(rounds.map((r) => r.streams[t][metric] - r.streams[b][metric])),
+    digits: 2,
+  });
+  const coldFigure = (metric: 'firstMs' | 'secondMs' | 'startMs', label: string): Figure => {
+    const values = Object.fromEntries(
+      (['bare', 'gateway', 'portkey'] as const).map((t) => [t, medianOf(data.cold.filter((c) => c.name === t).map((c) => c[metric]))]),
+    ) as Partial<Record<TargetName, number>>;
+    return { label, unit: 'ms', values, compare: 'ratio', against: (t, b) => values[t]! / values[b]!, digits: 1 };
+  };
+  const memory: Figure = {
+    label: 'Peak RSS of the process under load',
+    unit: 'MiB',
+    values: data.peakRss,
+    compare: 'ratio',
+    against: (t, b) => data.peakRss[t] / data.peakRss[b],
+    digits: 1,
+  };
+  const growth = Object.fromEntries(
+    Object.entries(data.largeStream).map(([t, s]) => [t, s.rssPeakMiB - s.rssBeforeMiB]),
+  ) as Partial<Record<TargetName, number>>;
+  const rate = Object.fromEntries(
+    Object.entries(data.largeStream).map(([t, s]) => [t, s.bytes / 1024 / 1024 / (s.ms / 1000)]),
+  ) as Partial<Record<TargetName, number>>;
+  const largeFigures: Figure[] = data.plan.largeStream
+    ? [
+        { label: `${LARGE_STREAM_BYTES / 1024 / 1024} MB SSE stream: RSS growth while streaming`, unit: 'MiB', values: growth, compare: 'difference', against: (t, b) => growth[t]! - growth[b]!, digits: 1 },
+        { label: `${LARGE_STREAM_BYTES / 1024 / 1024} MB SSE stream: transfer rate`, unit: 'MiB/s', values: rate, compare: 'ratio', against: (t, b) => rate[t]! / rate[b]!, digits: 0 },
+      ]
+    : [];
+  const bundle: Figure = {
+    label: 'Worker bundle, gzipped (`wrangler deploy --dry-run`)',
+    unit: 'KiB',
+    values: { gateway: data.bundle.gzipBytes / 1024 },
+    compare: 'ratio',
+    against: () => Number.NaN,
+    digits: 1,
+  };
+  return [
+    jsonFigure('sequential', 'p50', 'Latency p50, sequential', 'ms', 'difference', 3),
+    jsonFigure('sequential', 'p99', 'Latency p99, sequential', 'ms', 'difference', 3),
+    jsonFigure('concurrent', 'p50', `Latency p50, concurrency ${CONCURRENCY}`, 'ms', 'difference', 2),
+    jsonFigure('concurrent', 'p99', `Latency p99, concurrency ${CONCURRENCY}`, 'ms', 'difference', 2),
+    jsonFigure('concurrent', 'rps', `Throughput, concurrency ${CONCURRENCY}`, 'req/s', 'ratio', 0),
+    jsonFigure('sequential', 'rps', 'Throughput, sequential', 'req/s', 'ratio', 0),
+    streamFigure('ttfbP50', 'Stream first byte p50, sequential'),
+    streamFigure('ttfbP99', 'Stream first byte p99, sequential'),
+    streamFigure('totalP50', `Stream duration p50 (${data.plan.streamChunks} events, ${data.plan.streamPaceMs} ms apart)`),
+    jsonFigure('sequential', 'cpuMsPerRequest', 'CPU time per request, sequential', 'ms', 'difference', 3),
+    jsonFigure('concurrent', 'cpuMsPerRequest', `CPU time per request, concurrency ${CONCURRENCY}`, 'ms', 'difference', 3),
+    coldFigure('firstMs', 'First request after start (cold)'),
+    coldFigure('secondMs', 'Second request after start'),
+    coldFigure('startMs', 'Process start until ready'),
+    memory,
+    ...largeFigures,
+    bundle,
+  ];
+}
+
+const fmt = (value: number | undefined, digits: number) =>
+  value === undefined || !Number.isFinite(value) ? '–' : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function comparison(figure: Figure, target: TargetName, base: TargetName): string {
+  if (figure.values[target] === undefined || figure.values[base] === undefined) return '–';
+  const value = figure.against(target, base);
+  if (!Number.isFinite(value)) return '–';
+  if (figure.compare === 'ratio') return `×${fmt(value, 2)}`;
+  const baseValue = figure.values[base]!;
+  const ratio = baseValue > 0 ? ` (×${fmt(figure.values[target]! / baseValue, 2)})` : '';
+  return `${value >= 0 ? '+' : ''}${fmt(value, figure.digits)}${ratio}`;
+}
+
+export interface Goal {
+  goal: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export function computeGoals(data: RunData, figures: ReturnType<typeof computeFigures>): Goal[] {
+  const byLabel = (prefix: string) => figures.find((f) => f.label.startsWith(prefix))!;
+  const seqP50 = byLabel('Latency p50, sequential');
+  const c32P50 = byLabel(`Latency p50, concurrency`);
+  const rps = byLabel(`Throughput, concurrency`);
+  const ttfb = byLabel('Stream first byte p50');
+  const addedSeq = seqP50.against('gateway', 'bare');
+  const throughputShare = rps.against('gateway', 'bare');
+  const oursSeq = seqP50.against('gateway', 'direct');
+  const theirsSeq = seqP50.against('portkey', 'direct');
+  const oursC32 = c32P50.against('gateway', 'direct');
+  const theirsC32 = c32P50.against('portkey', 'direct');
+  const versusPortkey = rps.against('gateway', 'portkey');
+  const ttfbAdded = ttfb.against('gateway', 'bare');
+  const goals: Goal[] = [
+    { goal: 'Median added latency over (b), sequential', target: '< 0.5 ms', measured: `${fmt(addedSeq, 3)} ms`, met: addedSeq < 0.5 },
+    { goal: `Throughput at concurrency ${CONCURRENCY}, share of (b)`, target: '≥ 80 %', measured: `${fmt(throughputShare * 100, 0)} %`, met: throughputShare >= 0.8 },
+    {
+      goal: 'Added latency over (a) below Portkey’s (p50 sequential; p50 c=32)',
+      target: 'below',
+      measured: `${fmt(oursSeq, 3)} vs ${fmt(theirsSeq, 3)} ms; ${fmt(oursC32, 2)} vs ${fmt(theirsC32, 2)} ms`,
+      met: oursSeq < theirsSeq && oursC32 < theirsC32,
+    },
+    { goal: `Throughput at concurrency ${CONCURRENCY} above Portkey’s`, target: '> ×1', measured: `×${fmt(versusPortkey, 2)}`, met: versusPortkey > 1 },
+    { goal: 'Stream first byte added over (b), p50', target: '< 1 ms', measured: `${fmt(ttfbAdded, 3)} ms`, met: ttfbAdded < 1 },
+  ];
+  const large = data.largeStream.gateway;
+  if (large) {
+    const grown = large.rssPeakMiB - large.rssBeforeMiB;
+    goals.push({ goal: `Memory flat while streaming ${LARGE_STREAM_BYTES / 1024 / 1024} MB (RSS growth)`, target: `< ${FLAT_MIB} MiB`, measured: `${fmt(grown, 1)} MiB`, met: grown < FLAT_MIB });
+  }
+  const kib = data.bundle.gzipBytes / 1024;
+  goals.push({ goal: 'Worker bundle, gzipped', target: '< 100 KiB', measured: `${fmt(kib, 1)} KiB`, met: kib < 100 });
+  return goals;
+}
+
+/** RSS growth under which memory counts as flat while 100 MB pass: a fraction of what is streamed. */
+export const FLAT_MIB = 16;
+
+export function markdown(data: RunData): string {
+  const figures = computeFigures(data);
+  const goals = computeGoals(data, figures);
+  const lines = [
+    `# Switchyard benchmark results`,
+    '',
+    `${data.date.slice(0, 10)} · ${data.machine.cores} cores (${data.machine.cpu}) · Node ${data.machine.node} · ` +
+      `${data.quick ? 'quick run' : 'full run'}: ${data.plan.rounds} rounds, median of the per-round medians · load average at start ${fmt(data.machine.loadAverage, 2)}`,
+    '',
+    'Same requests, same stand-in upstream, same run. (a) the upstream called directly; (b) a bare pass-through Worker in workerd; ' +
+      '(c) Switchyard as deployed (auth, rate limiting consulted on every request, key choice) in workerd; (d) Portkey’s gateway on Node. ' +
+      'Comparisons are computed within each round, then the median taken: `+x` is time added, `×r` the ratio. How to rerun and what each figure means: docs/benchmarks.md.',
+    '',
+    `| Figure | unit | ${TARGETS.map((t) => LABELS[t]).join(' | ')} | (c) vs (b) | (c) vs (a) | (d) vs (a) | (c) vs (d) |`,
+    `|---|---|${TARGETS.map(() => '--:').join('|')}|--:|--:|--:|--:|`,
+    ...figures.map(
+      (f) =>
+        `| ${f.label} | ${f.unit} | ${TARGETS.map((t) => fmt(f.values[t], f.digits)).join(' | ')} | ${comparison(f, 'gateway', 'bare')} | ${comparison(f, 'gateway', 'direct')} | ${comparison(f, 'portkey', 'direct')} | ${comparison(f, 'gateway', 'portkey')} |`,
+    ),
+    '',
+    '## Targets (issue 6)',
+    '',
+    '| Goal | target | measured | met |',
+    '|---|---|---|---|',
+    ...goals.map((g) => `| ${g.goal} | ${g.target} | ${g.measured} | ${g.met ? 'yes' : '**no**'} |`),
+    '',
+    '## Per round',
+    '',
+    `| Round | (c) − (b) p50 seq, ms | (c) − (a) p50 seq, ms | (d) − (a) p50 seq, ms | (c) ÷ (b) req/s c=${CONCURRENCY} | (c) ÷ (d) req/s c=${CONCURRENCY} |`,
+    '|--:|--:|--:|--:|--:|--:|',
+    ...data.rounds.map(
+      (r, i) =>
+        `| ${i + 1} | ${fmt(r.sequential.gateway.p50 - r.sequential.bare.p50, 3)} | ${fmt(r.sequential.gateway.p50 - r.sequential.direct.p50, 3)} | ${fmt(r.sequential.portkey.p50 - r.sequential.direct.p50, 3)} | ×${fmt(r.concurrent.gateway.rps / r.concurrent.bare.rps, 2)} | ×${fmt(r.concurrent.gateway.rps / r.concurrent.portkey.rps, 2)} |`,
+    ),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+export function writeReport(dir: string, data: RunData): string[] {
+  const figures = computeFigures(data);
+  const files = {
+    'results.md': markdown(data),
+    'results.svg': barChart(data, figures),
+    'results.json': `${JSON.stringify(data, null, 1)}\n`,
+  };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return Object.keys(files).map((name) => join(dir, name));
+}

@@ -1,0 +1,199 @@
+// `npm run bench [-- --quick] [-- --rounds N] [-- --out DIR]`: one run, on this machine, of the same
+// requests against (a) the upstream directly, (b) a bare pass-through Worker, (c) the gateway as
+// deployed, (d) Portkey — then the figures, as a markdown table and an SVG chart. Method: docs/benchmarks.md.
+import { cpus, loadavg } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BENCH_PROVIDER_KEY,
+  BENCH_USER_KEY,
+  CONCURRENCY,
+  FULL,
+  JSON_BODY,
+  LARGE_BODY,
+  LARGE_STREAM_BYTES,
+  QUICK,
+  STREAM_BODY,
+} from './config';
+import type { Target as LoadTarget } from './load';
+import { startPortkey, portkeyHeaders } from './portkey';
+import { cpuMs, peakRssMiB, rssMiB, sampleRss } from './proc';
+import { forkChild, LoadClient, TS_EXEC_ARGV } from './processes';
+import { type ColdStart, type Measured, type RoundResult, TARGETS, type TargetName, writeReport } from './report';
+import { benchVault, buildGateway, startBareWorker, startGateway, TOOL_ENV } from './workers';
+
+// Wrangler and Miniflare must not try to reach the internet (metrics, the `cf` object).
+Object.assign(process.env, TOOL_ENV);
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const option = (name: string) => {
+  const index = argv.indexOf(name);
+  return index >= 0 ? argv[index + 1] : undefined;
+};
+const plan = { ...(quick ? QUICK : FULL) };
+if (option('--rounds')) plan.rounds = Math.max(1, Number(option('--rounds')));
+const ROOT = new URL('..', import.meta.url).pathname;
+const TMP = join(ROOT, 'bench/.tmp');
+const outDir = option('--out') ?? (quick ? join(TMP, 'results') : join(ROOT, 'bench/results'));
+
+const runStarted = performance.now();
+const say = (message: string) => console.error(`[bench ${((performance.now() - runStarted) / 1000).toFixed(0).padStart(3)} s] ${message}`);
+
+interface Endpoint {
+  name: TargetName;
+  pid: number;
+  url: string;
+  headers: Record<string, string>;
+}
+
+const stoppers: (() => Promise<void>)[] = [];
+async function stopAll() {
+  for (const stop of stoppers.splice(0).reverse()) await stop().catch(() => {});
+}
+process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
+
+try {
+  say(`${quick ? 'quick' : 'full'} run: ${plan.rounds} rounds, ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(2)}`);
+  const bundle = await buildGateway(join(TMP, 'build'));
+  say(`gateway bundle: ${(bundle.bytes / 1024).toFixed(1)} KiB, ${(bundle.gzipBytes / 1024).toFixed(1)} KiB gzipped`);
+
+  const upstream = await forkChild(new URL('./upstream.ts', import.meta.url).pathname, [], {
+    execArgv: TS_EXEC_ARGV,
+    env: { ...process.env, STREAM_CHUNKS: String(plan.streamChunks), STREAM_PACE_MS: String(plan.streamPaceMs) },
+  });
+  stoppers.push(upstream.stop);
+  const upstreamOrigin = `http://127.0.0.1:${upstream.hello.port}`;
+  const load = await LoadClient.start();
+  stoppers.push(() => load.stop());
+  const vaultText = await benchVault(upstreamOrigin);
+
+  const providerAuth = { authorization: `Bearer ${BENCH_PROVIDER_KEY}` };
+  const gatewayAuth = { authorization: `Bearer ${BENCH_USER_KEY}` };
+  const chat = (origin: string, name: TargetName) =>
+    name === 'gateway' ? `${origin}/openai/v1/chat/completions` : `${origin}/v1/chat/completions`;
+  const request = (endpoint: Pick<Endpoint, 'url' | 'headers'>, body: string): LoadTarget => ({ url: endpoint.url, headers: endpoint.headers, body });
+
+  // First requests after start: each a fresh process (and for the gateway a fresh isolate, vault and limiter).
+  const cold: ColdStart[] = [];
+  for (let i = 0; i < plan.coldStarts; i++) {
+    say(`cold start ${i + 1}/${plan.coldStarts}`);
+    const starts: [TargetName, () => Promise<{ origin: string; startMs: number; headers: Record<string, string>; stop: () => Promise<void> }>][] = [
+      ['bare', async () => { const t = await startBareWorker(upstreamOrigin); return { origin: t.url, startMs: t.startMs, headers: providerAuth, stop: t.dispose }; }],
+      ['gateway', async () => { const t = await startGateway(bundle, vaultText); return { origin: t.url, startMs: t.startMs, headers: gatewayAuth, stop: t.dispose }; }],
+      ['portkey', async () => { const t = await startPortkey(); return { origin: t.origin, startMs: t.startMs, headers: portkeyHeaders(upstreamOrigin), stop: t.stop }; }],
+    ];
+    for (const [name, start] of starts) {
+      const target = await start();
+      try {
+        const endpoint = { url: chat(target.origin, name), headers: target.headers };
+        const first = await load.run({ op: 'once', ...request(endpoint, JSON_BODY) });
+        const second = await load.run({ op: 'once', ...request(endpoint, JSON_BODY) });
+        if (first.status !== 200 || second.status !== 200) throw new Error(`${name}: cold request answered ${first.status}: ${first.body.slice(0, 300)}`);
+        cold.push({ name, startMs: target.startMs, firstMs: first.ms, secondMs: second.ms });
+      } finally {
+        await target.stop();
+      }
+    }
+  }
+
+  say('starting the targets');
+  const bare = await startBareWorker(upstreamOrigin);
+  stoppers.push(bare.dispose);
+  const gateway = await startGateway(bundle, vaultText);
+  stoppers.push(gateway.dispose);
+  const portkey = await startPortkey();
+  stoppers.push(portkey.stop);
+  const endpoints: Record<TargetName, Endpoint> = {
+    direct: { name: 'direct', pid: upstream.pid, url: chat(upstreamOrigin, 'direct'), headers: providerAuth },
+    bare: { name: 'bare', pid: bare.pid, url: chat(bare.url, 'bare'), headers: providerAuth },
+    gateway: { name: 'gateway', pid: gateway.pid, url: chat(gateway.url, 'gateway'), headers: gatewayAuth },
+    portkey: { name: 'portkey', pid: portkey.pid, url: chat(portkey.origin, 'portkey'), headers: portkeyHeaders(upstreamOrigin) },
+  };
+
+  // Every target must give the upstream's own answers before anything is timed.
+  for (const name of TARGETS) {
+    const endpoint = endpoints[name];
+    const answer = await load.run({ op: 'once', ...request(endpoint, JSON_BODY) });
+    const content = answer.status === 200 ? (JSON.parse(answer.body) as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content : undefined;
+    if (content !== 'Hello from the bench upstream.') throw new Error(`${name} does not relay the upstream's answer: ${answer.status} ${answer.body.slice(0, 300)}`);
+    const stream = await load.run({ op: 'once', ...request(endpoint, STREAM_BODY) });
+    const events = stream.body.split('\n\n').filter((e) => e.startsWith('data: {'));
+    if (stream.status !== 200 || events.length !== plan.streamChunks || !stream.body.includes('data: [DONE]')) {
+      throw new Error(`${name} does not relay the upstream's stream (${stream.status}, ${events.length} events): ${stream.body.slice(0, 300)}`);
+    }
+  }
+  say('every target relays the upstream answer and stream');
+
+  async function measureJson(endpoint: Endpoint, connections: number, requests: number, seconds: number): Promise<Measured> {
+    const before = cpuMs(endpoint.pid);
+    const result = await load.run({ op: 'json', connections, requests, seconds, ...request(endpoint, JSON_BODY) });
+    const cpu = cpuMs(endpoint.pid) - before;
+    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${endpoint.name}: ${result.non2xx} non-2xx answers, ${result.errors} errors at c=${connections}`);
+    return { ...result, cpuMsPerRequest: cpu / result.requests };
+  }
+
+  const rounds: RoundResult[] = [];
+  for (let r = 0; r < plan.rounds; r++) {
+    // Rotate the order each round, so no target always runs first (or last) on a noisy machine.
+    const order = TARGETS.map((_, i) => TARGETS[(i + r) % TARGETS.length]!);
+    const round = { sequential: {}, concurrent: {}, streams: {} } as RoundResult;
+    say(`round ${r + 1}/${plan.rounds}: sequential JSON`);
+    for (const name of order) {
+      const endpoint = endpoints[name];
+      await load.run({ op: 'json', connections: 1, requests: plan.sequential.warmup, seconds: plan.sequential.seconds, ...request(endpoint, JSON_BODY) });
+      round.sequential[name] = await measureJson(endpoint, 1, plan.sequential.requests, plan.sequential.seconds);
+    }
+    say(`round ${r + 1}/${plan.rounds}: JSON at concurrency ${CONCURRENCY}`);
+    for (const name of order) {
+      const endpoint = endpoints[name];
+      await load.run({ op: 'json', connections: CONCURRENCY, requests: plan.concurrent.requests, seconds: plan.concurrent.warmupSeconds, ...request(endpoint, JSON_BODY) });
+      round.concurrent[name] = await measureJson(endpoint, CONCURRENCY, plan.concurrent.requests, plan.concurrent.seconds);
+    }
+    say(`round ${r + 1}/${plan.rounds}: sequential streams`);
+    for (const name of order) {
+      const endpoint = endpoints[name];
+      await load.run({ op: 'streams', connections: 1, count: plan.streams.warmup, ...request(endpoint, STREAM_BODY) });
+      const streams = await load.run({ op: 'streams', connections: 1, count: plan.streams.count, ...request(endpoint, STREAM_BODY) });
+      if (streams.failures > 0) throw new Error(`${name}: ${streams.failures} streams failed`);
+      round.streams[name] = streams;
+    }
+    rounds.push(round);
+  }
+
+  // Peak memory under the load above, before the large stream (reported on its own).
+  const peakRss = Object.fromEntries(TARGETS.map((name) => [name, peakRssMiB(endpoints[name].pid)])) as Record<TargetName, number>;
+
+  const largeStream: Partial<Record<TargetName, { rssBeforeMiB: number; rssPeakMiB: number; bytes: number; ms: number }>> = {};
+  if (plan.largeStream) {
+    for (const name of TARGETS) {
+      say(`${LARGE_STREAM_BYTES / 1024 / 1024} MB stream through ${name}`);
+      const { pid } = endpoints[name];
+      const rssBeforeMiB = rssMiB(pid);
+      const sampler = sampleRss(pid);
+      const drained = await load.run({ op: 'drain', ...request(endpoints[name], LARGE_BODY) });
+      const rssPeakMiB = sampler.stop();
+      if (drained.status !== 200 || drained.bytes < LARGE_STREAM_BYTES) throw new Error(`${name}: the large stream ended after ${drained.bytes} bytes (status ${drained.status})`);
+      largeStream[name] = { rssBeforeMiB, rssPeakMiB, bytes: drained.bytes, ms: drained.ms };
+    }
+  }
+
+  await stopAll();
+  mkdirSync(outDir, { recursive: true });
+  const written = writeReport(outDir, {
+    date: new Date().toISOString(),
+    quick,
+    plan,
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverage: loadavg()[0]! },
+    bundle: { bytes: bundle.bytes, gzipBytes: bundle.gzipBytes },
+    cold,
+    rounds,
+    peakRss,
+    largeStream,
+  });
+  say(`done in ${((performance.now() - runStarted) / 60_000).toFixed(1)} min: ${written.join(', ')}`);
+} catch (err) {
+  await stopAll();
+  console.error(err);
+  process.exitCode = 1;
+}

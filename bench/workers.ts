@@ -1,0 +1,119 @@
+// Targets (b) and (c) in workerd through Miniflare's API — the runtime Workers run in, without
+// `wrangler dev`'s Node proxy in front. Each worker gets its own Miniflare, hence its own workerd
+// process, so CPU time and memory are the worker's own.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { Log, LogLevel, Miniflare, type WorkerOptions } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { encryptVault } from '../src/vault/crypto';
+import { VAULT_KEY } from '../src/vault/store';
+import {
+  BENCH_PROVIDER_KEY,
+  BENCH_USER_KEY,
+  BENCH_USER_RPM,
+  BENCH_VAULT_TOKEN,
+  LARGE_MODEL,
+  SMALL_MODEL,
+} from './config';
+import { childPids } from './proc';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+export const TOOL_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+
+export interface Bundle {
+  path: string;
+  bytes: number;
+  gzipBytes: number;
+}
+
+/** The gateway exactly as `wrangler deploy` would upload it (`--dry-run --outdir`), and its size. */
+export async function buildGateway(outdir: string): Promise<Bundle> {
+  await promisify(execFile)(join(ROOT, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir], {
+    cwd: ROOT,
+    env: { ...process.env, ...TOOL_ENV },
+  });
+  const path = join(outdir, 'index.js');
+  const code = readFileSync(path);
+  return { path, bytes: code.length, gzipBytes: gzipSync(code).length };
+}
+
+export interface WorkerTarget {
+  url: string;
+  pid: number;
+  mf: Miniflare;
+  /** Time from `new Miniflare` to workerd accepting requests. */
+  startMs: number;
+  dispose: () => Promise<void>;
+}
+
+async function startWorker(worker: WorkerOptions): Promise<WorkerTarget> {
+  const before = new Set(childPids('workerd'));
+  const started = performance.now();
+  const mf = new Miniflare({ host: '127.0.0.1', port: 0, cf: false, log: new Log(LogLevel.WARN), workers: [worker] });
+  const url = await mf.ready;
+  const startMs = performance.now() - started;
+  const pids = childPids('workerd').filter((pid) => !before.has(pid));
+  if (pids.length !== 1) throw new Error(`expected one new workerd process, found ${pids.length}`);
+  return { url: url.origin, pid: pids[0]!, mf, startMs, dispose: () => mf.dispose() };
+}
+
+/** The wrangler config's compatibility settings: the bare worker runs under the same ones. */
+function wranglerWorkerOptions() {
+  return unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.jsonc')).workerOptions;
+}
+
+/** Target (b): bench/bare-worker.js, forwarding to the upstream. */
+export function startBareWorker(upstreamOrigin: string): Promise<WorkerTarget> {
+  const { compatibilityDate, compatibilityFlags } = wranglerWorkerOptions();
+  return startWorker({
+    name: 'bare',
+    modules: true,
+    scriptPath: new URL('./bare-worker.js', import.meta.url).pathname,
+    compatibilityDate,
+    compatibilityFlags,
+    bindings: { UPSTREAM: upstreamOrigin },
+  });
+}
+
+/** The vault the gateway reads: one OpenAI-compatible provider whose endpoint is the bench upstream. */
+export function benchVault(upstreamOrigin: string): Promise<string> {
+  const config = {
+    version: 1,
+    providers: {
+      openai: {
+        protocol: 'openai',
+        endpoint: `${upstreamOrigin}/v1`,
+        keys: [{ key: BENCH_PROVIDER_KEY, owner: 'bench', type: 'paid' }],
+        models: [
+          { id: SMALL_MODEL, usage: 'chat' },
+          { id: LARGE_MODEL, usage: 'chat' },
+        ],
+      },
+    },
+  };
+  return encryptVault(JSON.stringify(config), BENCH_VAULT_TOKEN);
+}
+
+/**
+ * Target (c): the dry-run bundle with every binding wrangler.jsonc declares (KV, Durable Objects, vars
+ * — whatever it declares when the bench runs), KV seeded with the vault and a `users` map. Static
+ * assets are left out: on Cloudflare they are served before the Worker runs, and the bare worker has none.
+ */
+export async function startGateway(bundle: Bundle, vaultText: string): Promise<WorkerTarget> {
+  const { assets: _assets, ...options } = wranglerWorkerOptions();
+  const target = await startWorker({
+    ...options,
+    name: 'switchyard',
+    modules: true,
+    scriptPath: bundle.path,
+    bindings: { ...options.bindings, AI_JSON_CRYPTOKEN: BENCH_VAULT_TOKEN },
+  } as WorkerOptions);
+  const kv = await target.mf.getKVNamespace('KV_AI_PROXY');
+  await kv.put(VAULT_KEY, vaultText);
+  // The users map (shared/CONTRACTS.md, KV key `users`): one user, rate limited but never refused.
+  await kv.put('users', JSON.stringify({ bench: { key: BENCH_USER_KEY, rpm: BENCH_USER_RPM } }));
+  return target;
+}
