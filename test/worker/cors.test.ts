@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import app, { EXPOSED_HEADERS } from '../../src/app';
+import { makeEnv, postJson, userHeaders } from './helpers/env';
+import { forbidUpstream } from './helpers/fetch';
+import { mockProviders } from './helpers/stand-in';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const preflight = (origin: string, requestHeaders = 'authorization, content-type') => ({
+  method: 'OPTIONS',
+  headers: {
+    origin,
+    'access-control-request-method': 'POST',
+    'access-control-request-headers': requestHeaders,
+  },
+});
+
+const exposed = (res: Response) => (res.headers.get('access-control-expose-headers') ?? '').split(',').map((h) => h.trim().toLowerCase());
+
+describe('preflight', () => {
+  it.each(['/groq/v1/chat/completions', '/v1/providers', '/ai.json.enc', '/ai.json', '/anything/at/all'])(
+    'OPTIONS %s is answered without auth, KV or upstream',
+    async (path) => {
+      const { calls } = forbidUpstream();
+      const env = await makeEnv({ config: null, users: null });
+      const res = await app.request(path, preflight('https://app.example', 'authorization, content-type, x-host-final'), env);
+      expect(res.status).toBe(204);
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      expect(res.headers.get('access-control-allow-methods')!.split(',')).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT']));
+      expect(res.headers.get('access-control-allow-headers')).toBe('authorization,content-type,x-host-final');
+      expect(res.headers.get('access-control-max-age')).toBe('86400');
+      expect(await res.text()).toBe('');
+      expect(calls).toHaveLength(0);
+    },
+  );
+
+  it('a preflight carrying X-Host-Final for an unknown host is still just a preflight', async () => {
+    const { calls } = forbidUpstream();
+    const env = await makeEnv();
+    const init = preflight('https://app.example');
+    const res = await app.request('/v1/chat/completions', { ...init, headers: { ...init.headers, 'x-host-final': 'evil.example' } }, env);
+    expect(res.status).toBe(204);
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe('allowed origins (CORS_ORIGINS)', () => {
+  const vars = { CORS_ORIGINS: 'https://app.example, https://admin.example' };
+
+  it('answers a listed origin with that origin, and Vary: Origin', async () => {
+    const env = await makeEnv({ vars });
+    for (const origin of ['https://app.example', 'https://admin.example']) {
+      const res = await app.request('/v1/providers', preflight(origin), env);
+      expect(res.headers.get('access-control-allow-origin')).toBe(origin);
+      expect(res.headers.get('vary')).toContain('Origin');
+    }
+  });
+
+  it('gives an unlisted origin no Access-Control-Allow-Origin, on preflights and on real requests', async () => {
+    const env = await makeEnv({ vars });
+    const pre = await app.request('/v1/providers', preflight('https://evil.example'), env);
+    expect(pre.headers.has('access-control-allow-origin')).toBe(false);
+    const res = await app.request('/v1/providers', { headers: { ...userHeaders(), origin: 'https://evil.example' } }, env);
+    expect(res.status).toBe(200);
+    expect(res.headers.has('access-control-allow-origin')).toBe(false);
+  });
+
+  it('defaults to any origin (*)', async () => {
+    const env = await makeEnv({ vars: { CORS_ORIGINS: undefined } });
+    const res = await app.request('/v1/providers', preflight('https://whoever.example'), env);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+  });
+});
+
+describe('responses a browser can read', () => {
+  it('a proxied answer carries the allow-origin, the exposed headers and a request id', async () => {
+    mockProviders();
+    const env = await makeEnv({ vars: { CORS_ORIGINS: 'https://app.example' } });
+    const res = await app.request(
+      '/groq/v1/chat/completions',
+      postJson({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'hi' }] }, userHeaders(undefined, { origin: 'https://app.example' })),
+      env,
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(exposed(res)).toEqual(expect.arrayContaining(['x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after']));
+    expect(exposed(res)).toEqual(EXPOSED_HEADERS.map((h) => h.toLowerCase()));
+    expect(res.headers.get('x-request-id')).toMatch(/^[\w-]{8,}$/);
+  });
+
+  it.each([
+    ['401', '/v1/providers', { headers: { origin: 'https://app.example' } }, 401],
+    ['404', '/nowhere', { headers: { origin: 'https://app.example' } }, 404],
+    ['400 (unknown X-Host-Final)', '/v1/chat/completions', { method: 'POST', headers: { origin: 'https://app.example', 'x-host-final': 'evil.example' }, body: '{}' }, 400],
+  ])('an error answer (%s) is readable cross-origin too', async (_, path, init, status) => {
+    const env = await makeEnv();
+    const res = await app.request(path, init, env);
+    expect(res.status).toBe(status);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(exposed(res)).toContain('x-request-id');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+  });
+
+  it("keeps a client's X-Request-Id", async () => {
+    const env = await makeEnv();
+    const res = await app.request('/v1/providers', { headers: userHeaders(undefined, { 'x-request-id': 'client-trace-42' }) }, env);
+    expect(res.headers.get('x-request-id')).toBe('client-trace-42');
+  });
+});
