@@ -5,8 +5,10 @@ export type { EventSourceMessage };
 export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
 /** The events of an upstream SSE body, parsed as they arrive (LF or CRLF framing). */
-export function sseEvents(body: ReadableStream<BufferSource>): ReadableStream<EventSourceMessage> {
-  return body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+export function sseEvents(body: ReadableStream<Uint8Array>): ReadableStream<EventSourceMessage> {
+  // workers-types give TextDecoderStream a BufferSource writable side, wider than a body's Uint8Array.
+  const decoder = new TextDecoderStream() as TransformStream<Uint8Array, string>;
+  return body.pipeThrough(decoder).pipeThrough(new EventSourceParserStream());
 }
 
 /** One SSE frame: an optional `event:` line and one `data:` line. */
