@@ -91,3 +91,12 @@ export function testConfig(): { version: number; providers: Record<string, Json>
 export function keysOf(config: { providers: Record<string, Json> }): string[] {
   return Object.values(config.providers).flatMap((p) => ((p.keys as { key: string }[] | undefined) ?? []).map((k) => k.key));
 }
+
+let uniqueCount = 0;
+/**
+ * A provider id no other test of this isolate has used, so per-isolate key state (round-robin cursor,
+ * keys resting after a failure) starts fresh for it.
+ */
+export function uniqueProviderId(prefix = 'p'): string {
+  return `${prefix}-${++uniqueCount}-${Math.random().toString(36).slice(2, 8)}`;
+}
