@@ -10,7 +10,7 @@ const KEY_TYPES: [string, string][] = [
   ['paid', 'paid'],
   ['premium', 'premium'],
   ['unlimited', 'unlimited'],
-  ['expired', 'expired: never used'],
+  ['expired', 'expired'],
 ];
 
 function typeOptions(current: string | undefined) {
@@ -45,7 +45,7 @@ export function keysSection(providerId: string, provider: Provider, draft: Draft
       draft.changed();
     });
     const type = select(typeOptions(key.type), key.type ?? '');
-    const expiresAt = h('input', { value: key.expiresAt ?? '', placeholder: 'optional, e.g. 2027-01-01', spellcheck: false, className: 'mono' });
+    const expiresAt = h('input', { value: key.expiresAt ?? '', placeholder: 'optional', spellcheck: false, className: 'mono' });
     const state = h('span', { className: 'key-state' });
     const item = h('li', { className: 'key' });
     const showState = () => {
@@ -78,13 +78,13 @@ export function keysSection(providerId: string, provider: Provider, draft: Draft
     secret.id = `key-${providerId}-${index}`;
     item.append(
       h('div', { className: 'field key-secret' }, [
-        h('label', { htmlFor: secret.id, textContent: `Key ${index + 1}` }),
+        h('div', { className: 'key-label' }, [h('label', { htmlFor: secret.id, textContent: `Key ${index + 1}` }), state]),
         h('div', { className: 'inline' }, [secret, tail, reveal]),
       ]),
       field('Owner', owner),
       field('Type', type),
-      field('Expires at', expiresAt),
-      h('div', { className: 'key-actions' }, [state, remove]),
+      field('Expires at', expiresAt, 'field key-expires'),
+      h('div', { className: 'key-actions' }, [remove]),
     );
     showState();
     return item;

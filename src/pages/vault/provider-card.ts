@@ -36,7 +36,7 @@ export function providerCard(id: string, provider: Provider, draft: Draft, onRem
     provider.protocol = protocol.value;
     draft.changed();
   });
-  const prefix = h('input', { value: provider.gatewayModelPrefix ?? '', spellcheck: false, className: 'mono', placeholder: PROVIDERS[id]?.gatewaySlug ?? '' });
+  const prefix = h('input', { value: provider.gatewayModelPrefix ?? '', spellcheck: false, className: 'mono', placeholder: PROVIDERS[id]?.gatewaySlug ?? `custom-${id}` });
   prefix.addEventListener('input', () => {
     setOptionalText(provider, 'gatewayModelPrefix', prefix.value);
     draft.changed();
@@ -46,13 +46,13 @@ export function providerCard(id: string, provider: Provider, draft: Draft, onRem
   const headingId = `provider-${id}`;
   return h('section', { className: 'panel provider', attrs: { 'aria-labelledby': headingId, 'data-provider': id } }, [
     h('div', { className: 'card-head' }, [h('h2', { id: headingId, textContent: id, tabIndex: -1 }), remove]),
-    h('div', { className: 'grid settings' }, [
+    h('div', { className: 'settings' }, [
       field('Protocol', protocol),
       textField('Endpoint', provider, 'endpoint', draft, { required: true }),
-      textField('AI Gateway endpoint', provider, 'gatewayEndpoint', draft, {
-        placeholder: 'https://gateway.ai.cloudflare.com/v1/{account}/default/compat',
-      }),
       field('AI Gateway model prefix', prefix),
+      textField('AI Gateway endpoint', provider, 'gatewayEndpoint', draft, {
+        placeholder: 'optional: https://gateway.ai.cloudflare.com/v1/{account}/default/compat',
+      }),
     ]),
     keysSection(id, provider, draft),
     modelsSection(id, provider, draft),

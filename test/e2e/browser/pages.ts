@@ -56,6 +56,8 @@ export async function screenshotsOf(page: Page, name: string): Promise<string[]>
     await useTheme(page, theme);
     for (const [width, viewport] of Object.entries(VIEWPORTS)) {
       await page.setViewportSize(viewport);
+      // From the top: a sticky toolbar would otherwise be drawn where the last scroll left it.
+      await page.evaluate(() => window.scrollTo(0, 0));
       const file = join(SCREENSHOT_DIR, `${name}-${theme}-${width}.png`);
       await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
       files.push(file);
