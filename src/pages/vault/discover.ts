@@ -21,11 +21,11 @@ interface Page {
 /** Enough pages for any real provider; a loop that never ends is a provider bug, not a model list. */
 const MAX_PAGES = 20;
 
-// Same rule as endpointBase in src/forward/target.ts, which cannot be bundled for the browser: it
-// imports the whole protocol layer (and zod with it).
+// The rule of endpointBase in src/forward/target.ts, which cannot be bundled for the browser (it
+// imports the whole protocol layer, and zod with it); test/e2e/pages-discover.test.ts holds them equal.
 const OPERATION_SUFFIX =
   /\/(chat\/completions|completions|embeddings|messages|models|images\/generations|audio\/[a-z]+|moderations|responses)\/?$/;
-const endpointBase = (endpoint: string) => endpoint.replace(OPERATION_SUFFIX, '').replace(/\/+$/, '');
+export const endpointBase = (endpoint: string) => endpoint.replace(OPERATION_SUFFIX, '').replace(/\/+$/, '');
 
 const positiveInt = (value: unknown) => (typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined);
 
