@@ -111,7 +111,7 @@ export function modelsSection(providerId: string, provider: Provider, draft: Dra
   Sortable.create(list, {
     handle: '.handle',
     draggable: '.model',
-    animation: 150,
+    animation: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 150,
     // Pointer events instead of native HTML5 drag-and-drop: the same behaviour with mouse, pen and touch.
     forceFallback: true,
     fallbackOnBody: true,
