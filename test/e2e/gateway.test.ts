@@ -78,7 +78,7 @@ describe('gateway in wrangler dev, direct to the providers', () => {
 
   it('answers a plain chat call with the provider answer', async () => {
     const res = await fetch(`${gateway.url}/groq/v1/chat/completions`, { method: 'POST', headers: json, body: chat('hello there') });
-    expect(res.status).toBe(200);
+    expect(res.status, await res.clone().text()).toBe(200);
     expect(res.headers.get('x-request-id')).toBeTruthy();
     const body = (await res.json()) as { object: string; choices: { message: { content: string } }[] };
     expect(body.object).toBe('chat.completion');
