@@ -42,8 +42,18 @@ export function gatewaySlug(providerId: string, provider: Provider): string {
   return provider.gatewayModelPrefix ?? PROVIDERS[providerId]?.gatewaySlug ?? `custom-${providerId}`;
 }
 
+/** The client's query string without `key` (Gemini's API-key parameter): no client credential goes upstream. */
+function withoutCredentials(search: string): string {
+  const params = new URLSearchParams(search);
+  if (!params.has('key')) return search;
+  params.delete('key');
+  const rest = params.toString();
+  return rest ? `?${rest}` : '';
+}
+
 export function buildTarget(input: TargetInput): Target {
-  const { provider, providerId, operation, search, env } = input;
+  const { provider, providerId, operation, env } = input;
+  const search = withoutCredentials(input.search);
   const auth = ADAPTERS[wireProtocol(provider.protocol)].authHeaders(input.key, input.incoming);
   if (!provider.gatewayEndpoint || !env.CLOUDFLARE_AIG_TOKEN) {
     return { url: `${endpointBase(provider.endpoint)}/${operation}${search}`, headers: auth, via: 'direct' };

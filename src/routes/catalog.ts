@@ -51,7 +51,7 @@ async function unifiedModels(c: Context<Env>) {
 catalogRoutes.get('/v1/models', userAuth, async (c) => c.json({ object: 'list', data: await unifiedModels(c) }));
 
 catalogRoutes.get('/v1/models/:model{.+}', userAuth, async (c) => {
-  const wanted = decodeURIComponent(c.req.param('model'));
+  const wanted = c.req.param('model');
   const entry = (await unifiedModels(c)).find((model) => model.id === wanted);
   if (!entry) throw new GatewayError(404, `no model "${wanted}" among the unified models (ids are provider/model)`, 'model_not_found');
   return c.json(entry);
@@ -76,7 +76,7 @@ catalogRoutes.get('/:provider/:version{v1(?:beta)?}/models', userAuth, async (c)
 
 catalogRoutes.get('/:provider/:version{v1(?:beta)?}/models/:model{.+}', userAuth, async (c) => {
   const { id, provider } = await visibleProvider(c, c.req.param('provider'));
-  const wanted = decodeURIComponent(c.req.param('model'));
+  const wanted = c.req.param('model');
   const model = provider.models.find((m) => m.id === wanted);
   if (!model || !mayUseModel(c.get('user'), id, model.id)) {
     throw new GatewayError(404, `model "${wanted}" is not offered by provider "${id}"`, 'model_not_found');

@@ -34,10 +34,12 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
   const model =
     operation.pathModel ??
     (typeof json?.model === 'string' ? json.model : body ? await formModel(body, contentType) : undefined);
-  if (operation.kind !== 'other' && model !== undefined && !findModel(provider, model, gatewaySlug(id, provider))) {
+  const listed = model === undefined ? undefined : findModel(provider, model, gatewaySlug(id, provider));
+  if (operation.kind !== 'other' && model !== undefined && !listed) {
     throw new GatewayError(404, `model "${model}" is not offered by provider "${id}"`, 'model_not_found');
   }
-  assertMayUse(user, c.get('userName'), id, model);
+  // Allow-lists name vault models: `groq/llama-…` (AI Gateway form) is the vault's `llama-…`.
+  assertMayUse(user, c.get('userName'), id, listed?.id ?? model);
 
   const url = new URL(c.req.url);
   return forward({

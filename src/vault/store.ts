@@ -65,10 +65,12 @@ export async function loadVault(env: Bindings): Promise<LoadedVault> {
   const digest = await digestText(text);
   if (!decrypted || decrypted.digest !== digest || decrypted.token !== token) {
     const vault = openVault(text, token).catch((err: unknown) => {
-      decrypted = undefined;
+      // A text that does not open never will: its failure stays cached with it, so a broken vault
+      // costs one PBKDF2 run per version, not one per request.
       if (err instanceof GatewayError) {
         throw new GatewayError(500, `the stored vault cannot be used: ${err.message}`, err.code);
       }
+      decrypted = undefined;
       throw err;
     });
     decrypted = { digest, token, vault };

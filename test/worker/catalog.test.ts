@@ -174,3 +174,17 @@ describe('GET /:provider/v1/models/:id', () => {
     });
   });
 });
+
+describe('model ids with unusual characters', () => {
+  it('a model id containing % is looked up as written, not decoded twice', async () => {
+    const config = testConfig();
+    config.providers.groq!.models = [{ id: 'promo-50%-off' }, { id: 'a%2Fb' }];
+    const env = await makeEnv({ config });
+    const promo = await get('/groq/v1/models/promo-50%25-off', env);
+    expect(promo.status).toBe(200);
+    expect(await promo.json()).toMatchObject({ id: 'promo-50%-off' });
+    const literal = await get('/groq/v1/models/a%252Fb', env);
+    expect(literal.status).toBe(200);
+    expect(await literal.json()).toMatchObject({ id: 'a%2Fb' });
+  });
+});

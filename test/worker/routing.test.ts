@@ -230,3 +230,33 @@ describe('legacy X-Host-Final', () => {
     expect(calls).toHaveLength(0);
   });
 });
+
+describe('odd names and paths', () => {
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('/%s/v1/chat/completions is an unknown provider, not a crash', async (name) => {
+    const { calls } = forbidUpstream();
+    const env = await makeEnv();
+    const res = await app.request(`/${name}/v1/chat/completions`, postJson(chat('llama-3.3-70b-versatile')), env);
+    expect(res.status).toBe(404);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('a percent-encoded provider name still forwards the right operation', async () => {
+    const { calls } = mockProviders();
+    const env = await makeEnv();
+    const res = await app.request('/gr%6Fq/v1/chat/completions', postJson(chat('llama-3.3-70b-versatile')), env);
+    expect(res.status).toBe(200);
+    expect(calls.map((c) => c.url)).toEqual(['https://api.groq.com/openai/v1/chat/completions']);
+  });
+
+  it("a client's ?key= credential (Gemini style) is not forwarded; the rest of the query is", async () => {
+    const { calls } = mockProviders();
+    const env = await makeEnv();
+    const res = await app.request(
+      '/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?key=client-secret-key&alt=sse',
+      postJson({ contents: [{ parts: [{ text: 'hi' }] }] }),
+      env,
+    );
+    expect(res.status).toBe(200);
+    expect(calls[0]!.url).toBe('https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse');
+  });
+});

@@ -3,6 +3,7 @@ import app from '../../src/app';
 import { USERS_CACHE_MS } from '../../src/users/store';
 import { listIds, makeEnv, postJson, USER_KEY, userHeaders } from './helpers/env';
 import { forbidUpstream, mockUpstream } from './helpers/fetch';
+import { testConfig } from './helpers/vault';
 import { jsonResponse, openaiChatCompletion } from './helpers/wire';
 
 afterEach(() => {
@@ -229,5 +230,30 @@ describe('allow-lists', () => {
     expect((await send('whisper-large-v3')).status).toBe(200);
     expect((await send('whisper-large-v3-turbo')).status).toBe(403);
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe('allow-lists and the AI Gateway model form', () => {
+  it('a model allowed by its vault id is allowed in its prefixed form too, and vice versa', async () => {
+    const { calls } = okUpstream();
+    const config = testConfig();
+    config.providers.groq!.gatewayEndpoint = 'https://gateway.ai.cloudflare.com/v1/{account}/default/compat';
+    const env = await makeEnv({
+      config,
+      users: {
+        bare: { key: 'sy-bare-user-key', models: ['llama-3.3-70b-versatile'] },
+        qualified: { key: 'sy-qualified-user-key', models: ['groq/llama-3.3-70b-versatile'] },
+      },
+      vars: { CLOUDFLARE_AIG_TOKEN: 'aig-token', CLOUDFLARE_ACCOUNT_ID: 'acc' },
+    });
+    for (const key of ['sy-bare-user-key', 'sy-qualified-user-key']) {
+      for (const model of ['llama-3.3-70b-versatile', 'groq/llama-3.3-70b-versatile']) {
+        const res = await app.request('/groq/v1/chat/completions', postJson(chat(model), userHeaders(key)), env);
+        expect(res.status).toBe(200);
+      }
+      const denied = await app.request('/groq/v1/chat/completions', postJson(chat('groq/openai/gpt-oss-120b'), userHeaders(key)), env);
+      expect(denied.status).toBe(403);
+    }
+    expect(calls.map((c) => c.json().model)).toEqual(Array(4).fill('groq/llama-3.3-70b-versatile'));
   });
 });

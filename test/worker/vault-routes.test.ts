@@ -231,3 +231,32 @@ describe('vault cache: PBKDF2 once per vault version per isolate', () => {
     expect(deriveBits).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('vault cache under load and failure', () => {
+  it('concurrent first requests share one decryption', async () => {
+    forbidUpstream();
+    const env = await makeEnv({ vaultText: await sealVault(testConfig(), { fresh: true }) });
+    const deriveBits = vi.spyOn(crypto.subtle, 'deriveBits');
+    const answers = await Promise.all(Array.from({ length: 6 }, () => app.request('/v1/providers', { headers: userHeaders() }, env)));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(deriveBits).toHaveBeenCalledTimes(1);
+  });
+
+  it('a stored vault that does not decrypt costs one PBKDF2 run, not one per request; a fixed vault is picked up', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const broken = await sealVault(testConfig(), { token: 'some-other-token', fresh: true });
+    const env = await makeEnv({ vaultText: broken });
+    const deriveBits = vi.spyOn(crypto.subtle, 'deriveBits');
+    for (let i = 0; i < 4; i++) {
+      const res = await app.request('/v1/providers', { headers: userHeaders() }, env);
+      expect(res.status).toBe(500);
+      expect(await res.json()).toMatchObject({ error: { code: 'vault_wrong_passphrase' } });
+      vi.setSystemTime(Date.now() + VAULT_TEXT_CACHE_MS + 1);
+    }
+    expect(deriveBits).toHaveBeenCalledTimes(1);
+
+    await env.KV_AI_PROXY.put(VAULT_KEY, await sealVault(testConfig(), { fresh: true }));
+    vi.setSystemTime(Date.now() + VAULT_TEXT_CACHE_MS + 1);
+    expect((await app.request('/v1/providers', { headers: userHeaders() }, env)).status).toBe(200);
+  });
+});
