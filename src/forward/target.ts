@@ -1,5 +1,6 @@
 import type { Bindings } from '../env';
 import { GatewayError } from '../middleware/errors';
+import { endpointBase } from '../providers/endpoint';
 import { ADAPTERS } from '../providers/protocols/adapter';
 import { PROVIDERS, wireProtocol } from '../providers/table';
 import type { Provider } from '../vault/schema';
@@ -7,14 +8,6 @@ import type { Provider } from '../vault/schema';
 // Where a request goes and with which headers: AI Gateway when the provider has a gatewayEndpoint and
 // CLOUDFLARE_AIG_TOKEN is set, otherwise the provider's own endpoint. URLs are built as strings:
 // parsing the `{account}` template with `URL` would percent-encode its braces and never substitute.
-
-const OPERATION_SUFFIX =
-  /\/(chat\/completions|completions|embeddings|messages|models|images\/generations|audio\/[a-z]+|moderations|responses)\/?$/;
-
-/** The provider's API base, with a full operation URL reduced to its base and no trailing slash. */
-export function endpointBase(endpoint: string): string {
-  return endpoint.replace(OPERATION_SUFFIX, '').replace(/\/+$/, '');
-}
 
 export interface Target {
   url: string;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { endpointBase as workerEndpointBase } from '../../src/forward/target';
-import { classifyModel, discoverModels, endpointBase, mergeModels, modelListRequest } from '../../src/pages/vault/discover';
+import { classifyModel, discoverModels, mergeModels, modelListRequest } from '../../src/pages/vault/discover';
+import { endpointBase } from '../../src/providers/endpoint';
 import type { Model, Provider } from '../../src/vault/schema';
 
 // The vault editor's "Refresh from API" logic, in Node: which URL and headers each provider gets,
@@ -20,18 +20,18 @@ afterEach(() => {
 });
 
 describe('modelListRequest', () => {
-  it('reduces an endpoint exactly as the worker does', () => {
-    for (const endpoint of [
-      'https://api.groq.com/openai/v1',
-      'https://api.groq.com/openai/v1/',
-      'https://api.groq.com/openai/v1/chat/completions',
-      'https://api.anthropic.com/v1/messages',
-      'https://api.openai.com/v1/audio/transcriptions/',
-      'https://api.openai.com/v1/images/generations',
-      'https://generativelanguage.googleapis.com/v1beta',
-      'https://openrouter.ai/api/v1/models',
+  it('reduces an endpoint to its API base (the module the worker uses too)', () => {
+    for (const [endpoint, base] of [
+      ['https://api.groq.com/openai/v1', 'https://api.groq.com/openai/v1'],
+      ['https://api.groq.com/openai/v1/', 'https://api.groq.com/openai/v1'],
+      ['https://api.groq.com/openai/v1/chat/completions', 'https://api.groq.com/openai/v1'],
+      ['https://api.anthropic.com/v1/messages', 'https://api.anthropic.com/v1'],
+      ['https://api.openai.com/v1/audio/transcriptions/', 'https://api.openai.com/v1'],
+      ['https://api.openai.com/v1/images/generations', 'https://api.openai.com/v1'],
+      ['https://generativelanguage.googleapis.com/v1beta', 'https://generativelanguage.googleapis.com/v1beta'],
+      ['https://openrouter.ai/api/v1/models', 'https://openrouter.ai/api/v1'],
     ]) {
-      expect(endpointBase(endpoint), endpoint).toBe(workerEndpointBase(endpoint));
+      expect(endpointBase(endpoint!), endpoint).toBe(base);
     }
   });
 

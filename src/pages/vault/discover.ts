@@ -1,6 +1,7 @@
 // "Refresh from API": ask a provider for its model list, straight from the browser with the
 // provider's first usable key, and merge what it lists into the vault's models.
 import { usableKeys } from '../../forward/keys';
+import { endpointBase } from '../../providers/endpoint';
 import { PROVIDERS, type WireProtocol, wireProtocol } from '../../providers/table';
 import type { Model, ModelUsage, Provider } from '../../vault/schema';
 import { errorDetail, ShownError } from '../shared/errors';
@@ -20,12 +21,6 @@ interface Page {
 
 /** Enough pages for any real provider; a loop that never ends is a provider bug, not a model list. */
 const MAX_PAGES = 20;
-
-// The rule of endpointBase in src/forward/target.ts, which cannot be bundled for the browser (it
-// imports the whole protocol layer, and zod with it); test/e2e/pages-discover.test.ts holds them equal.
-const OPERATION_SUFFIX =
-  /\/(chat\/completions|completions|embeddings|messages|models|images\/generations|audio\/[a-z]+|moderations|responses)\/?$/;
-export const endpointBase = (endpoint: string) => endpoint.replace(OPERATION_SUFFIX, '').replace(/\/+$/, '');
 
 const positiveInt = (value: unknown) => (typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined);
 
