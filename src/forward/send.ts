@@ -2,7 +2,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Bindings } from '../env';
 import { settingsOf } from '../limits/settings';
 import { logEvent } from '../log';
-import { GatewayError } from '../middleware/errors';
+import { errorResponse, GatewayError } from '../middleware/errors';
 import { wireProtocol } from '../providers/table';
 import type { Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';
@@ -141,7 +141,8 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
     const headers = downstreamHeaders(res.headers);
     const init = { status: res.status, statusText: res.statusText, headers };
     if (res.status >= 400) {
-      const answer = new Response(scrubSecrets(await abortable(res.text(), upstream.signal), secretsOf(req)), init);
+      const text = scrubSecrets(await abortable(res.text(), upstream.signal), secretsOf(req));
+      const answer = upstreamError(req.providerId, text, init);
       if (!isRetryableStatus(res.status)) return { answer };
       const kind: FailureKind = res.status === 401 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate' : 'server';
       const waitMs = res.status === 429 || res.status === 503 ? providerWaitMs(res.headers) : undefined;
@@ -219,9 +220,9 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Gemini's `:streamGenerateContent` without `alt=sse` streams one JSON array: never read it whole. */
 const isStreamingOperation = (operation: string) => /:stream/i.test(operation);
 
-function isJsonText(bytes: Uint8Array): boolean {
+function isJsonText(text: string | Uint8Array): boolean {
   try {
-    JSON.parse(new TextDecoder().decode(bytes));
+    JSON.parse(typeof text === 'string' ? text : new TextDecoder().decode(text));
     return true;
   } catch {
     return false;
@@ -239,6 +240,22 @@ function streamErrorEvent(dialect: StreamErrorDialect, providerId: string, failu
       : `provider "${providerId}" broke off the stream; the answer is incomplete`;
   if (dialect === 'anthropic') return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`;
   return `data: ${JSON.stringify({ error: { message, type: 'upstream_error', code: failure === 'idle_timeout' ? 'upstream_timeout' : 'upstream_stream_failed' } })}\n\n`;
+}
+
+/**
+ * An upstream error answer for the client: a JSON body (the provider's own error shape) passes as it
+ * is; anything else (an HTML error page, plain text) becomes the gateway's JSON error shape, with the
+ * upstream status and headers.
+ */
+function upstreamError(providerId: string, text: string, init: { status: number; headers: Headers }): Response {
+  if (isJsonText(text)) return new Response(text, init);
+  const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+  const detail = snippet && !snippet.startsWith('<') ? `: ${snippet}` : '';
+  const response = errorResponse(init.status as ContentfulStatusCode, `provider "${providerId}" answered HTTP ${init.status}${detail}`, 'upstream_error');
+  init.headers.forEach((value, name) => {
+    if (name !== 'content-type') response.headers.set(name, value);
+  });
+  return response;
 }
 
 /** Every secret an upstream might echo back: the provider's keys and the gateway's own tokens. */

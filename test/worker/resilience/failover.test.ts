@@ -202,11 +202,24 @@ describe('provider errors that echo a secret', () => {
     expect(JSON.parse(text)).toMatchObject({ error: { code: 'invalid_api_key' } });
   });
 
-  it('scrubs a non-retryable error answered at once too', async () => {
+  it('scrubs a non-retryable plain-text error answered at once too, in the JSON error shape', async () => {
     const keys = freshKeys('gsk', 1);
     const env = await multiKeyEnv({ groq: keys });
     faultyUpstream((call) => new Response(`bad request for key=${call.key}`, { status: 400, headers: { 'content-type': 'text/plain' } }));
     const res = await chat(env);
-    expect(await res.text()).toBe('bad request for key=[redacted]');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: { message: 'provider "groq" answered HTTP 400: bad request for key=[redacted]', type: 'invalid_request_error', code: 'upstream_error' },
+    });
+  });
+
+  it('turns an HTML or plain-text upstream error page into the JSON error shape, keeping status and headers', async () => {
+    const env = await multiKeyEnv({ groq: freshKeys('gsk', 1) });
+    faultyUpstream(() => new Response('<html><body><h1>502 Bad Gateway</h1></body></html>', { status: 502, headers: { 'content-type': 'text/html', 'x-upstream-trace': 'up-1' } }));
+    const res = await chat(env);
+    expect(res.status).toBe(502);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(res.headers.get('x-upstream-trace')).toBe('up-1');
+    expect(await res.json()).toEqual({ error: { message: 'provider "groq" answered HTTP 502', type: 'upstream_error', code: 'upstream_error' } });
   });
 });

@@ -1,0 +1,418 @@
+import fc from 'fast-check';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import app from '../../src/app';
+import type { Bindings } from '../../src/env';
+import { encryptVault } from '../../src/vault/crypto';
+import { VAULT_KEY } from '../../src/vault/store';
+import { makeEnv, USER_KEY } from './helpers/env';
+import { GATEWAY_COMPAT, keysOf, sealVault, testConfig, VAULT_TOKEN } from './helpers/vault';
+
+// Property-based tests over paths, methods, headers, bodies and vault texts. For every input:
+//   - the worker answers (no unhandled exception), and every error is a JSON error object;
+//   - nothing is fetched from a host the vault does not name (nor a non-https URL);
+//   - no secret (provider key, user key, vault token, AI Gateway token) is echoed in a response,
+//     and the client's credentials never travel upstream.
+// The fake upstream answers in turn with success, a stream, errors that echo the key (a 400 answered
+// at once, a 429 replayed), a plain-text 500 and a network failure; its rests stay short, so keys keep
+// being tried.
+
+const AIG_TOKEN = 'aig-fuzz-token-5f1c9e';
+const OTHER_USER_KEY = 'sy-user-key-other-987654321';
+const CONFIG = testConfig();
+CONFIG.providers.groq = { ...CONFIG.providers.groq, gatewayEndpoint: GATEWAY_COMPAT, gatewayModelPrefix: 'groq' };
+// A second key everywhere: while one rests after a failure the other serves, so no case waits.
+for (const [id, provider] of Object.entries(CONFIG.providers)) {
+  provider.keys = [...(provider.keys as object[]), { key: `fuzz-second-key-${id}-7a3d` }];
+}
+const SECRETS = [...keysOf(CONFIG), USER_KEY, OTHER_USER_KEY, VAULT_TOKEN, AIG_TOKEN];
+const ALLOWED_HOSTS = new Set([
+  ...Object.values(CONFIG.providers).map((p) => new URL(p.endpoint as string).host),
+  'gateway.ai.cloudflare.com',
+]);
+
+const counts = { requests: 0, bodies: 0, headers: 0, vaultTexts: 0, vaultConfigs: 0, storedTexts: 0 };
+/** Cases that reached the fake upstream, per property. */
+const forwarded = { requests: 0, bodies: 0, headers: 0 };
+let env: Bindings;
+let upstreamCalls: { url: string; headers: Headers; body: string }[] = [];
+
+function fakeUpstream() {
+  upstreamCalls = [];
+  // Each host answers in its own turn, so every provider sees a success among its failures.
+  const turns = new Map<string, number>();
+  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const headers = new Headers(init?.headers);
+    const body = init?.body == null ? '' : await new Response(init.body).text();
+    upstreamCalls.push({ url, headers, body });
+    const key = headers.get('x-api-key') ?? headers.get('x-goog-api-key') ?? headers.get('authorization') ?? '';
+    const echo = { error: { message: `Incorrect API key provided: ${key} (gateway ${headers.get('cf-aig-authorization')})`, type: 'invalid_request_error', code: 'invalid_api_key' } };
+    const host = new URL(url).host;
+    const turn = turns.get(host) ?? 0;
+    turns.set(host, turn + 1);
+    // Failures alternate with successes: with two keys per provider no case waits for a resting key.
+    switch (turn % 8) {
+      case 1:
+        return new Response(`upstream exploded near ${key}`, { status: 500 });
+      case 3:
+        throw new TypeError('Network connection lost.');
+      case 5:
+        return Response.json(echo, { status: 400 });
+      case 7:
+        return Response.json(echo, { status: 429, headers: { 'retry-after': '0' } });
+      case 2:
+      case 6:
+        return new Response('data: {"id":"c","object":"chat.completion.chunk","choices":[]}\n\ndata: [DONE]\n\n', { headers: { 'content-type': 'text/event-stream' } });
+      default:
+        return Response.json({ id: 'chatcmpl-f', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] });
+    }
+  });
+}
+
+beforeAll(async () => {
+  env = await makeEnv({
+    config: CONFIG,
+    users: { tester: { key: USER_KEY }, other: { key: OTHER_USER_KEY, providers: ['groq'] }, off: { key: 'sy-user-key-disabled-000', disabled: true } },
+    vars: { CLOUDFLARE_AIG_TOKEN: AIG_TOKEN, CLOUDFLARE_ACCOUNT_ID: 'acct-fuzz', UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '2000' },
+  });
+});
+afterEach(() => vi.restoreAllMocks());
+afterAll(() => {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  console.log(`fuzz: ${total} cases (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}); reached upstream: ${JSON.stringify(forwarded)}`);
+});
+
+/** The properties every answer must have. `authorizedVaultRead`: GET /ai.json with the vault token returns the vault by design. */
+async function checkAnswer(res: Response, authorizedVaultRead = false, head = false) {
+  expect(res.status).toBeGreaterThanOrEqual(100);
+  expect(res.status).toBeLessThan(600);
+  const text = await res.text();
+  if (res.status >= 400 && !head) {
+    const body = JSON.parse(text) as { error?: { message?: unknown; type?: unknown; code?: unknown } };
+    expect(typeof body.error?.message).toBe('string');
+    expect(typeof body.error?.type).toBe('string');
+    // `internal_error` is what an unhandled exception becomes.
+    expect(body.error?.code, String(body.error?.message)).not.toBe('internal_error');
+  }
+  if (!authorizedVaultRead) {
+    const visible = `${text}\n${[...res.headers].map(([n, v]) => `${n}: ${v}`).join('\n')}`;
+    for (const secret of SECRETS) expect(visible).not.toContain(secret);
+  }
+  for (const call of upstreamCalls) {
+    const url = new URL(call.url);
+    expect(url.protocol).toBe('https:');
+    expect(ALLOWED_HOSTS.has(url.host), call.url).toBe(true);
+    const sent = [...call.headers].map(([n, v]) => `${n}: ${v}`).join('\n');
+    for (const secret of [USER_KEY, OTHER_USER_KEY, VAULT_TOKEN]) expect(sent).not.toContain(secret);
+    for (const name of call.headers.keys()) expect(name).not.toMatch(/^(cookie|host|x-forwarded-.*|x-real-ip|forwarded|true-client-ip|x-host-final|proxy-authorization)$/);
+    for (const name of call.headers.keys()) if (name.startsWith('cf-')) expect(name).toBe('cf-aig-authorization');
+  }
+}
+
+const SEGMENTS = [
+  'groq', 'GROQ', 'Groq', 'openai', 'anthropic', 'gemini', 'mistral', 'sambanova', 'sambanova-ai', 'nope', 'v1', 'v1beta', 'v1alpha',
+  'chat', 'completions', 'messages', 'embeddings', 'models', 'responses', 'audio', 'speech', 'images', 'generations',
+  'llama-3.3-70b-versatile', 'gemini-2.0-flash:generateContent', 'gemini-2.0-flash:streamGenerateContent', 'claude-sonnet-4-5',
+  'ai.json', 'ai.json.enc', 'providers', '..', '.', '%2e%2e', '%2E', '%2F', '%2f..%2f', '%5C', '%00', '%0d%0a', '', '~', '@evil.example',
+  'evil.example', 'http:', '__proto__', 'constructor', 'prototype', 'gr\u043eq', 'ｇｒｏｑ', 'groq\u200b', '%67roq', '*', '?x=1', '#frag',
+];
+const segment = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...SEGMENTS) },
+  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) },
+  { weight: 1, arbitrary: fc.webSegment() },
+);
+const randomPath = fc.array(segment, { minLength: 1, maxLength: 7 }).map((parts) => `/${parts.join('/')}`);
+const say = (model: string) => ({ model, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+/** Real routes, each with a body it accepts. */
+const ROUTES: [string, unknown][] = [
+  ['/groq/v1/chat/completions', say('llama-3.3-70b-versatile')],
+  ['/openai/v1/chat/completions', say('gpt-4o-mini')],
+  ['/openai/v1/embeddings', { model: 'text-embedding-3-small', input: 'hi' }],
+  ['/openai/v1/moderations', { input: 'hi' }],
+  ['/anthropic/v1/messages', say('claude-sonnet-4-5')],
+  ['/gemini/v1beta/models/gemini-2.0-flash:generateContent', { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }],
+  ['/mistral/v1/chat/completions', say('mistral-small-latest')],
+  ['/v1/providers', null],
+  ['/groq/v1/models', null],
+  ['/groq/v1/models/llama-3.3-70b-versatile', null],
+  ['/v1/chat/completions', say('gpt-4o-mini')],
+  ['/v1/messages', say('claude-sonnet-4-5')],
+  ['/ai.json', null],
+  ['/ai.json.enc', null],
+];
+const bend = (route: string) =>
+  fc.array(fc.tuple(fc.nat(), fc.constantFrom('upper', 'encode', 'insert', 'replace', 'double', 'none'), segment), { maxLength: 2 }).map((edits) => {
+    const parts = route.split('/').slice(1);
+    for (const [at, edit, extra] of edits) {
+      const i = at % parts.length;
+      if (edit === 'upper') parts[i] = parts[i]!.toUpperCase();
+      else if (edit === 'encode') parts[i] = parts[i]!.replace(/[a-z]/, (ch) => `%${ch.charCodeAt(0).toString(16)}`);
+      else if (edit === 'insert') parts.splice(i, 0, extra);
+      else if (edit === 'replace') parts[i] = extra;
+      else if (edit === 'double') parts.splice(i, 0, '');
+    }
+    return `/${parts.join('/')}`;
+  });
+const method = fc.constantFrom('GET', 'POST', 'POST', 'POST', 'PUT', 'OPTIONS', 'DELETE', 'PATCH', 'HEAD');
+const headerValue = fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x20-\x7e]/g, '').trim());
+const authorization = fc.oneof(
+  { weight: 8, arbitrary: fc.constant(`Bearer ${USER_KEY}`) },
+  fc.constant(`Bearer ${OTHER_USER_KEY}`),
+  fc.constant('Bearer sy-user-key-disabled-000'),
+  fc.constant(`Bearer ${VAULT_TOKEN}`),
+  fc.constant(`bearer  ${USER_KEY}`),
+  fc.constant(`Basic ${btoa(`x:${USER_KEY}`)}`),
+  headerValue.map((v) => `Bearer ${v}`),
+  headerValue,
+);
+const hostFinal = fc.constantFrom('api.groq.com', 'API.GROQ.COM', 'https://api.anthropic.com/', 'generativelanguage.googleapis.com', 'evil.example', 'api.groq.com.evil.example', 'api.groq.com@evil.example', '', 'localhost', '127.0.0.1');
+const clientHeaders = {
+    'content-type': fc.constantFrom('application/json', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8', ''),
+    cookie: headerValue,
+    'cf-connecting-ip': fc.constantFrom('203.0.113.7', '2001:db8::1', '198.51.100.23'),
+    'cf-aig-authorization': headerValue.map((v) => `Bearer ${v}`),
+    'x-forwarded-for': fc.ipV4(),
+    'x-forwarded-host': fc.domain(),
+    'x-real-ip': fc.ipV4(),
+    host: fc.domain(),
+    forwarded: headerValue,
+    'x-api-key': fc.oneof(headerValue, fc.constant(USER_KEY)),
+    'x-goog-api-key': headerValue,
+    'anthropic-version': fc.constantFrom('2023-06-01', '2023-01-01', 'x'),
+    origin: fc.webUrl(),
+};
+/** Headers a client might send along a valid call (the legacy X-Host-Final form is fuzzed with the requests). */
+const headers = fc.record(clientHeaders, { requiredKeys: [] });
+const requestHeaders = fc.record({ authorization, ...clientHeaders, 'x-host-final': hostFinal }, { requiredKeys: ['authorization'] }).chain((h) =>
+  // X-Host-Final in about one request out of five.
+  fc.nat({ max: 4 }).map((n) => (n === 0 ? h : { ...h, 'x-host-final': '' })),
+);
+const model = fc.constantFrom('llama-3.3-70b-versatile', 'groq/llama-3.3-70b-versatile', 'gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.0-flash', 'text-embedding-3-small', 'nope', '', '../../x');
+const chatLike = fc.record(
+  {
+    model: fc.oneof(model, fc.jsonValue()),
+    messages: fc.oneof(fc.constant([{ role: 'user', content: 'hi' }]), fc.jsonValue()),
+    stream: fc.boolean(),
+    input: fc.jsonValue(),
+    max_tokens: fc.oneof(fc.integer(), fc.jsonValue()),
+    extra: fc.jsonValue(),
+  },
+  { requiredKeys: [] },
+);
+const body = fc.oneof(
+  { weight: 3, arbitrary: chatLike.map((v) => JSON.stringify(v)) },
+  { weight: 1, arbitrary: fc.json() },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }) },
+  { weight: 1, arbitrary: fc.constant(null) },
+);
+
+/** A real route, bent (a segment changed in case, encoded, doubled, replaced by a trick, one inserted) or not, with its own body or any body; or a random path. */
+const target = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(...ROUTES).chain(([route, own]) =>
+      fc.tuple(fc.oneof(fc.constant(route), bend(route)), own === null ? body : fc.oneof(fc.constant(JSON.stringify(own)), body)),
+    ),
+  },
+  { weight: 1, arbitrary: fc.tuple(randomPath, body) },
+);
+
+const validUrl = (p: string) => {
+  try {
+    new URL(`http://localhost${p}`);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function request(p: string, init: RequestInit) {
+  upstreamCalls.length = 0;
+  const res = await app.request(p, init, env);
+  return res;
+}
+
+describe('fuzz', () => {
+  it('any path, method, headers and body: JSON errors, no foreign host, no secret echoed', async () => {
+    fakeUpstream();
+    await fc.assert(
+      fc.asyncProperty(target, method, requestHeaders, async ([p, b], m, h) => {
+        fc.pre(validUrl(p));
+        counts.requests++;
+        const init: RequestInit = { method: m, headers: Object.fromEntries(Object.entries(h).filter(([, v]) => v !== '')) };
+        if (b !== null && m !== 'GET' && m !== 'HEAD') init.body = b;
+        const res = await request(p, init);
+        const vaultRead = m === 'GET' && new URL(`http://localhost${p}`).pathname === '/ai.json' && res.status === 200;
+        if (upstreamCalls.length > 0) forwarded.requests++;
+        await checkAnswer(res, vaultRead, m === 'HEAD');
+      }),
+      { numRuns: 400 },
+    );
+    expect(forwarded.requests).toBeGreaterThan(20);
+  }, 120_000);
+
+  it('any body on every forwarding route: a 400 naming the problem or a forward with the body intact', async () => {
+    fakeUpstream();
+    const routes = ['/groq/v1/chat/completions', '/openai/v1/embeddings', '/anthropic/v1/messages', '/gemini/v1beta/models/gemini-2.0-flash:generateContent', '/openai/v1/images/generations', '/v1/chat/completions', '/v1/messages'];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...routes), body, fc.constantFrom('application/json', 'text/plain', undefined), async (route, b, type) => {
+        counts.bodies++;
+        const init: RequestInit = { method: 'POST', headers: { authorization: `Bearer ${USER_KEY}`, ...(type ? { 'content-type': type } : {}) } };
+        if (b !== null) init.body = b;
+        const res = await request(route, init);
+        if (upstreamCalls.length > 0) forwarded.bodies++;
+        await checkAnswer(res);
+        // Native routes of providers reached directly pass the body on byte for byte, on every attempt.
+        if (!route.startsWith('/v1/') && !route.startsWith('/groq/')) {
+          const sent = b === null ? '' : typeof b === 'string' ? b : new TextDecoder().decode(b);
+          for (const call of upstreamCalls) expect(call.body).toBe(sent);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(forwarded.bodies).toBeGreaterThan(30);
+  }, 120_000);
+
+  it('any client headers on a valid chat call: only the vault credential goes upstream', async () => {
+    fakeUpstream();
+    await fc.assert(
+      fc.asyncProperty(headers, fc.constantFrom('/groq/v1/chat/completions', '/anthropic/v1/messages', '/openai/v1/chat/completions'), async (h, route) => {
+        counts.headers++;
+        const sent = Object.fromEntries(Object.entries(h).filter(([, v]) => v !== ''));
+        const model = route.startsWith('/anthropic') ? 'claude-sonnet-4-5' : route.startsWith('/groq') ? 'llama-3.3-70b-versatile' : 'gpt-4o-mini';
+        const res = await request(route, {
+          method: 'POST',
+          headers: { ...sent, authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        if (upstreamCalls.length > 0) forwarded.headers++;
+        await checkAnswer(res);
+        for (const call of upstreamCalls) {
+          const credential = call.headers.get('authorization') ?? call.headers.get('x-api-key');
+          expect(keysOf(CONFIG).some((k) => credential?.includes(k))).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(forwarded.headers).toBeGreaterThan(240);
+  }, 120_000);
+});
+
+describe('fuzz: vault texts', () => {
+  const put = (text: string | Uint8Array) =>
+    app.request('/ai.json.enc', { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: text }, env);
+
+  const base64ish = fc.oneof(
+    fc.string({ maxLength: 300 }),
+    fc.base64String({ maxLength: 400 }),
+    fc.uint8Array({ minLength: 0, maxLength: 300 }).map((bytes) => btoa(String.fromCharCode(...new TextEncoder().encode('Salted__'), ...bytes))),
+    fc.nat({ max: 1000 }).map(async () => ''),
+  );
+
+  it('a PUT of any text is stored only when it decrypts to a valid AiConfig; otherwise a 4xx naming the problem, and the stored vault stays', async () => {
+    const stored = await env.KV_AI_PROXY.get(VAULT_KEY);
+    const original = await sealVault(CONFIG);
+    const truncated = fc.nat({ max: original.length - 1 }).map((n) => original.slice(0, n));
+    const flipped = fc.nat({ max: original.length - 2 }).map((n) => original.slice(0, n) + (original[n] === 'A' ? 'B' : 'A') + original.slice(n + 1));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(base64ish.filter((v): v is string => typeof v === 'string'), truncated, flipped), async (text) => {
+        counts.vaultTexts++;
+        const res = await put(text);
+        const body = await res.json<{ error?: { message: string; type: string } }>();
+        expect(JSON.stringify(body)).not.toContain(VAULT_TOKEN);
+        if (res.status === 200) {
+          // A flipped ciphertext byte can land inside a JSON string and still decrypt to a valid config.
+          expect(await env.KV_AI_PROXY.get(VAULT_KEY)).toBe(text);
+          await env.KV_AI_PROXY.put(VAULT_KEY, stored!);
+          return;
+        }
+        expect(res.status >= 400 && res.status < 500, `status ${res.status}`).toBe(true);
+        expect(typeof body.error?.message).toBe('string');
+        expect(await env.KV_AI_PROXY.get(VAULT_KEY)).toBe(stored);
+      }),
+      { numRuns: 60 },
+    );
+  }, 120_000);
+
+  it('any encrypted JSON: stored only when it is a valid AiConfig, and then calls go only to hosts it names', async () => {
+    const before = await env.KV_AI_PROXY.get(VAULT_KEY);
+    const endpoint = fc.oneof(
+      fc.webUrl({ validSchemes: ['https'] }),
+      fc.constantFrom('http://169.254.169.254/latest', 'https://api.groq.com/openai/v1', 'ftp://x', 'javascript:alert(1)', '//evil.example', 'https://evil.example/v1/chat/completions'),
+    );
+    const providerConfig = fc.record(
+      {
+        protocol: fc.constantFrom('openai', 'anthropic', 'gemini', 'groq', '', 'x'),
+        endpoint,
+        keys: fc.array(fc.record({ key: fc.constantFrom('sk-fuzz-key-a1', 'sk-fuzz-key-b2', ''), type: fc.constantFrom('paid', 'expired') }), { maxLength: 3 }),
+        models: fc.array(fc.record({ id: fc.constantFrom('m1', 'llama-3.3-70b-versatile', '') }), { maxLength: 2 }),
+      },
+      { requiredKeys: ['protocol'] },
+    );
+    const config = fc.oneof(
+      fc.record({ version: fc.constant(1), providers: fc.dictionary(fc.constantFrom('groq', 'Groq', 'evil', 'a b', '__proto__'), providerConfig, { maxKeys: 2 }) }),
+      fc.jsonValue(),
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(config, async (value) => {
+          counts.vaultConfigs++;
+          const res = await put(await encryptVault(JSON.stringify(value), VAULT_TOKEN));
+          expect([200, 422]).toContain(res.status);
+          if (res.status !== 200) {
+            expect(await res.json()).toMatchObject({ error: { type: expect.any(String), message: expect.any(String) } });
+            return;
+          }
+          await res.arrayBuffer();
+          fakeUpstream();
+          const providers = (value as { providers: Record<string, { endpoint: string }> }).providers;
+          for (const [id, provider] of Object.entries(providers)) {
+            upstreamCalls.length = 0;
+            const chat = await app.request(`/${id}/v1/chat/completions`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
+              body: JSON.stringify({ model: 'm1', messages: [{ role: 'user', content: 'hi' }] }),
+            }, env);
+            const text = await chat.text();
+            if (chat.status >= 400) expect(JSON.parse(text)).toHaveProperty('error');
+            for (const call of upstreamCalls) expect(new URL(call.url).host).toBe(new URL(provider.endpoint).host);
+          }
+          vi.restoreAllMocks();
+        }),
+        { numRuns: 30 },
+      );
+    } finally {
+      await env.KV_AI_PROXY.put(VAULT_KEY, before!);
+      await put(before!);
+    }
+  }, 180_000);
+
+  it('a stored vault that cannot be used gives a 500 in the error shape to every user route, and no upstream call', async () => {
+    const before = await env.KV_AI_PROXY.get(VAULT_KEY);
+    const { clearVaultCache } = await import('../../src/vault/store');
+    fakeUpstream();
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(fc.string({ maxLength: 200 }), fc.base64String({ minLength: 4, maxLength: 200 })), async (text) => {
+          counts.storedTexts++;
+          await env.KV_AI_PROXY.put(VAULT_KEY, text);
+          clearVaultCache();
+          upstreamCalls.length = 0;
+          const res = await app.request('/groq/v1/chat/completions', {
+            method: 'POST',
+            headers: { authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'hi' }] }),
+          }, env);
+          expect(res.status >= 500 && res.status < 600).toBe(true);
+          await checkAnswer(res);
+          expect(upstreamCalls).toHaveLength(0);
+        }),
+        { numRuns: 30 },
+      );
+    } finally {
+      await env.KV_AI_PROXY.put(VAULT_KEY, before!);
+      clearVaultCache();
+    }
+  }, 120_000);
+});
