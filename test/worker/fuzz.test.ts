@@ -300,14 +300,13 @@ describe('fuzz', () => {
 });
 
 describe('fuzz: vault texts', () => {
-  const put = (text: string | Uint8Array) =>
+  const put = (text: string) =>
     app.request('/ai.json.enc', { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: text }, env);
 
   const base64ish = fc.oneof(
     fc.string({ maxLength: 300 }),
     fc.base64String({ maxLength: 400 }),
     fc.uint8Array({ minLength: 0, maxLength: 300 }).map((bytes) => btoa(String.fromCharCode(...new TextEncoder().encode('Salted__'), ...bytes))),
-    fc.nat({ max: 1000 }).map(async () => ''),
   );
 
   it('a PUT of any text is stored only when it decrypts to a valid AiConfig; otherwise a 4xx naming the problem, and the stored vault stays', async () => {
@@ -316,7 +315,7 @@ describe('fuzz: vault texts', () => {
     const truncated = fc.nat({ max: original.length - 1 }).map((n) => original.slice(0, n));
     const flipped = fc.nat({ max: original.length - 2 }).map((n) => original.slice(0, n) + (original[n] === 'A' ? 'B' : 'A') + original.slice(n + 1));
     await fc.assert(
-      fc.asyncProperty(fc.oneof(base64ish.filter((v): v is string => typeof v === 'string'), truncated, flipped), async (text) => {
+      fc.asyncProperty(fc.oneof(base64ish, truncated, flipped), async (text) => {
         counts.vaultTexts++;
         const res = await put(text);
         const body = await res.json<{ error?: { message: string; type: string } }>();

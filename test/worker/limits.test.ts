@@ -52,7 +52,7 @@ describe('per-user rate limit', () => {
     const [a, b] = [unique('a'), unique('b')];
     const env = await usersEnv({ [a]: { key: `key-${a}`, rpm: 2 }, [b]: { key: `key-${b}`, rpm: 2 } });
     const statuses = async (key: string) =>
-      Promise.all([1, 2, 3].map(() => app.request('/v1/providers', { headers: userHeaders(key) }, env).then((r) => r.status)));
+      Promise.all([1, 2, 3].map(async () => (await app.request('/v1/providers', { headers: userHeaders(key) }, env)).status));
     expect(await statuses(`key-${a}`)).toEqual(expect.arrayContaining([200, 200, 429]));
     expect((await statuses(`key-${b}`)).filter((s) => s === 200)).toHaveLength(2);
   });
