@@ -12,7 +12,7 @@ import type { Provider } from '../vault/schema';
 export interface Target {
   url: string;
   headers: Record<string, string>;
-  /** Set when the body's model must be renamed (AI Gateway's unified endpoint wants `prefix/model`). */
+  /** Set when the body's model must be renamed: `prefix/model` for AI Gateway's unified endpoint, the bare id elsewhere. */
   model?: string;
   via: 'gateway' | 'direct';
 }
@@ -44,12 +44,24 @@ function withoutCredentials(search: string): string {
   return rest ? `?${rest}` : '';
 }
 
+/**
+ * The vault id a model given in AI Gateway's `<prefix>/<model>` form stands for, for calls that want
+ * the provider's own id (a vault id that itself starts with the prefix is left as it is).
+ */
+function unprefixed(provider: Provider, slug: string, model: string | undefined): string | undefined {
+  if (!model?.startsWith(`${slug}/`) || provider.models.some((m) => m.id === model)) return undefined;
+  const bare = model.slice(slug.length + 1);
+  return provider.models.some((m) => m.id === bare) ? bare : undefined;
+}
+
 export function buildTarget(input: TargetInput): Target {
   const { provider, providerId, operation, env } = input;
   const search = withoutCredentials(input.search);
   const auth = ADAPTERS[wireProtocol(provider.protocol)].authHeaders(input.key, input.incoming);
+  const slug = gatewaySlug(providerId, provider);
+  const providerModel = unprefixed(provider, slug, input.model);
   if (!provider.gatewayEndpoint || !env.CLOUDFLARE_AIG_TOKEN) {
-    return { url: `${endpointBase(provider.endpoint)}/${operation}${search}`, headers: auth, via: 'direct' };
+    return { url: `${endpointBase(provider.endpoint)}/${operation}${search}`, headers: auth, model: providerModel, via: 'direct' };
   }
 
   let gateway = provider.gatewayEndpoint.replace(/\/+$/, '');
@@ -60,12 +72,11 @@ export function buildTarget(input: TargetInput): Target {
     gateway = gateway.replaceAll('{account}', env.CLOUDFLARE_ACCOUNT_ID);
   }
   const headers = { ...auth, 'cf-aig-authorization': `Bearer ${env.CLOUDFLARE_AIG_TOKEN}` };
-  const slug = gatewaySlug(providerId, provider);
   const versionPath = PROVIDERS[providerId]?.gatewayVersionPath ?? '';
 
   if (!gateway.endsWith('/compat')) {
     // A provider-native gateway URL (`…/{gateway}/{slug}`): operations append to it.
-    return { url: `${gateway}/${versionPath}${operation}${search}`, headers, via: 'gateway' };
+    return { url: `${gateway}/${versionPath}${operation}${search}`, headers, model: providerModel, via: 'gateway' };
   }
   if (/(?:^|\/)chat\/completions$/.test(operation)) {
     // The unified endpoint speaks OpenAI for every provider: Bearer auth, model `<prefix>/<model>`.
@@ -81,5 +92,5 @@ export function buildTarget(input: TargetInput): Target {
     };
   }
   const gatewayRoot = gateway.slice(0, -'/compat'.length);
-  return { url: `${gatewayRoot}/${slug}/${versionPath}${operation}${search}`, headers, via: 'gateway' };
+  return { url: `${gatewayRoot}/${slug}/${versionPath}${operation}${search}`, headers, model: providerModel, via: 'gateway' };
 }

@@ -208,3 +208,25 @@ describe('what never goes upstream', () => {
     expect(await res.text()).toBe(expected);
   });
 });
+
+describe('a model named in the AI Gateway form', () => {
+  const body = (model: string) => `{"model":"${model}","messages":[{"role":"user","content":"hi"}],"temperature":0.5}`;
+
+  it('reaches a direct provider as its own id, the rest of the body kept', async () => {
+    const { calls } = mockProviders();
+    const env = await makeEnv();
+    const res = await send('/groq/v1/chat/completions', body('groq/llama-3.3-70b-versatile'))(env);
+    expect(res.status).toBe(200);
+    expect(calls[0]!.json()).toEqual({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'hi' }], temperature: 0.5 });
+  });
+
+  it('leaves ids that only look prefixed untouched, byte for byte', async () => {
+    const { calls } = mockProviders();
+    const config = testConfig();
+    (config.providers.groq!.models as object[]).push({ id: 'groq/compound' });
+    const env = await makeEnv({ config });
+    await send('/groq/v1/chat/completions', body('groq/compound'))(env);
+    await send('/groq/v1/chat/completions', body('openai/gpt-oss-120b'))(env);
+    expect(calls.map((c) => c.text())).toEqual([body('groq/compound'), body('openai/gpt-oss-120b')]);
+  });
+});

@@ -3,7 +3,7 @@ import app from '../../src/app';
 import { makeEnv, postJson, userHeaders } from './helpers/env';
 import { forbidUpstream } from './helpers/fetch';
 import { mockProviders } from './helpers/stand-in';
-import { GATEWAY_COMPAT, testConfig } from './helpers/vault';
+import { GATEWAY_COMPAT, testConfig, uniqueProviderId } from './helpers/vault';
 
 // Forwarding through Cloudflare AI Gateway: the URL that really goes out (with `{account}` substituted,
 // the earlier Worker's defect), the model prefix on the unified endpoint, and the gateway token.
@@ -224,12 +224,26 @@ describe('when the gateway is not (fully) configured', () => {
         headers: { 'content-type': 'application/json' },
       }),
     );
-    const env = await makeEnv({ config: compatConfig(), vars: gatewayVars });
-    const res = await app.request('/groq/v1/chat/completions', postJson(chat('llama-3.3-70b-versatile')), env);
+    // A provider of its own: the 401 puts its key to rest, which must not affect other tests.
+    const config = compatConfig();
+    const id = uniqueProviderId('aig');
+    config.providers[id] = config.providers.groq!;
+    const env = await makeEnv({ config, vars: gatewayVars });
+    const res = await app.request(`/${id}/v1/chat/completions`, postJson(chat('llama-3.3-70b-versatile')), env);
     expect(res.status).toBe(401);
     const text = await res.text();
     expect(text).not.toContain(AIG_TOKEN);
     expect(text).not.toContain(ACCOUNT);
     expect(JSON.stringify([...res.headers])).not.toContain(AIG_TOKEN);
   });
+});
+
+it('a provider-native gateway URL gets the provider\'s own model id when the client used the gateway form', async () => {
+  const { calls } = mockProviders();
+  const config = testConfig();
+  config.providers.groq!.gatewayEndpoint = 'https://gateway.ai.cloudflare.com/v1/{account}/default/groq';
+  const env = await makeEnv({ config, vars: gatewayVars });
+  await app.request('/groq/v1/chat/completions', postJson(chat('groq/llama-3.3-70b-versatile')), env);
+  expect(calls[0]!.url).toBe(`${GATEWAY}/groq/chat/completions`);
+  expect(calls[0]!.json().model).toBe('llama-3.3-70b-versatile');
 });
