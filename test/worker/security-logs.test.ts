@@ -53,7 +53,7 @@ async function upstream(answer: (input: RequestInfo | URL, init: RequestInit | u
 
 describe('log output', () => {
   it('never contains a provider key, a user key, a token or a prompt', async () => {
-    const post = (path: string, body = chatBody(), headers = user()) => app.request(path, { method: 'POST', headers, body }, env).then((r) => r.text());
+    const post = async (path: string, body = chatBody(), headers = user()) => (await app.request(path, { method: 'POST', headers, body }, env)).text();
 
     // Success, directly and through AI Gateway.
     await upstream(() => Response.json({ id: 'c', object: 'chat.completion', choices: [] }));
