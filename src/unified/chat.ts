@@ -1,14 +1,11 @@
 import type { Context } from 'hono';
 import type { Env } from '../env';
-import type { z } from 'zod';
-import { type Operation, parseJsonBody } from '../forward/operation';
-import { GatewayError } from '../middleware/errors';
 import { ADAPTERS, type ClientDialect, type ProtocolAdapter, type TranslateContext } from '../providers/protocols/adapter';
 import type { ChatRequest, PivotEvent } from '../translate/chat';
 import { endOnFailure, SSE_HEADERS, sseEvents } from '../translate/sse';
 import { loadConfig } from '../vault/store';
-import type { Candidate } from './candidates';
-import { resolveCandidates } from './candidates';
+import { readBody } from './body';
+import { type Candidate, resolveCandidates } from './candidates';
 import { firstServed } from './fallback';
 import {
   answerJson,
@@ -27,13 +24,6 @@ import {
 // or through AI Gateway's unified endpoint), translated through the pivot otherwise.
 
 const lostStream: PivotEvent = { failure: { status: 502, message: "the provider's stream broke off; the answer is incomplete" } };
-
-/** The client's JSON body, checked against a schema of what the gateway reads of it. */
-export async function readBody<Body extends Record<string, unknown>>(c: Context<Env>, operation: Omit<Operation, 'schema'>, schema: z.ZodType<Body>) {
-  const body = parseJsonBody({ ...operation, schema }, await c.req.arrayBuffer(), c.req.header('content-type'));
-  if (!body) throw new GatewayError(400, 'the request body must be JSON (content-type: application/json)', 'invalid_body');
-  return body as Body;
-}
 
 interface Attempt {
   response: Response;

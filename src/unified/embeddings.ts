@@ -6,7 +6,7 @@ import type { WireProtocol } from '../providers/table';
 import { EmbeddingsRequest } from '../translate/embeddings';
 import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
-import { readBody } from './chat';
+import { readBody } from './body';
 import { firstServed } from './fallback';
 import { answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders } from './upstream';
 

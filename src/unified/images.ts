@@ -4,7 +4,7 @@ import type { Env } from '../env';
 import { GatewayError } from '../middleware/errors';
 import { loadConfig } from '../vault/store';
 import { resolveCandidates } from './candidates';
-import { readBody } from './chat';
+import { readBody } from './body';
 import { firstServed } from './fallback';
 import { chainDeadline, labelled, send } from './upstream';
 
