@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Env } from '../env';
-import { ATTEMPTS_HEADER, forward, type StreamErrorDialect } from '../forward/send';
+import { ATTEMPTS_HEADER, forward } from '../forward/send';
 import { buildTarget } from '../forward/target';
 import { settingsOf } from '../limits/settings';
 import { type ErrorDialect, errorResponse, GatewayError } from '../middleware/errors';
@@ -27,10 +27,12 @@ export interface SendOptions {
   /** The client's headers when its request passes through as it is, else translatedHeaders(). */
   incoming: Headers;
   deadline: number;
-  /** The dialect of the error event ending a stream that breaks mid-way. */
-  streamErrorDialect?: StreamErrorDialect;
 }
 
+/**
+ * One call through forward() (key failover, timeouts). A stream that breaks mid-way ends with an error
+ * event in the upstream's own dialect, which the pass-through client reads as it is and translation decodes.
+ */
 export function send(c: Context<Env>, candidate: Candidate, call: UpstreamCall, options: SendOptions): Promise<Response> {
   return forward({
     providerId: candidate.providerId,
@@ -46,7 +48,6 @@ export function send(c: Context<Env>, candidate: Candidate, call: UpstreamCall, 
     requestId: c.get('requestId'),
     signal: c.req.raw.signal,
     deadline: options.deadline,
-    streamErrorDialect: options.streamErrorDialect,
   });
 }
 
