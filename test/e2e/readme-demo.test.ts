@@ -17,11 +17,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function readmeCurlBlock(readme: string): string {
-  const section = readme.slice(readme.indexOf('## Calling the gateway'));
-  const block = /```sh\n([\s\S]*?)```/.exec(section);
-  if (!block) throw new Error('README has no sh block under "Calling the gateway"');
-  return block[1]!;
+/** Every sh block of the README that sets GW: the examples a user runs against the gateway. */
+function readmeExampleBlocks(readme: string): string[] {
+  return [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((block) => /^GW=/m.test(block));
 }
 
 /** The block's commands, each joined across its `\` continuation lines. */
@@ -82,17 +80,18 @@ describe('README: npm run dev serves the embedded demo', () => {
     expect(output).toContain(gw);
   });
 
-  it('answers every curl example of the README', async () => {
+  it('answers every curl example of the README (direct and unified sections)', async () => {
     const readme = await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8');
-    const block = readmeCurlBlock(readme);
-    const setup = block.split('\n').find((line) => line.startsWith('GW='))!.replace(/GW=\S+/, `GW=${gw}`);
-    const curls = commands(block);
-    expect(curls.length).toBeGreaterThanOrEqual(12);
+    const blocks = readmeExampleBlocks(readme);
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    const setup = blocks[0]!.split('\n').find((line) => line.startsWith('GW='))!.replace(/GW=\S+/, `GW=${gw}`);
+    const curls = blocks.flatMap(commands);
+    expect(curls.length).toBeGreaterThanOrEqual(20);
     for (const command of curls) {
       const result = await run('bash', ['-c', `${setup}\n${command.replace(/^curl /, 'curl --fail-with-body ')}`], { cwd: workDir });
       expect(result.code, `${command}\n${result.stdout}\n${result.stderr}`).toBe(0);
       expect(result.stdout, command).not.toMatch(/"error"/);
-      if (/chat\/completions|\/messages|generateContent/i.test(command)) {
+      if (/chat\/completions|\/messages\b(?!\/count_tokens)|generateContent/i.test(command)) {
         // Streamed answers arrive in pieces: "Echo: " then "Hello".
         expect(result.stdout, command).toMatch(command.includes('-sN') ? /Echo: [\s\S]*Hello/ : /Echo: Hello/);
       }
