@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Bindings } from '../env';
 
 // The resilience and limit settings (wrangler vars), with their defaults. A value that is not a whole

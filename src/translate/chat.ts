@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // The pivot every translation goes through: OpenAI Chat Completions. Loose schemas: fields a
 // translator does not read survive, and only what translation reads is checked.

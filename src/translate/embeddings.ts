@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // OpenAI embeddings, the pivot for every embeddings translation.
 

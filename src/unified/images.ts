@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Env } from '../env';
 import { GatewayError } from '../middleware/errors';
 import { loadConfig } from '../vault/store';

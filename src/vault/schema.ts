@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Every object is loose: fields this project does not know survive a read-modify-write.
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Anthropic Messages (anthropic-version 2023-06-01): what translation reads of requests, responses
 // and stream events. Loose, like the pivot.

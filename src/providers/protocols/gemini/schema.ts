@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Gemini generateContent (v1beta): what translation reads of its answers.
 
