@@ -16,11 +16,18 @@ export interface Verdict {
 
 export class RateLimiter extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
+  /**
+   * Rows in `hits`, counted once when the object starts and then kept here (this object is the table's
+   * only writer), so a verdict never scans the window: with a high `rpm` it holds tens of thousands of
+   * hits, and a scan per request made the object the gateway's bottleneck (bench/, docs/benchmarks.md).
+   */
+  private rows: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec('CREATE TABLE IF NOT EXISTS hits (at INTEGER NOT NULL)');
+    this.sql.exec('CREATE INDEX IF NOT EXISTS hits_by_time ON hits (at)');
   }
 
   /** Count one hit if fewer than `limit` hits fell within the last `windowMs`. */
@@ -35,11 +42,12 @@ export class RateLimiter extends DurableObject<Bindings> {
 
   private verdict(limit: number, windowMs: number, count: boolean): Verdict {
     const now = Date.now();
-    this.sql.exec('DELETE FROM hits WHERE at <= ?', now - windowMs);
-    const { n } = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM hits').one();
+    const expired = this.sql.exec('DELETE FROM hits WHERE at <= ? RETURNING at', now - windowMs).toArray().length;
+    const n = this.rows === undefined ? this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM hits').one().n : this.rows - expired;
     const allowed = n < limit;
     if (allowed && count) this.sql.exec('INSERT INTO hits (at) VALUES (?)', now);
     const used = allowed && count ? n + 1 : n;
+    this.rows = used;
     if (used === 0) return { allowed, limit, remaining: limit, resetMs: 0 };
     // When refused, a hit is allowed again once the hit that keeps the count at the limit leaves the window.
     const offset = allowed ? 0 : n - limit;
