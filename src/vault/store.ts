@@ -1,7 +1,7 @@
 import type { Bindings } from '../env';
 import { EMBEDDED_VAULT } from '../generated/embedded-vault';
 import { GatewayError } from '../middleware/errors';
-import { decryptVault, digestText, VaultCryptoError } from './crypto';
+import { decryptVault, VaultCryptoError } from './crypto';
 import { AiConfig, describeIssues } from './schema';
 
 export const VAULT_KEY = 'vault:ai.json.enc';
@@ -17,8 +17,9 @@ export interface LoadedVault {
 }
 
 let textCache: { text: Promise<string | null>; at: number } | undefined;
-// Decrypting costs 100 000 PBKDF2 rounds: done once per (vault text, token) per isolate.
-let decrypted: { digest: string; token: string; vault: Promise<LoadedVault> } | undefined;
+// Decrypting costs 100 000 PBKDF2 rounds: done once per (vault text, token) per isolate. The text
+// itself is the cache key: comparing it costs less than hashing it on every request.
+let decrypted: { text: string; token: string; vault: Promise<LoadedVault> } | undefined;
 
 /** The stored vault text: KV first, then the vault embedded at build time, else null. */
 export async function readVaultText(env: Bindings): Promise<string | null> {
@@ -54,7 +55,7 @@ export async function openVault(text: string, token: string): Promise<LoadedVaul
   return { text, plaintext, config: parsed.data };
 }
 
-/** The current vault, decrypted: cached per isolate by the digest of its text. */
+/** The current vault, decrypted: cached per isolate by its text. */
 export async function loadVault(env: Bindings): Promise<LoadedVault> {
   const token = env.AI_JSON_CRYPTOKEN;
   if (!token) throw new GatewayError(503, 'AI_JSON_CRYPTOKEN is not set on this deployment', 'vault_token_unset');
@@ -62,8 +63,7 @@ export async function loadVault(env: Bindings): Promise<LoadedVault> {
   if (text === null) {
     throw new GatewayError(503, 'no vault is stored yet: PUT one to /ai.json.enc', 'vault_missing');
   }
-  const digest = await digestText(text);
-  if (!decrypted || decrypted.digest !== digest || decrypted.token !== token) {
+  if (!decrypted || decrypted.text !== text || decrypted.token !== token) {
     const vault = openVault(text, token).catch((err: unknown) => {
       // A text that does not open never will: its failure stays cached with it, so a broken vault
       // costs one PBKDF2 run per version, not one per request.
@@ -73,14 +73,14 @@ export async function loadVault(env: Bindings): Promise<LoadedVault> {
       decrypted = undefined;
       throw err;
     });
-    decrypted = { digest, token, vault };
+    decrypted = { text, token, vault };
   }
   return decrypted.vault;
 }
 
 /**
  * Forget the vault text read from KV, so the next request reads KV again (tests, like `clearUsersCache`).
- * The decrypted config stays cached under the digest of its text, as it does in production.
+ * The decrypted config stays cached under its text, as it does in production.
  */
 export function clearVaultCache() {
   textCache = undefined;
@@ -99,6 +99,6 @@ export async function storeVault(env: Bindings, text: string): Promise<LoadedVau
   if (replaced !== null) await env.KV_AI_PROXY.put(PREVIOUS_VAULT_KEY, replaced);
   await env.KV_AI_PROXY.put(VAULT_KEY, text);
   textCache = { text: Promise.resolve(text), at: Date.now() };
-  decrypted = { digest: await digestText(text), token, vault: Promise.resolve(vault) };
+  decrypted = { text, token, vault: Promise.resolve(vault) };
   return vault;
 }
