@@ -48,6 +48,7 @@ export interface DrainResult {
 export interface OnceResult {
   status: number;
   ms: number;
+  headers: Record<string, string>;
   body: string;
 }
 
@@ -165,7 +166,7 @@ async function once(job: Target): Promise<OnceResult> {
   const start = process.hrtime.bigint();
   const res = await fetch(job.url, { method: 'POST', headers: { 'content-type': 'application/json', ...job.headers }, body: job.body });
   const body = await res.text();
-  return { status: res.status, ms: elapsedMs(start), body };
+  return { status: res.status, ms: elapsedMs(start), headers: Object.fromEntries(res.headers), body };
 }
 
 const run = (job: Job) =>

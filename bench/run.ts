@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   BENCH_PROVIDER_KEY,
   BENCH_USER_KEY,
+  BENCH_USER_RPM,
   CONCURRENCY,
   FULL,
   JSON_BODY,
@@ -104,6 +105,9 @@ try {
   stoppers.push(gateway.dispose);
   const portkey = await startPortkey();
   stoppers.push(portkey.stop);
+  // The same gateway with its Durable Objects' SQLite on disk: measured sequentially, apart from the figures.
+  const gatewayOnDisk = await startGateway(bundle, vaultText, { objectStorage: 'disk' });
+  stoppers.push(gatewayOnDisk.dispose);
   const endpoints: Record<TargetName, Endpoint> = {
     direct: { name: 'direct', pid: upstream.pid, url: chat(upstreamOrigin, 'direct'), headers: providerAuth },
     bare: { name: 'bare', pid: bare.pid, url: chat(bare.url, 'bare'), headers: providerAuth },
@@ -117,6 +121,10 @@ try {
     const answer = await load.run({ op: 'once', ...request(endpoint, JSON_BODY) });
     const content = answer.status === 200 ? (JSON.parse(answer.body) as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content : undefined;
     if (content !== 'Hello from the bench upstream.') throw new Error(`${name} does not relay the upstream's answer: ${answer.status} ${answer.body.slice(0, 300)}`);
+    // The limiter fails open when its Durable Object cannot answer: its headers prove it was consulted.
+    if (name === 'gateway' && answer.headers['x-ratelimit-limit'] !== String(BENCH_USER_RPM)) {
+      throw new Error(`the gateway answered without consulting its rate limiter (X-RateLimit-Limit: ${answer.headers['x-ratelimit-limit']})`);
+    }
     const stream = await load.run({ op: 'once', ...request(endpoint, STREAM_BODY) });
     const events = stream.body.split('\n\n').filter((e) => e.startsWith('data: {'));
     if (stream.status !== 200 || events.length !== plan.streamChunks || !stream.body.includes('data: [DONE]')) {
@@ -144,6 +152,9 @@ try {
       await load.run({ op: 'json', connections: 1, requests: plan.sequential.warmup, seconds: plan.sequential.seconds, ...request(endpoint, JSON_BODY) });
       round.sequential[name] = await measureJson(endpoint, 1, plan.sequential.requests, plan.sequential.seconds);
     }
+    const onDisk: Endpoint = { ...endpoints.gateway, pid: gatewayOnDisk.pid, url: chat(gatewayOnDisk.url, 'gateway') };
+    await load.run({ op: 'json', connections: 1, requests: plan.sequential.warmup, seconds: plan.sequential.seconds, ...request(onDisk, JSON_BODY) });
+    round.sequentialObjectsOnDisk = await measureJson(onDisk, 1, plan.sequential.requests, plan.sequential.seconds);
     say(`round ${r + 1}/${plan.rounds}: JSON at concurrency ${CONCURRENCY}`);
     for (const name of order) {
       const endpoint = endpoints[name];

@@ -2,11 +2,14 @@
 // `wrangler dev`'s Node proxy in front. Each worker gets its own Miniflare, hence its own workerd
 // process, so CPU time and memory are the worker's own.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { Log, LogLevel, Miniflare, type WorkerOptions } from 'miniflare';
+import { Log, LogLevel, Miniflare, type MiniflareOptions, type WorkerOptions } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import { encryptVault } from '../src/vault/crypto';
 import { VAULT_KEY } from '../src/vault/store';
@@ -21,6 +24,8 @@ import {
 import { childPids } from './proc';
 
 const ROOT = new URL('..', import.meta.url).pathname;
+/** The gateway's worker name in Miniflare (its inspector target is `core:user:<name>`). */
+export const GATEWAY_WORKER = 'switchyard';
 export const TOOL_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 
 export interface Bundle {
@@ -49,10 +54,29 @@ export interface WorkerTarget {
   dispose: () => Promise<void>;
 }
 
-async function startWorker(worker: WorkerOptions): Promise<WorkerTarget> {
+/**
+ * workerd's output, less one line (and its stack) per connection the load generator closed with an
+ * answer in flight: autocannon ends a timed block that way, and each would read as an error here.
+ */
+function runtimeOutput(stdout: Readable, stderr: Readable) {
+  stdout.pipe(process.stdout);
+  let skipStack = false;
+  createInterface({ input: stderr }).on('line', (line) => {
+    const closedByClient = /disconnected: .*(Broken pipe|Connection reset by peer)/.test(line);
+    if (closedByClient || (skipStack && line.startsWith('stack:'))) {
+      skipStack = closedByClient;
+      return;
+    }
+    skipStack = false;
+    process.stderr.write(`${line}\n`);
+  });
+}
+
+/** Shared options of both Miniflares; `extra` adds e.g. an inspector port (bench/profile.ts). */
+async function startWorker(worker: WorkerOptions, extra: Partial<MiniflareOptions> = {}): Promise<WorkerTarget> {
   const before = new Set(childPids('workerd'));
   const started = performance.now();
-  const mf = new Miniflare({ host: '127.0.0.1', port: 0, cf: false, log: new Log(LogLevel.WARN), workers: [worker] });
+  const mf = new Miniflare({ host: '127.0.0.1', port: 0, cf: false, log: new Log(LogLevel.WARN), handleRuntimeStdio: runtimeOutput, ...extra, workers: [worker] } as MiniflareOptions);
   const url = await mf.ready;
   const startMs = performance.now() - started;
   const pids = childPids('workerd').filter((pid) => !before.has(pid));
@@ -98,19 +122,37 @@ export function benchVault(upstreamOrigin: string): Promise<string> {
 }
 
 /**
+ * Where the Durable Objects' SQLite files live. `memory` (tmpfs) for the figures: every statement and
+ * RPC still runs, but a commit is not an fsync on this machine's disk, which workerd waits for on its
+ * one thread — unlike Cloudflare, where a write's confirmation delays only that object's answer.
+ * `disk` (Miniflare's default) is measured apart, to show what one durable write per request costs here.
+ */
+export type ObjectStorage = 'memory' | 'disk';
+const TMPFS = '/dev/shm';
+
+/**
  * Target (c): the dry-run bundle with every binding wrangler.jsonc declares (KV, Durable Objects, vars
  * — whatever it declares when the bench runs), KV seeded with the vault and a `users` map. Static
  * assets are left out: on Cloudflare they are served before the Worker runs, and the bare worker has none.
  */
-export async function startGateway(bundle: Bundle, vaultText: string): Promise<WorkerTarget> {
+export async function startGateway(
+  bundle: Bundle,
+  vaultText: string,
+  { objectStorage = 'memory', ...extra }: Partial<MiniflareOptions> & { objectStorage?: ObjectStorage } = {},
+): Promise<WorkerTarget> {
   const { assets: _assets, ...options } = wranglerWorkerOptions();
-  const target = await startWorker({
-    ...options,
-    name: 'switchyard',
-    modules: true,
-    scriptPath: bundle.path,
-    bindings: { ...options.bindings, AI_JSON_CRYPTOKEN: BENCH_VAULT_TOKEN },
-  } as WorkerOptions);
+  const objectsDir = objectStorage === 'memory' ? mkdtempSync(join(existsSync(TMPFS) ? TMPFS : tmpdir(), 'switchyard-bench-')) : undefined;
+  const target = await startWorker(
+    { ...options, name: GATEWAY_WORKER, modules: true, scriptPath: bundle.path, bindings: { ...options.bindings, AI_JSON_CRYPTOKEN: BENCH_VAULT_TOKEN } } as WorkerOptions,
+    { durableObjectsPersist: objectsDir, ...extra },
+  );
+  if (objectsDir) {
+    const dispose = target.dispose;
+    target.dispose = async () => {
+      await dispose();
+      rmSync(objectsDir, { recursive: true, force: true });
+    };
+  }
   const kv = await target.mf.getKVNamespace('KV_AI_PROXY');
   await kv.put(VAULT_KEY, vaultText);
   // The users map (shared/CONTRACTS.md, KV key `users`): one user, rate limited but never refused.
