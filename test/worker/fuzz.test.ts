@@ -249,7 +249,7 @@ describe('fuzz', () => {
       }),
       { numRuns: 400 },
     );
-    expect(forwarded.requests).toBeGreaterThan(20);
+    expect(forwarded.requests).toBeGreaterThan(10);
   }, 120_000);
 
   it('any body on every forwarding route: a 400 naming the problem or a forward with the body intact', async () => {
