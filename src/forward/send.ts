@@ -2,7 +2,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Bindings } from '../env';
 import { settingsOf } from '../limits/settings';
 import { logEvent } from '../log';
-import { errorResponse, GatewayError } from '../middleware/errors';
+import { type ErrorDialect, errorBody, errorResponse, GatewayError } from '../middleware/errors';
 import { wireProtocol } from '../providers/table';
 import type { Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';
@@ -12,7 +12,7 @@ import { isRetryableStatus, providerWaitMs } from './retry';
 import { buildTarget } from './target';
 
 /** How an error is written into an SSE stream: OpenAI's `data: {"error":…}` or Anthropic's `event: error`. */
-export type StreamErrorDialect = 'openai' | 'anthropic';
+export type StreamErrorDialect = ErrorDialect;
 
 export interface ForwardRequest {
   providerId: string;
@@ -234,12 +234,12 @@ const upstreamDialect = (req: ForwardRequest): StreamErrorDialect =>
   wireProtocol(req.provider.protocol) === 'anthropic' && req.operation === 'messages' ? 'anthropic' : 'openai';
 
 function streamErrorEvent(dialect: StreamErrorDialect, providerId: string, failure: RelayFailure): string {
-  const message =
+  const [status, code, message] =
     failure === 'idle_timeout'
-      ? `provider "${providerId}" fell silent mid-stream; the answer is incomplete`
-      : `provider "${providerId}" broke off the stream; the answer is incomplete`;
-  if (dialect === 'anthropic') return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`;
-  return `data: ${JSON.stringify({ error: { message, type: 'upstream_error', code: failure === 'idle_timeout' ? 'upstream_timeout' : 'upstream_stream_failed' } })}\n\n`;
+      ? [504, 'upstream_timeout', `provider "${providerId}" fell silent mid-stream; the answer is incomplete`]
+      : [502, 'upstream_stream_failed', `provider "${providerId}" broke off the stream; the answer is incomplete`];
+  const data = JSON.stringify(errorBody(status, message, code, dialect));
+  return dialect === 'anthropic' ? `event: error\ndata: ${data}\n\n` : `data: ${data}\n\n`;
 }
 
 /**

@@ -69,7 +69,7 @@ describe('timeouts', () => {
     upstream.send(chunk('lo'));
     const events = sseEvents(await readAll(res));
     expect(events.slice(0, 2).map((e) => (e.data as any).choices[0].delta.content)).toEqual(['Hel', 'lo']);
-    expect(events[2]!.data).toMatchObject({ error: { code: 'upstream_timeout', type: 'upstream_error' } });
+    expect(events[2]!.data).toMatchObject({ error: { code: 'upstream_timeout', type: 'timeout_error' } });
     expect(events).toHaveLength(3);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.signal?.aborted).toBe(true);
