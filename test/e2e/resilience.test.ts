@@ -15,6 +15,7 @@ import { encryptWithOpenssl, type Gateway, startGateway } from './harness/gatewa
 
 const TOKEN = 'e2e-resilience-token';
 const USER = 'sy-resilience-user';
+const LIMITED_USER = 'sy-resilience-limited';
 const GROQ_KEYS = ['gsk_res_key_1', 'gsk_res_key_2', 'gsk_res_key_3'];
 const ANTHROPIC_KEYS = ['sk-ant-res-key-1', 'sk-ant-res-key-2'];
 const GEMINI_KEYS = ['AIza-res-key-1', 'AIza-res-key-2'];
@@ -188,7 +189,7 @@ beforeAll(async () => {
       UPSTREAM_IDLE_TIMEOUT_MS: String(FIRST_BYTE_MS),
       UPSTREAM_DEADLINE_MS: '20000',
     },
-    users: { resilience: { key: USER } },
+    users: { resilience: { key: USER }, limited: { key: LIMITED_USER, rpm: 10 } },
     vaultText: await encryptWithOpenssl(JSON.stringify(vault), TOKEN),
   });
 }, 120_000);
@@ -346,9 +347,47 @@ describe('resilience against faulty providers (wrangler dev + stand-ins)', () =>
     expect(abortProbe.eventsWritten).toBeLessThan(150);
   });
 
+  it('rate limit in the Durable Object: of 50 simultaneous requests with rpm 10, exactly 10 pass', async () => {
+    standIn.reset();
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        fetch(`${gateway.url}/groq/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${LIMITED_USER}`, 'content-type': 'application/json', 'x-e2e-id': `limit${i}` },
+          body: JSON.stringify(REQUESTS.openai.body(`limit${i}`)),
+        }),
+      ),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(40);
+    for (const res of responses) {
+      expect(res.headers.get('x-ratelimit-limit')).toBe('10');
+      if (res.status === 429) expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      await res.arrayBuffer();
+    }
+    // Refused requests never reached a provider.
+    expect(new Set(standIn.requests.map((r) => r.headers['x-e2e-id'])).size).toBe(10);
+  });
+
   it('lost nothing while a usable key remained', () => {
     expect(lostDetails).toEqual([]);
     expect(figures.lost).toBe(0);
     expect(figures.recovered).toBeGreaterThan(10);
+  });
+
+  // Last: it locks this client's address out of this gateway for AUTH_FAILURE_WINDOW_S.
+  it('failed logins from one address: 401 up to AUTH_FAILURE_LIMIT, then 429 even for the right key', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${gateway.url}/v1/providers`, { headers: { authorization: `Bearer guess-${i}` } });
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    expect(statuses).toEqual(Array(10).fill(401));
+    const right = await fetch(`${gateway.url}/v1/providers`, { headers: { authorization: `Bearer ${USER}` } });
+    expect(right.status).toBe(429);
+    expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await right.json()).toMatchObject({ error: { code: 'auth_rate_limited' } });
   });
 });
