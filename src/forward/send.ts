@@ -161,6 +161,9 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
       return { failed: { kind: 'server', reason: 'invalid_json', answer: new GatewayError(502, `provider "${req.providerId}" sent an answer that is not valid JSON`, 'upstream_invalid_json') } };
     }
     clearTimeout(timer);
+    // Read whole already (a JSON answer, a stream that ended within its first event): sent as it is,
+    // with no relay stream in JavaScript between the upstream's bytes and the client.
+    if (head.done) return { answer: new Response(head.bytes, init) };
     relaying = true;
     const dialect = req.streamErrorDialect ?? upstreamDialect(req);
     const stream = relay({
