@@ -1,7 +1,7 @@
 import type { Bindings } from '../env';
 import { EMBEDDED_VAULT } from '../generated/embedded-vault';
 import { GatewayError } from '../middleware/errors';
-import { decryptVault, VaultCryptoError } from './crypto';
+import { decryptVault, digestText, VaultCryptoError } from './crypto';
 import { AiConfig, describeIssues } from './schema';
 
 export const VAULT_KEY = 'vault:ai.json.enc';
@@ -16,21 +16,32 @@ export interface LoadedVault {
   config: AiConfig;
 }
 
-let textCache: { text: Promise<string | null>; at: number } | undefined;
-// Decrypting costs 100 000 PBKDF2 rounds: done once per (vault text, token) per isolate. The text
-// itself is the cache key: comparing it costs less than hashing it on every request.
-let decrypted: { text: string; token: string; vault: Promise<LoadedVault> } | undefined;
+interface StoredText {
+  text: string;
+  /** SHA-256 of the text, computed when it is read (every 10 s at most), never per request. */
+  digest: string;
+}
 
-/** The stored vault text: KV first, then the vault embedded at build time, else null. */
-export async function readVaultText(env: Bindings): Promise<string | null> {
+let textCache: { stored: Promise<StoredText | null>; at: number } | undefined;
+// Decrypting costs 100 000 PBKDF2 rounds: done once per (vault version, token) per isolate, the
+// version being the digest of the stored text.
+let decrypted: { digest: string; token: string; vault: Promise<LoadedVault> } | undefined;
+
+async function readStored(env: Bindings): Promise<StoredText | null> {
+  const text = (await env.KV_AI_PROXY.get(VAULT_KEY)) ?? EMBEDDED_VAULT;
+  return text === null ? null : { text, digest: await digestText(text) };
+}
+
+/** The stored vault text and its digest: KV first, then the vault embedded at build time, else null. */
+function currentStored(env: Bindings): Promise<StoredText | null> {
   if (!textCache || Date.now() - textCache.at > VAULT_TEXT_CACHE_MS) {
-    const text = env.KV_AI_PROXY.get(VAULT_KEY).then((stored) => stored ?? EMBEDDED_VAULT);
-    textCache = { text, at: Date.now() };
-    text.catch(() => {
+    const stored = readStored(env);
+    textCache = { stored, at: Date.now() };
+    stored.catch(() => {
       textCache = undefined;
     });
   }
-  return textCache.text;
+  return textCache.stored;
 }
 
 /** Decrypt and validate a vault text; errors say what is wrong in words, never echoing content. */
@@ -55,16 +66,16 @@ export async function openVault(text: string, token: string): Promise<LoadedVaul
   return { text, plaintext, config: parsed.data };
 }
 
-/** The current vault, decrypted: cached per isolate by its text. */
+/** The current vault, decrypted: cached per isolate by the digest of its text. */
 export async function loadVault(env: Bindings): Promise<LoadedVault> {
   const token = env.AI_JSON_CRYPTOKEN;
   if (!token) throw new GatewayError(503, 'AI_JSON_CRYPTOKEN is not set on this deployment', 'vault_token_unset');
-  const text = await readVaultText(env);
-  if (text === null) {
+  const stored = await currentStored(env);
+  if (stored === null) {
     throw new GatewayError(503, 'no vault is stored yet: PUT one to /ai.json.enc', 'vault_missing');
   }
-  if (!decrypted || decrypted.text !== text || decrypted.token !== token) {
-    const vault = openVault(text, token).catch((err: unknown) => {
+  if (!decrypted || decrypted.digest !== stored.digest || decrypted.token !== token) {
+    const vault = openVault(stored.text, token).catch((err: unknown) => {
       // A text that does not open never will: its failure stays cached with it, so a broken vault
       // costs one PBKDF2 run per version, not one per request.
       if (err instanceof GatewayError) {
@@ -73,14 +84,14 @@ export async function loadVault(env: Bindings): Promise<LoadedVault> {
       decrypted = undefined;
       throw err;
     });
-    decrypted = { text, token, vault };
+    decrypted = { digest: stored.digest, token, vault };
   }
   return decrypted.vault;
 }
 
 /**
  * Forget the vault text read from KV, so the next request reads KV again (tests, like `clearUsersCache`).
- * The decrypted config stays cached under its text, as it does in production.
+ * The decrypted config stays cached under its digest, as it does in production.
  */
 export function clearVaultCache() {
   textCache = undefined;
@@ -98,7 +109,8 @@ export async function storeVault(env: Bindings, text: string): Promise<LoadedVau
   const replaced = await env.KV_AI_PROXY.get(VAULT_KEY);
   if (replaced !== null) await env.KV_AI_PROXY.put(PREVIOUS_VAULT_KEY, replaced);
   await env.KV_AI_PROXY.put(VAULT_KEY, text);
-  textCache = { text: Promise.resolve(text), at: Date.now() };
-  decrypted = { text, token, vault: Promise.resolve(vault) };
+  const digest = await digestText(text);
+  textCache = { stored: Promise.resolve({ text, digest }), at: Date.now() };
+  decrypted = { digest, token, vault: Promise.resolve(vault) };
   return vault;
 }
