@@ -74,8 +74,8 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
 }
 
 export interface Head {
-  /** Bytes ready for the client: whole SSE events, or the body read so far. */
-  bytes: Uint8Array;
+  /** Bytes ready for the client: whole SSE events, or the body read so far (a valid Response body). */
+  bytes: Uint8Array<ArrayBuffer>;
   /** The upstream body ended within the head. */
   done: boolean;
 }
@@ -96,15 +96,18 @@ export async function readHead(
     if (done) {
       const rest = mode.framer?.rest();
       if (rest?.length) parts.push(rest);
-      return { bytes: parts.length === 1 ? parts[0]! : joinAll(parts), done: true };
+      return { bytes: joined(parts), done: true };
     }
     const ready = mode.framer ? mode.framer.push(value) : value;
     parts.push(ready);
     size += ready.length;
     const enough = mode.framer ? ready.length > 0 : !mode.whole || size >= mode.maxBytes;
-    if (enough) return { bytes: parts.length === 1 ? parts[0]! : joinAll(parts), done: false };
+    if (enough) return { bytes: joined(parts), done: false };
   }
 }
+
+// Chunks of a fetched body are backed by plain ArrayBuffers.
+const joined = (parts: Uint8Array[]) => (parts.length === 1 ? parts[0]! : joinAll(parts)) as Uint8Array<ArrayBuffer>;
 
 function joinAll(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
