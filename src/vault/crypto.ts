@@ -98,8 +98,12 @@ export async function decryptVault(
   }
 }
 
-/** Hex SHA-256 of a text: the cache key of a vault version. */
+const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** Hex SHA-256 of a text (every user lookup hashes the presented key: a table, not 32 formatted numbers). */
 export async function digestText(text: string): Promise<string> {
   const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
-  return Array.from(hash, (b) => b.toString(16).padStart(2, '0')).join('');
+  let hex = '';
+  for (const byte of hash) hex += HEX_BYTES[byte];
+  return hex;
 }
