@@ -162,9 +162,8 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
     }
     clearTimeout(timer);
     // Read whole already (a JSON answer, a stream that ended within its first event): sent as it is,
-    // with no relay stream in JavaScript between the upstream's bytes and the client. Bytes read from a
-    // fetch body are backed by an ArrayBuffer, as a Response body must be.
-    if (head.done) return { answer: new Response(head.bytes as Uint8Array<ArrayBuffer>, init) };
+    // with no relay stream in JavaScript between the upstream's bytes and the client.
+    if (head.done) return { answer: new Response(head.bytes, init) };
     relaying = true;
     const dialect = req.streamErrorDialect ?? upstreamDialect(req);
     const stream = relay({
