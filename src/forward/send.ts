@@ -78,7 +78,7 @@ export async function forward(req: ForwardRequest): Promise<Response> {
   let attempts = 0;
   let last: Failed | undefined;
   for (const turn of turns) {
-    if (attempts >= settings.MAX_ATTEMPTS) break;
+    if (attempts >= settings.MAX_ATTEMPTS || Date.now() >= deadline) break;
     const wait = turn.readyAt - Date.now();
     // Turns are ordered by readiness: once one rests too long for this request, so do the rest.
     if (wait > Math.min(MAX_KEY_WAIT_MS, deadline - Date.now())) break;
@@ -101,7 +101,6 @@ export async function forward(req: ForwardRequest): Promise<Response> {
       reason: last.reason,
       ...(last.waitMs !== undefined ? { providerWaitMs: Math.round(last.waitMs) } : {}),
     });
-    if (Date.now() >= deadline) break;
   }
   if (!last) {
     if (Date.now() >= deadline) throw timedOut(req, attempts);

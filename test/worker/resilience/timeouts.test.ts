@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import app from '../../../src/app';
+import { forward } from '../../../src/forward/send';
+import { GatewayError } from '../../../src/middleware/errors';
+import { loadConfig } from '../../../src/vault/store';
 import { postJson } from '../helpers/env';
 import { CHAT, chunk, completion, controlledStream, faultyUpstream, freshKeys, hang, multiKeyEnv, readAll, sseEvents, sseResponse } from './upstreams';
 
@@ -46,6 +49,27 @@ describe('timeouts', () => {
     expect(calls).toHaveLength(2);
     expect(took).toBeGreaterThanOrEqual(190);
     expect(took).toBeLessThan(1_000);
+  });
+
+  it('makes no attempt when the deadline a fallback chain passed has already gone by', async () => {
+    const env = await multiKeyEnv({ groq: freshKeys('gsk', 2) });
+    const calls = faultyUpstream(() => Response.json(completion()));
+    const config = await loadConfig(env);
+    const started = Date.now();
+    const failure = await forward({
+      providerId: 'groq',
+      provider: config.providers.groq!,
+      operation: 'chat/completions',
+      search: '',
+      method: 'POST',
+      incoming: new Headers({ 'content-type': 'application/json' }),
+      body: new TextEncoder().encode(JSON.stringify(CHAT)).buffer as ArrayBuffer,
+      env,
+      deadline: started - 1,
+    }).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(GatewayError);
+    expect(failure).toMatchObject({ status: 504, code: 'upstream_timeout', headers: { 'X-Switchyard-Attempts': '0' } });
+    expect(calls).toHaveLength(0);
   });
 
   it('fails over when the status line came but the body stays silent past UPSTREAM_IDLE_TIMEOUT_MS', async () => {
