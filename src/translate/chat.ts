@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { GatewayError } from '../middleware/errors';
 
 // The pivot every translation goes through: OpenAI Chat Completions. Loose schemas: fields a
 // translator does not read survive, and only what translation reads is checked.
@@ -162,4 +163,16 @@ export function stopSequencesOf(req: ChatRequest): string[] | undefined {
 /** The object without its undefined fields, so that a translated request names only what was asked. */
 export function omitUndefined<T extends Record<string, unknown>>(object: T): T {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
+}
+
+/** A pivot tool call's `arguments` (a JSON string) as the object Anthropic and Gemini want. */
+export function toolArgumentsOf(args: string, name: string): Record<string, unknown> {
+  if (args.trim() === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(args);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new GatewayError(400, `the arguments of tool call "${name}" are not a JSON object`, 'invalid_tool_arguments');
 }

@@ -7,6 +7,7 @@ import {
   omitUndefined,
   stopSequencesOf,
   textOf,
+  toolArgumentsOf,
 } from '../../../translate/chat';
 import { parseDataUrl, toDataUrl } from '../../../translate/images';
 import type { TranslateContext } from '../adapter';
@@ -22,17 +23,6 @@ const unsupported = (what: string) => new GatewayError(400, `${what} cannot be t
 
 /** Anthropic tool ids are `[a-zA-Z0-9_-]+`: other ids map to one, the same way every turn. */
 export const anthropicToolId = (id: string) => id.replace(/[^a-zA-Z0-9_-]/g, '_') || '_';
-
-function toolInput(args: string, name: string): Record<string, unknown> {
-  if (args.trim() === '') return {};
-  try {
-    const input: unknown = JSON.parse(args);
-    if (typeof input === 'object' && input !== null && !Array.isArray(input)) return input as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
-  throw new GatewayError(400, `the arguments of tool call "${name}" are not a JSON object`, 'invalid_tool_arguments');
-}
 
 function imageBlock(url: string): Record<string, unknown> {
   const inline = parseDataUrl(url);
@@ -55,7 +45,7 @@ function assistantBlocks(message: ChatMessage): Record<string, unknown>[] {
     type: 'tool_use',
     id: anthropicToolId(call.id),
     name: call.function.name,
-    input: toolInput(call.function.arguments, call.function.name),
+    input: toolArgumentsOf(call.function.arguments, call.function.name),
   }));
   return [...contentBlocks(message.content), ...calls];
 }

@@ -7,6 +7,7 @@ import {
   omitUndefined,
   stopSequencesOf,
   textOf,
+  toolArgumentsOf,
 } from '../../../translate/chat';
 import { fetchImage, parseDataUrl } from '../../../translate/images';
 import type { TranslateContext } from '../adapter';
@@ -35,17 +36,6 @@ async function userParts(content: ChatMessage['content'], signal?: AbortSignal):
     throw unsupported(`a "${part.type}" content part`);
   });
   return (await Promise.all(parts)).flat();
-}
-
-function callArgs(args: string, name: string): Record<string, unknown> {
-  if (args.trim() === '') return {};
-  try {
-    const parsed: unknown = JSON.parse(args);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
-  throw new GatewayError(400, `the arguments of tool call "${name}" are not a JSON object`, 'invalid_tool_arguments');
 }
 
 /** A tool result as Gemini's `response` object: JSON objects as they are, anything else as `output`. */
@@ -96,7 +86,7 @@ export async function chatToGenerateContent(req: ChatRequest, ctx: TranslateCont
         case 'assistant': {
           const text = textOf(message.content);
           const calls = (message.tool_calls ?? []).map((call) => ({
-            functionCall: { name: call.function.name, args: callArgs(call.function.arguments, call.function.name) },
+            functionCall: { name: call.function.name, args: toolArgumentsOf(call.function.arguments, call.function.name) },
           }));
           return { role: 'model', parts: [...(text ? [{ text }] : []), ...calls] };
         }
