@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 // real processes (wrangler dev, openssl, the official SDKs, Chromium) against stand-in providers.
 export default defineConfig({
   test: {
+    // The JSON report feeds the one-line summary that .ci/run prints.
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
     projects: [
       {
         plugins: [
