@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import type { Env } from './env';
@@ -21,17 +21,24 @@ export const EXPOSED_HEADERS = [
 
 const app = new Hono<Env>();
 
-app.use(
-  cors({
-    origin: (origin, c) => {
-      const allowed = (c.env.CORS_ORIGINS ?? '*').split(',').map((o: string) => o.trim());
-      return allowed.includes('*') ? '*' : allowed.includes(origin) ? origin : null;
-    },
-    allowMethods: ['GET', 'POST', 'PUT', 'OPTIONS'],
-    exposeHeaders: EXPOSED_HEADERS,
-    maxAge: 86400,
-  }),
-);
+// One cors middleware per CORS_ORIGINS value, built on first use. With `*` (the default) it adds
+// nothing once the answer exists: a dynamic origin would append `Vary`, which copies every answer.
+const corsByOrigins = new Map<string, MiddlewareHandler<Env>>();
+app.use((c, next) => {
+  const origins = c.env.CORS_ORIGINS ?? '*';
+  let handler = corsByOrigins.get(origins);
+  if (!handler) {
+    const allowed = origins.split(',').map((o) => o.trim());
+    handler = cors({
+      origin: allowed.includes('*') ? '*' : allowed,
+      allowMethods: ['GET', 'POST', 'PUT', 'OPTIONS'],
+      exposeHeaders: EXPOSED_HEADERS,
+      maxAge: 86400,
+    });
+    corsByOrigins.set(origins, handler);
+  }
+  return handler(c, next);
+});
 app.use(requestId());
 app.use(legacyHostFinal);
 

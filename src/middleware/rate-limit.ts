@@ -25,6 +25,8 @@ export const userRateLimit: MiddlewareHandler<Env> = async (c, next) => {
       'Retry-After': String(wait),
     });
   }
+  // Set before the answer exists, they are merged into it once; set after, each `c.header` copies it.
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
   try {
     await next();
   } catch (err) {
@@ -32,5 +34,4 @@ export const userRateLimit: MiddlewareHandler<Env> = async (c, next) => {
     if (err instanceof GatewayError) throw new GatewayError(err.status, err.message, err.code, { ...headers, ...err.headers });
     throw err;
   }
-  for (const [name, value] of Object.entries(headers)) c.header(name, value);
 };
