@@ -1,0 +1,107 @@
+// The gateway's hot path, stage by stage, inside workerd (bench/hot-path.ts drives it): each request
+// runs one stage `n` times in a loop, so its wall time over n is the stage's cost per request.
+// Upstream calls are answered by a stub in place of `fetch`, so only the gateway's own work is timed.
+import app from '../src/app';
+import type { Bindings } from '../src/env';
+import { downstreamHeaders, upstreamHeaders } from '../src/forward/headers';
+import { keyRotation } from '../src/forward/keys';
+import { parseJsonBody, parseOperation } from '../src/forward/operation';
+import { forward } from '../src/forward/send';
+import { buildTarget } from '../src/forward/target';
+import { consultLimiter } from '../src/limits/verdicts';
+import { resolveProvider } from '../src/providers/lookup';
+import { findUser } from '../src/users/store';
+import { loadConfig } from '../src/vault/store';
+import { BENCH_USER_KEY, JSON_BODY } from './config';
+
+export { RateLimiter } from '../src/limits/rate-limiter';
+
+const PATH = '/openai/v1/chat/completions';
+const CLIENT_IP = '203.0.113.9';
+const BODY = new TextEncoder().encode(JSON_BODY).buffer;
+const COMPLETION = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1_700_000_000,
+  model: 'bench-small',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the bench upstream.' }, finish_reason: 'stop' }],
+});
+const upstreamAnswer = () =>
+  new Response(COMPLETION, {
+    headers: { 'content-type': 'application/json', 'content-length': String(COMPLETION.length), 'x-request-id': 'req_1', date: new Date().toUTCString() },
+  });
+// As a client's request arrives over HTTP: with its content-length (without one, body-limit must
+// count the body through a reader).
+const clientHeaders = () =>
+  new Headers({
+    authorization: `Bearer ${BENCH_USER_KEY}`,
+    'content-type': 'application/json',
+    'content-length': String(BODY.byteLength),
+    'cf-connecting-ip': CLIENT_IP,
+    'user-agent': 'bench',
+    accept: '*/*',
+  });
+const clientRequest = () => new Request(`http://gateway${PATH}`, { method: 'POST', headers: clientHeaders(), body: JSON_BODY });
+
+/** A limiter binding that answers at once: the whole request without the Durable Object round trips. */
+const instantLimiter = {
+  idFromName: () => ({}),
+  get: () => {
+    const verdict = async (limit: number) => ({ allowed: true, limit, remaining: limit - 1, resetMs: 60_000 });
+    return { take: verdict, peek: verdict };
+  },
+} as unknown as Bindings['RATE_LIMITER'];
+
+// One env object for every request, as workerd passes (settings are parsed once per env object).
+let instantEnv: Bindings | undefined;
+
+const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+
+async function wholeRequest(env: Bindings) {
+  const res = await app.fetch(clientRequest(), env, ctx);
+  if (res.status !== 200) throw new Error(`whole request answered ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+}
+
+type Stage = (env: Bindings) => unknown;
+
+export const STAGES: Record<string, Stage> = {
+  'empty loop': () => undefined,
+  'route match': () => app.router.match('POST', PATH),
+  'auth lookup (users map, SHA-256 of the key)': (env) => findUser(env, BENCH_USER_KEY),
+  'lockout check (Durable Object RPC, peek)': (env) => consultLimiter(env, `auth-ip:${CLIENT_IP}`, (l) => l.peek(10, 300_000)),
+  'rate limit (Durable Object RPC, take)': (env) => consultLimiter(env, 'user:hot-path', (l) => l.take(1_000_000_000, 60_000)),
+  'vault access (decrypted config, cached)': (env) => loadConfig(env),
+  'body: parse and validate the JSON': () => parseJsonBody(parseOperation('chat/completions'), BODY, 'application/json'),
+  'key choice': async (env) => keyRotation('openai', resolveProvider(await loadConfig(env), 'openai')!.provider.keys),
+  'target and headers, both ways': async (env) => {
+    const { provider } = resolveProvider(await loadConfig(env), 'openai')!;
+    const target = buildTarget({ providerId: 'openai', provider, operation: 'chat/completions', search: '', key: provider.keys[0]!.key, incoming: clientHeaders(), env });
+    upstreamHeaders(clientHeaders(), target.headers);
+    downstreamHeaders(upstreamAnswer().headers);
+  },
+  'forward: timers, abort, fetch (stub), answer': async (env) => {
+    const { provider } = resolveProvider(await loadConfig(env), 'openai')!;
+    const res = await forward({ providerId: 'openai', provider, operation: 'chat/completions', search: '', method: 'POST', incoming: clientHeaders(), body: BODY, env });
+    await res.arrayBuffer();
+  },
+  'whole request, limiter answering at once': (env) => wholeRequest((instantEnv ??= { ...env, RATE_LIMITER: instantLimiter })),
+  'whole request': (env) => wholeRequest(env),
+};
+
+export default {
+  async fetch(request: Request, env: Bindings): Promise<Response> {
+    const url = new URL(request.url);
+    const stage = STAGES[url.searchParams.get('stage') ?? ''];
+    if (!stage) return Response.json(Object.keys(STAGES));
+    const n = Number(url.searchParams.get('n') ?? 1);
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async () => upstreamAnswer();
+    try {
+      for (let i = 0; i < n; i++) await stage(env);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    return new Response('ok');
+  },
+};
