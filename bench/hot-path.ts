@@ -2,7 +2,7 @@
 // `npx tsx bench/hot-path.ts`, and part of every `npm run bench`. Each stage runs n times inside one
 // request; its cost is (wall time − an empty request's) / n, the median over rounds.
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { medianOf } from './stats';
 import { benchVault, startGateway, TOOL_ENV } from './workers';
 
@@ -17,9 +17,15 @@ export interface StageCost {
 /** Iterations per request: Durable Object calls count against workerd's subrequest limit. */
 const iterations = (stage: string) => (stage.startsWith('whole') ? 150 : stage.includes('Durable Object') ? 300 : 2000);
 
-export async function measureHotPath(rounds: number): Promise<StageCost[]> {
+/** `source`: the checkout whose src/ the stages import (as `npm run bench -- --source` compares). */
+export async function measureHotPath(rounds: number, source = ROOT): Promise<StageCost[]> {
   const outfile = join(ROOT, 'bench/.tmp/hot-path/index.js');
+  const fromSource: Plugin = {
+    name: 'stages-from-source',
+    setup: (b) => b.onResolve({ filter: /^\.\.\/src\// }, (args) => ({ path: `${join(source, args.path.slice('../'.length))}.ts` })),
+  };
   await build({
+    plugins: [fromSource],
     entryPoints: [join(ROOT, 'bench/hot-path-worker.ts')],
     outfile,
     bundle: true,

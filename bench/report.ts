@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CONCURRENCY, LARGE_STREAM_BYTES, type Plan } from './config';
 import type { JsonResult, StreamsResult } from './load';
 import { barChart } from './chart';
+import { hotPathTable, type StageCost } from './hot-path';
 import { medianOf } from './stats';
 
 export const TARGETS = ['direct', 'bare', 'gateway', 'portkey'] as const;
@@ -43,12 +44,31 @@ export interface RunData {
   quick: boolean;
   plan: Plan;
   machine: { cores: number; cpu: string; node: string; loadAverage: number };
+  /** The measured gateway: a commit of this repository, or the checkout given with --source. */
+  gateway: string;
   bundle: { bytes: number; gzipBytes: number };
   cold: ColdStart[];
   rounds: RoundResult[];
   peakRss: Record<TargetName, number>;
-  largeStream: Partial<Record<TargetName, { rssBeforeMiB: number; rssPeakMiB: number; bytes: number; ms: number }>>;
+  largeStream: Partial<Record<TargetName, LargeStream>>;
+  hotPath: StageCost[];
 }
+
+export interface StreamPass {
+  rssBeforeMiB: number;
+  rssPeakMiB: number;
+  bytes: number;
+  ms: number;
+}
+
+/** Two consecutive large streams through one target. */
+export interface LargeStream {
+  first: StreamPass;
+  second: StreamPass;
+}
+
+/** How much higher memory went in the second pass than in the first: what streaming more costs. */
+export const secondPassGrowth = (s: LargeStream) => Math.max(0, s.second.rssPeakMiB - s.first.rssPeakMiB);
 
 type Kind = 'sequential' | 'concurrent';
 type JsonMetric = 'p50' | 'p99' | 'rps' | 'cpuMsPerRequest';
@@ -98,16 +118,17 @@ export function computeFigures(data: RunData) {
     against: (t, b) => data.peakRss[t] / data.peakRss[b],
     digits: 1,
   };
-  const growth = Object.fromEntries(
-    Object.entries(data.largeStream).map(([t, s]) => [t, s.rssPeakMiB - s.rssBeforeMiB]),
-  ) as Partial<Record<TargetName, number>>;
-  const rate = Object.fromEntries(
-    Object.entries(data.largeStream).map(([t, s]) => [t, s.bytes / 1024 / 1024 / (s.ms / 1000)]),
-  ) as Partial<Record<TargetName, number>>;
+  const perTarget = (f: (s: LargeStream) => number) =>
+    Object.fromEntries(Object.entries(data.largeStream).map(([t, s]) => [t, f(s)])) as Partial<Record<TargetName, number>>;
+  const firstGrowth = perTarget((s) => s.first.rssPeakMiB - s.first.rssBeforeMiB);
+  const secondGrowth = perTarget(secondPassGrowth);
+  const rate = perTarget((s) => (s.first.bytes + s.second.bytes) / 1024 / 1024 / ((s.first.ms + s.second.ms) / 1000));
+  const mb = LARGE_STREAM_BYTES / 1024 / 1024;
   const largeFigures: Figure[] = data.plan.largeStream
     ? [
-        { label: `${LARGE_STREAM_BYTES / 1024 / 1024} MB SSE stream: RSS growth while streaming`, unit: 'MiB', values: growth, compare: 'difference', against: (t, b) => growth[t]! - growth[b]!, digits: 1 },
-        { label: `${LARGE_STREAM_BYTES / 1024 / 1024} MB SSE stream: transfer rate`, unit: 'MiB/s', values: rate, compare: 'ratio', against: (t, b) => rate[t]! / rate[b]!, digits: 0 },
+        { label: `${mb} MB SSE stream, first: RSS growth`, unit: 'MiB', values: firstGrowth, compare: 'difference', against: (t, b) => firstGrowth[t]! - firstGrowth[b]!, digits: 1 },
+        { label: `${mb} MB SSE stream, second: RSS above the first’s peak`, unit: 'MiB', values: secondGrowth, compare: 'difference', against: (t, b) => secondGrowth[t]! - secondGrowth[b]!, digits: 1 },
+        { label: `${mb} MB SSE stream: transfer rate`, unit: 'MiB/s', values: rate, compare: 'ratio', against: (t, b) => rate[t]! / rate[b]!, digits: 0 },
       ]
     : [];
   const bundle: Figure = {
@@ -187,15 +208,20 @@ export function computeGoals(data: RunData, figures: ReturnType<typeof computeFi
   ];
   const large = data.largeStream.gateway;
   if (large) {
-    const grown = large.rssPeakMiB - large.rssBeforeMiB;
-    goals.push({ goal: `Memory flat while streaming ${LARGE_STREAM_BYTES / 1024 / 1024} MB (RSS growth)`, target: `< ${FLAT_MIB} MiB`, measured: `${fmt(grown, 1)} MiB`, met: grown < FLAT_MIB });
+    const grown = secondPassGrowth(large);
+    goals.push({
+      goal: `Memory flat while streaming ${LARGE_STREAM_BYTES / 1024 / 1024} MB (second pass above the first’s peak; first pass ${fmt(large.first.rssPeakMiB - large.first.rssBeforeMiB, 1)} MiB)`,
+      target: `< ${FLAT_MIB} MiB`,
+      measured: `${fmt(grown, 1)} MiB`,
+      met: grown < FLAT_MIB,
+    });
   }
   const kib = data.bundle.gzipBytes / 1024;
   goals.push({ goal: 'Worker bundle, gzipped', target: '< 100 KiB', measured: `${fmt(kib, 1)} KiB`, met: kib < 100 });
   return goals;
 }
 
-/** RSS growth under which memory counts as flat while 100 MB pass: a fraction of what is streamed. */
+/** Growth under which memory counts as flat while another 100 MB pass: a small fraction of them. */
 export const FLAT_MIB = 16;
 
 export function markdown(data: RunData): string {
@@ -204,7 +230,7 @@ export function markdown(data: RunData): string {
   const lines = [
     `# Switchyard benchmark results`,
     '',
-    `${data.date.slice(0, 10)} · ${data.machine.cores} cores (${data.machine.cpu}) · Node ${data.machine.node} · ` +
+    `${data.date.slice(0, 10)} · gateway ${data.gateway} · ${data.machine.cores} cores (${data.machine.cpu}) · Node ${data.machine.node} · ` +
       `${data.quick ? 'quick run' : 'full run'}: ${data.plan.rounds} rounds, median of the per-round medians · load average at start ${fmt(data.machine.loadAverage, 2)}`,
     '',
     'Same requests, same stand-in upstream, same run. (a) the upstream called directly; (b) a bare pass-through Worker in workerd; ' +
@@ -241,6 +267,13 @@ export function markdown(data: RunData): string {
       ([label, pick]) =>
         `| ${label} | ${fmt(medianOf(data.rounds.map((r) => pick(r).p50)), 3)} | ${fmt(medianOf(data.rounds.map((r) => pick(r).p50 - r.sequential.bare.p50)), 3)} | ${fmt(medianOf(data.rounds.map((r) => pick(r).p99)), 3)} | ${fmt(medianOf(data.rounds.map((r) => pick(r).cpuMsPerRequest)), 3)} |`,
     ),
+    '',
+    '## The hot path, stage by stage',
+    '',
+    'Each stage of a chat request run in a loop inside workerd, with the gateway’s own bindings and the upstream answered by a stub ' +
+      '(bench/hot-path-worker.ts): where the time added over (b) goes. The whole request includes building the request and reading the answer in JavaScript, which the runtime does natively for (b).',
+    '',
+    hotPathTable(data.hotPath),
     '',
     '## Per round',
     '',

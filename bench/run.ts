@@ -1,9 +1,10 @@
-// `npm run bench [-- --quick] [-- --rounds N] [-- --out DIR]`: one run, on this machine, of the same
+// `npm run bench [-- --quick] [--rounds N] [--out DIR] [--source CHECKOUT]`: one run, on this machine, of the same
 // requests against (a) the upstream directly, (b) a bare pass-through Worker, (c) the gateway as
 // deployed, (d) Portkey — then the figures, as a markdown table and an SVG chart. Method: docs/benchmarks.md.
+import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   BENCH_PROVIDER_KEY,
   BENCH_USER_KEY,
@@ -16,11 +17,12 @@ import {
   QUICK,
   STREAM_BODY,
 } from './config';
+import { measureHotPath } from './hot-path';
 import type { Target as LoadTarget } from './load';
 import { startPortkey, portkeyHeaders } from './portkey';
 import { cpuMs, peakRssMiB, rssMiB, sampleRss } from './proc';
 import { forkChild, LoadClient, TS_EXEC_ARGV } from './processes';
-import { type ColdStart, type Measured, type RoundResult, TARGETS, type TargetName, writeReport } from './report';
+import { type ColdStart, type LargeStream, type Measured, type RoundResult, TARGETS, type TargetName, writeReport } from './report';
 import { benchVault, buildGateway, startBareWorker, startGateway, TOOL_ENV } from './workers';
 
 // Wrangler and Miniflare must not try to reach the internet (metrics, the `cf` object).
@@ -37,6 +39,17 @@ if (option('--rounds')) plan.rounds = Math.max(1, Number(option('--rounds')));
 const ROOT = new URL('..', import.meta.url).pathname;
 const TMP = join(ROOT, 'bench/.tmp');
 const outDir = option('--out') ?? (quick ? join(TMP, 'results') : join(ROOT, 'bench/results'));
+
+/** The measured checkout: its commit, `+changes` when it has uncommitted ones, else its path. */
+function describeSource(dir: string): string {
+  const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    if (git('rev-parse', '--show-toplevel') !== dir.replace(/\/$/, '')) return dir;
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src', 'wrangler.jsonc') ? '+changes' : ''}`;
+  } catch {
+    return dir;
+  }
+}
 
 const runStarted = performance.now();
 const say = (message: string) => console.error(`[bench ${((performance.now() - runStarted) / 1000).toFixed(0).padStart(3)} s] ${message}`);
@@ -56,7 +69,8 @@ process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
 
 try {
   say(`${quick ? 'quick' : 'full'} run: ${plan.rounds} rounds, ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(2)}`);
-  const bundle = await buildGateway(join(TMP, 'build'));
+  const source = option('--source') === undefined ? undefined : resolve(option('--source')!);
+  const bundle = await buildGateway(join(TMP, 'build'), source);
   say(`gateway bundle: ${(bundle.bytes / 1024).toFixed(1)} KiB, ${(bundle.gzipBytes / 1024).toFixed(1)} KiB gzipped`);
 
   const upstream = await forkChild(new URL('./upstream.ts', import.meta.url).pathname, [], {
@@ -175,32 +189,42 @@ try {
   // Peak memory under the load above, before the large stream (reported on its own).
   const peakRss = Object.fromEntries(TARGETS.map((name) => [name, peakRssMiB(endpoints[name].pid)])) as Record<TargetName, number>;
 
-  const largeStream: Partial<Record<TargetName, { rssBeforeMiB: number; rssPeakMiB: number; bytes: number; ms: number }>> = {};
+  // Twice through each target: the first pass grows a process to its working heap, the second shows
+  // whether memory grows with the bytes streamed (buffering) or stays flat.
+  const largeStream: Partial<Record<TargetName, LargeStream>> = {};
   if (plan.largeStream) {
     for (const name of TARGETS) {
-      say(`${LARGE_STREAM_BYTES / 1024 / 1024} MB stream through ${name}`);
+      say(`2 × ${LARGE_STREAM_BYTES / 1024 / 1024} MB stream through ${name}`);
       const { pid } = endpoints[name];
-      const rssBeforeMiB = rssMiB(pid);
-      const sampler = sampleRss(pid);
-      const drained = await load.run({ op: 'drain', ...request(endpoints[name], LARGE_BODY) });
-      const rssPeakMiB = sampler.stop();
-      if (drained.status !== 200 || drained.bytes < LARGE_STREAM_BYTES) throw new Error(`${name}: the large stream ended after ${drained.bytes} bytes (status ${drained.status})`);
-      largeStream[name] = { rssBeforeMiB, rssPeakMiB, bytes: drained.bytes, ms: drained.ms };
+      const passes = [];
+      for (let pass = 0; pass < 2; pass++) {
+        const rssBeforeMiB = rssMiB(pid);
+        const sampler = sampleRss(pid);
+        const drained = await load.run({ op: 'drain', ...request(endpoints[name], LARGE_BODY) });
+        const rssPeakMiB = sampler.stop();
+        if (drained.status !== 200 || drained.bytes < LARGE_STREAM_BYTES) throw new Error(`${name}: the large stream ended after ${drained.bytes} bytes (status ${drained.status})`);
+        passes.push({ rssBeforeMiB, rssPeakMiB, bytes: drained.bytes, ms: drained.ms });
+      }
+      largeStream[name] = { first: passes[0]!, second: passes[1]! };
     }
   }
 
   await stopAll();
+  say('the hot path, stage by stage');
+  const hotPath = await measureHotPath(quick ? 2 : 5, source);
   mkdirSync(outDir, { recursive: true });
   const written = writeReport(outDir, {
     date: new Date().toISOString(),
     quick,
     plan,
     machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverage: loadavg()[0]! },
+    gateway: describeSource(source ?? ROOT),
     bundle: { bytes: bundle.bytes, gzipBytes: bundle.gzipBytes },
     cold,
     rounds,
     peakRss,
     largeStream,
+    hotPath,
   });
   say(`done in ${((performance.now() - runStarted) / 60_000).toFixed(1)} min: ${written.join(', ')}`);
 } catch (err) {

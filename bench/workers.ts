@@ -32,17 +32,22 @@ export interface Bundle {
   path: string;
   bytes: number;
   gzipBytes: number;
+  /** The wrangler config whose bindings the worker gets (default: this checkout's). */
+  config?: string;
 }
 
-/** The gateway exactly as `wrangler deploy` would upload it (`--dry-run --outdir`), and its size. */
-export async function buildGateway(outdir: string): Promise<Bundle> {
+/**
+ * The gateway exactly as `wrangler deploy` would upload it (`--dry-run --outdir`), and its size.
+ * `source` is the checkout to build (another one compares two versions with the same harness).
+ */
+export async function buildGateway(outdir: string, source = ROOT): Promise<Bundle> {
   await promisify(execFile)(join(ROOT, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir], {
-    cwd: ROOT,
+    cwd: source,
     env: { ...process.env, ...TOOL_ENV },
   });
   const path = join(outdir, 'index.js');
   const code = readFileSync(path);
-  return { path, bytes: code.length, gzipBytes: gzipSync(code).length };
+  return { path, bytes: code.length, gzipBytes: gzipSync(code).length, config: join(source, 'wrangler.jsonc') };
 }
 
 export interface WorkerTarget {
@@ -85,8 +90,8 @@ async function startWorker(worker: WorkerOptions, extra: Partial<MiniflareOption
 }
 
 /** The wrangler config's compatibility settings: the bare worker runs under the same ones. */
-function wranglerWorkerOptions() {
-  return unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.jsonc')).workerOptions;
+function wranglerWorkerOptions(config = join(ROOT, 'wrangler.jsonc')) {
+  return unstable_getMiniflareWorkerOptions(config).workerOptions;
 }
 
 /** Target (b): bench/bare-worker.js, forwarding to the upstream. */
@@ -140,7 +145,7 @@ export async function startGateway(
   vaultText: string,
   { objectStorage = 'memory', ...extra }: Partial<MiniflareOptions> & { objectStorage?: ObjectStorage } = {},
 ): Promise<WorkerTarget> {
-  const { assets: _assets, ...options } = wranglerWorkerOptions();
+  const { assets: _assets, ...options } = wranglerWorkerOptions(bundle.config);
   const objectsDir = objectStorage === 'memory' ? mkdtempSync(join(existsSync(TMPFS) ? TMPFS : tmpdir(), 'switchyard-bench-')) : undefined;
   const target = await startWorker(
     { ...options, name: GATEWAY_WORKER, modules: true, scriptPath: bundle.path, bindings: { ...options.bindings, AI_JSON_CRYPTOKEN: BENCH_VAULT_TOKEN } } as WorkerOptions,
