@@ -1,8 +1,8 @@
 // From the raw samples of one run to the figures: every figure is the median over rounds of a value
 // taken within one round, and every comparison (added ms, ratio) is computed inside the round first,
 // so a target is only ever compared with a baseline measured minutes apart on the same noisy machine.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { CONCURRENCY, LARGE_STREAM_BYTES, type Plan } from './config';
 import type { JsonResult, StreamsResult } from './load';
 import { barChart } from './chart';
@@ -83,6 +83,8 @@ interface Figure {
   compare: 'difference' | 'ratio';
   against: (target: TargetName, base: TargetName) => number;
   digits: number;
+  /** False where a baseline near zero makes a ratio meaningless (memory growth). */
+  ratios?: false;
 }
 
 export function computeFigures(data: RunData) {
@@ -126,8 +128,8 @@ export function computeFigures(data: RunData) {
   const mb = LARGE_STREAM_BYTES / 1024 / 1024;
   const largeFigures: Figure[] = data.plan.largeStream
     ? [
-        { label: `${mb} MB SSE stream, first: RSS growth`, unit: 'MiB', values: firstGrowth, compare: 'difference', against: (t, b) => firstGrowth[t]! - firstGrowth[b]!, digits: 1 },
-        { label: `${mb} MB SSE stream, second: RSS above the first’s peak`, unit: 'MiB', values: secondGrowth, compare: 'difference', against: (t, b) => secondGrowth[t]! - secondGrowth[b]!, digits: 1 },
+        { label: `${mb} MB SSE stream, first: RSS growth`, unit: 'MiB', values: firstGrowth, compare: 'difference', against: (t, b) => firstGrowth[t]! - firstGrowth[b]!, digits: 1, ratios: false },
+        { label: `${mb} MB SSE stream, second: RSS above the first’s peak`, unit: 'MiB', values: secondGrowth, compare: 'difference', against: (t, b) => secondGrowth[t]! - secondGrowth[b]!, digits: 1, ratios: false },
         { label: `${mb} MB SSE stream: transfer rate`, unit: 'MiB/s', values: rate, compare: 'ratio', against: (t, b) => rate[t]! / rate[b]!, digits: 0 },
       ]
     : [];
@@ -169,7 +171,7 @@ function comparison(figure: Figure, target: TargetName, base: TargetName): strin
   if (!Number.isFinite(value)) return '–';
   if (figure.compare === 'ratio') return `×${fmt(value, 2)}`;
   const baseValue = figure.values[base]!;
-  const ratio = baseValue > 0 ? ` (×${fmt(figure.values[target]! / baseValue, 2)})` : '';
+  const ratio = baseValue > 0 && figure.ratios !== false ? ` (×${fmt(figure.values[target]! / baseValue, 2)})` : '';
   return `${value >= 0 ? '+' : ''}${fmt(value, figure.digits)}${ratio}`;
 }
 
@@ -252,9 +254,9 @@ export function markdown(data: RunData): string {
     '',
     '## The rate limiter’s storage',
     '',
-    'The figures above keep the Durable Objects’ SQLite files on tmpfs: every statement and RPC of the limiter runs, but a commit is not an fsync. ' +
-      'The same gateway with the files on this machine’s disk (Miniflare’s default), measured in the same rounds, shows what one durable write per request costs here; ' +
-      'on Cloudflare that wait is the write’s replication, which delays the limiter’s answer but not other requests.',
+    'The figures above keep the Durable Objects’ SQLite files on tmpfs: every statement and RPC of the limiter runs, but its commits never wait for this machine’s disk. ' +
+      'The same gateway with the files on disk (Miniflare’s default), measured in the same rounds, shows what one local durable write per request adds; ' +
+      'on Cloudflare a write is made durable by replication, which delays the limiter’s answer but not other requests.',
     '',
     '| Gateway, Durable Object storage | p50 sequential, ms | added over (b), ms | p99 sequential, ms | CPU per request, ms |',
     '|---|--:|--:|--:|--:|',
@@ -288,6 +290,24 @@ export function markdown(data: RunData): string {
   return lines.join('\n');
 }
 
+const DOCS_START = '<!-- bench:results:start -->';
+const DOCS_END = '<!-- bench:results:end -->';
+
+/** Put a run's report between the markers of docs/benchmarks.md (the latest figures live there too). */
+export function updateDocs(docsPath: string, data: RunData): void {
+  const docs = readFileSync(docsPath, 'utf8');
+  const start = docs.indexOf(DOCS_START);
+  const end = docs.indexOf(DOCS_END);
+  if (start < 0 || end < start) throw new Error(`${docsPath} lacks the ${DOCS_START} … ${DOCS_END} markers`);
+  // The report's own title and its per-round table stay in bench/results/results.md.
+  const body = markdown(data)
+    .replace(/^# .*\n\n/, '')
+    .replace(' How to rerun and what each figure means: docs/benchmarks.md.', '')
+    .replace(/\n## Per round[\s\S]*$/, '\n')
+    .replace(/^## /gm, '### ');
+  writeFileSync(docsPath, `${docs.slice(0, start + DOCS_START.length)}\n${body}${docs.slice(end)}`);
+}
+
 export function writeReport(dir: string, data: RunData): string[] {
   const figures = computeFigures(data);
   const files = {
@@ -297,4 +317,17 @@ export function writeReport(dir: string, data: RunData): string[] {
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return Object.keys(files).map((name) => join(dir, name));
+}
+
+// `npx tsx bench/report.ts [bench/results/results.json]`: render a run's report again from its raw
+// data, without measuring (after a change to the report itself). A run in bench/results updates the docs.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const json = process.argv[2] ?? join(dirname(new URL(import.meta.url).pathname), 'results/results.json');
+  const data = JSON.parse(readFileSync(json, 'utf8')) as RunData;
+  const written = writeReport(dirname(json), data);
+  if (resolve(dirname(json)) === resolve(dirname(new URL(import.meta.url).pathname), 'results')) {
+    updateDocs(join(dirname(new URL(import.meta.url).pathname), '../docs/benchmarks.md'), data);
+    written.push('docs/benchmarks.md');
+  }
+  console.log(written.join('\n'));
 }

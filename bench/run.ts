@@ -22,7 +22,7 @@ import type { Target as LoadTarget } from './load';
 import { startPortkey, portkeyHeaders } from './portkey';
 import { cpuMs, peakRssMiB, rssMiB, sampleRss } from './proc';
 import { forkChild, LoadClient, TS_EXEC_ARGV } from './processes';
-import { type ColdStart, type LargeStream, type Measured, type RoundResult, TARGETS, type TargetName, writeReport } from './report';
+import { type ColdStart, type LargeStream, type Measured, type RoundResult, type RunData, TARGETS, type TargetName, updateDocs, writeReport } from './report';
 import { benchVault, buildGateway, startBareWorker, startGateway, TOOL_ENV } from './workers';
 
 // Wrangler and Miniflare must not try to reach the internet (metrics, the `cf` object).
@@ -181,6 +181,9 @@ try {
       await load.run({ op: 'streams', connections: 1, count: plan.streams.warmup, ...request(endpoint, STREAM_BODY) });
       const streams = await load.run({ op: 'streams', connections: 1, count: plan.streams.count, ...request(endpoint, STREAM_BODY) });
       if (streams.failures > 0) throw new Error(`${name}: ${streams.failures} streams failed`);
+      // A stream that arrives in one piece at its end has been buffered (Portkey 1.15 with a newer
+      // @hono/node-server did this, their issue 1389): its first byte would come after most of it.
+      if (streams.ttfbShare > 0.5) throw new Error(`${name} buffers streams: first byte after ${(streams.ttfbShare * 100).toFixed(0)} % of the stream`);
       round.streams[name] = streams;
     }
     rounds.push(round);
@@ -213,7 +216,7 @@ try {
   say('the hot path, stage by stage');
   const hotPath = await measureHotPath(quick ? 2 : 5, source);
   mkdirSync(outDir, { recursive: true });
-  const written = writeReport(outDir, {
+  const data: RunData = {
     date: new Date().toISOString(),
     quick,
     plan,
@@ -225,7 +228,13 @@ try {
     peakRss,
     largeStream,
     hotPath,
-  });
+  };
+  const written = writeReport(outDir, data);
+  // A full run of this checkout into bench/results is the latest figures: docs/benchmarks.md shows them.
+  if (!quick && outDir === join(ROOT, 'bench/results') && !source) {
+    updateDocs(join(ROOT, 'docs/benchmarks.md'), data);
+    written.push('docs/benchmarks.md');
+  }
   say(`done in ${((performance.now() - runStarted) / 60_000).toFixed(1)} min: ${written.join(', ')}`);
 } catch (err) {
   await stopAll();

@@ -64,7 +64,8 @@ export interface WorkerTarget {
  * answer in flight: autocannon ends a timed block that way, and each would read as an error here.
  */
 function runtimeOutput(stdout: Readable, stderr: Readable) {
-  stdout.pipe(process.stdout);
+  // Not `pipe`: each of a run's many workerd processes would leave listeners on process.stdout.
+  stdout.on('data', (chunk: Buffer) => process.stdout.write(chunk));
   let skipStack = false;
   createInterface({ input: stderr }).on('line', (line) => {
     const closedByClient = /disconnected: .*(Broken pipe|Connection reset by peer)/.test(line);
@@ -128,9 +129,9 @@ export function benchVault(upstreamOrigin: string): Promise<string> {
 
 /**
  * Where the Durable Objects' SQLite files live. `memory` (tmpfs) for the figures: every statement and
- * RPC still runs, but a commit is not an fsync on this machine's disk, which workerd waits for on its
- * one thread — unlike Cloudflare, where a write's confirmation delays only that object's answer.
- * `disk` (Miniflare's default) is measured apart, to show what one durable write per request costs here.
+ * RPC of the limiter runs, but its commits never wait for this machine's disk, which is not how
+ * Cloudflare makes a write durable (it replicates it, delaying only that object's answer). `disk`
+ * (Miniflare's default) is measured alongside, to show what local durable writes add here.
  */
 export type ObjectStorage = 'memory' | 'disk';
 const TMPFS = '/dev/shm';
