@@ -20,20 +20,21 @@ export interface Operation {
   schema?: z.ZodType<Record<string, unknown>>;
 }
 
-const model = z.string({ error: 'field "model" is required (a model id string)' }).min(1, 'field "model" must not be empty');
+/** A request's `model` field, with the message every route gives when it is missing. */
+export const ModelField = z.string({ error: 'field "model" is required (a model id string)' }).min(1, 'field "model" must not be empty');
 
 const ChatCompletionsBody = z.looseObject({
-  model,
+  model: ModelField,
   messages: z.array(z.unknown(), { error: 'field "messages" is required (an array of messages)' }).min(1, 'field "messages" must not be empty'),
 });
-const CompletionsBody = z.looseObject({ model });
+const CompletionsBody = z.looseObject({ model: ModelField });
 const EmbeddingsBody = z.looseObject({
-  model,
+  model: ModelField,
   input: z.unknown().refine((input) => input !== undefined && input !== null, 'field "input" is required'),
 });
 const MessagesBody = ChatCompletionsBody;
 const GeminiBody = z.looseObject({});
-const OptionalModelBody = z.looseObject({ model: model.optional() });
+const OptionalModelBody = z.looseObject({ model: ModelField.optional() });
 
 export function parseOperation(path: string): Operation {
   if (!SAFE_OPERATION.test(path)) {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ModelField } from '../forward/operation';
 import { GatewayError } from '../middleware/errors';
 
 // The pivot every translation goes through: OpenAI Chat Completions. Loose schemas: fields a
@@ -46,7 +47,7 @@ export const ResponseFormat = z.looseObject({
 });
 
 export const ChatRequest = z.looseObject({
-  model: z.string({ error: 'field "model" is required (a model id string)' }).min(1, 'field "model" must not be empty'),
+  model: ModelField,
   messages: z
     .array(ChatMessage, { error: 'field "messages" is required (an array of messages)' })
     .min(1, 'field "messages" must not be empty'),

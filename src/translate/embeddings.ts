@@ -1,9 +1,10 @@
 import * as z from 'zod';
+import { ModelField } from '../forward/operation';
 
 // OpenAI embeddings, the pivot for every embeddings translation.
 
 export const EmbeddingsRequest = z.looseObject({
-  model: z.string({ error: 'field "model" is required (a model id string)' }).min(1, 'field "model" must not be empty'),
+  model: ModelField,
   input: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))], {
     error: 'field "input" is required (a string or an array of strings)',
   }),
