@@ -1,6 +1,9 @@
-import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+// D1 migrations (migrations/) are read here and applied by test/worker/setup.ts before any test.
+const migrations = await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url)));
 
 // Two projects: `worker` runs unit and route tests inside workerd; `e2e` runs in Node and drives
 // real processes (wrangler dev, openssl, the official SDKs, Chromium) against stand-in providers.
@@ -16,7 +19,7 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.jsonc' },
             miniflare: {
               cf: false,
-              bindings: { AI_JSON_CRYPTOKEN: 'test-vault-token', DEBUG: 'false' },
+              bindings: { AI_JSON_CRYPTOKEN: 'test-vault-token', DEBUG: 'false', TEST_MIGRATIONS: migrations },
             },
           }),
         ],
@@ -25,7 +28,7 @@ export default defineConfig({
         resolve: {
           alias: [{ find: /^.*\/generated\/embedded-vault$/, replacement: fileURLToPath(new URL('./test/worker/helpers/embedded-vault.ts', import.meta.url)) }],
         },
-        test: { name: 'worker', include: ['test/worker/**/*.test.ts'] },
+        test: { name: 'worker', include: ['test/worker/**/*.test.ts'], setupFiles: ['./test/worker/setup.ts'] },
       },
       {
         test: {

@@ -1,5 +1,5 @@
 // The stand-in upstream every target is pointed at: as little work per request as node:http allows,
-// so that what the bench measures is the path in front of it. Not the test stand-ins (test/stand-ins):
+// so that what the bench measures is the path in front of it. Not the test stand-ins (dev/stand-ins):
 // those model every provider's wire format and faults; this one answers three fixed requests.
 //   POST …/chat/completions {"model":"bench-small"}               a fixed chat.completion JSON
 //   POST …/chat/completions {"model":"bench-small","stream":true} STREAM_CHUNKS SSE events, STREAM_PACE_MS apart

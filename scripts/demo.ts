@@ -1,5 +1,5 @@
 import type { AiConfig } from '../src/vault/schema';
-import { demoVault } from '../test/e2e/harness/vault';
+import { demoVault } from '../dev/demo-vault';
 
 // The embedded demo: the end-to-end tests' vault (groq, anthropic, gemini on the stand-in provider)
 // plus an OpenAI entry for the image, speech, transcription and moderation examples of the README.

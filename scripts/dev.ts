@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { encryptVault } from '../src/vault/crypto';
-import { startStandIn } from '../test/stand-ins/server';
+import { startStandIn } from '../dev/stand-ins/server';
 import { DEMO_USER_KEY, DEMO_USERS, DEMO_VAULT_TOKEN, demoConfig } from './demo';
 
 const port = Number(process.env.PORT ?? 8787);

@@ -1,10 +1,12 @@
-import type { ErrorDialect } from './middleware/errors';
+import type { ErrorDialect } from './errors';
 import type { RateLimiter } from './limits/rate-limiter';
 import type { AiConfig, Provider, User } from './vault/schema';
 
 export interface Bindings {
   KV_AI_PROXY: KVNamespace;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** Usage records (migrations/). */
+  DB: D1Database;
   AI_JSON_CRYPTOKEN?: string;
   CLOUDFLARE_ACCOUNT_ID?: string;
   CLOUDFLARE_AIG_TOKEN?: string;

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { describeIssues } from '../vault/schema';
 
 // What an operation path means, and the zod schema of the JSON body each kind of operation takes.

@@ -2,7 +2,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Bindings } from '../env';
 import { settingsOf } from '../limits/settings';
 import { logEvent } from '../log';
-import { type ErrorDialect, errorBody, errorResponse, GatewayError } from '../middleware/errors';
+import { type ErrorDialect, errorBody, errorResponse, GatewayError } from '../errors';
 import { wireProtocol } from '../providers/table';
 import type { Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';

@@ -1,5 +1,5 @@
 import type { Bindings } from '../env';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { endpointBase } from '../providers/endpoint';
 import { ADAPTERS } from '../providers/protocols/adapter';
 import { PROVIDERS, wireProtocol } from '../providers/table';

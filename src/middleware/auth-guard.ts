@@ -3,7 +3,7 @@ import type { Env } from '../env';
 import { logEvent } from '../log';
 import { settingsOf } from '../limits/settings';
 import { consultLimiter, secondsUntil } from '../limits/verdicts';
-import { GatewayError } from './errors';
+import { GatewayError } from '../errors';
 
 // Brute-force guard: failed authentications (user keys and the vault token) are counted per client IP
 // in the rate-limiter Durable Object `auth-ip:<ip>`. Past AUTH_FAILURE_LIMIT failures within

@@ -5,7 +5,7 @@ import { timingSafeEqual } from 'hono/utils/buffer';
 import type { Env } from '../env';
 import { findUser } from '../users/store';
 import { refuseKnownLockout, settleAuthentication } from './auth-guard';
-import { errorResponse, GatewayError } from './errors';
+import { errorResponse, GatewayError } from '../errors';
 import { userRateLimit } from './rate-limit';
 
 const unauthorized = (message: string) => (c: Context<Env>) => errorResponse(401, message, undefined, {}, c.get('errorDialect'));

@@ -1,5 +1,5 @@
 import { bodyLimit } from 'hono/body-limit';
-import { errorResponse } from './errors';
+import { errorResponse } from '../errors';
 
 /** Largest request body forwarded upstream (audio uploads included). */
 export const MAX_REQUEST_BYTES = 25 * 1024 * 1024;

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Env } from '../env';
 import { settingsOf } from '../limits/settings';
 import { consultLimiter, rateLimitHeaders, secondsUntil } from '../limits/verdicts';
-import { GatewayError } from './errors';
+import { GatewayError } from '../errors';
 
 const MINUTE_MS = 60_000;
 

@@ -1,7 +1,7 @@
 import { type Context, Hono } from 'hono';
 import type { Env } from '../env';
 import { userAuth } from '../middleware/auth';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { hasUsableKey, modelsByPriority, resolveProvider } from '../providers/lookup';
 import { wireProtocol } from '../providers/table';
 import { mayUseModel, mayUseProvider } from '../users/access';

@@ -6,7 +6,7 @@ import { formModel, parseJsonBody, parseOperation } from '../forward/operation';
 import { gatewaySlug } from '../forward/target';
 import { userAuth } from '../middleware/auth';
 import { requestBodyLimit } from '../middleware/body-limit';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { findModel, hasUsableKey, resolveProvider } from '../providers/lookup';
 import { PROVIDERS, providerForHost } from '../providers/table';
 import { assertMayUse } from '../users/access';

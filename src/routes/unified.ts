@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Env } from '../env';
 import { anthropicUserAuth, userAuth } from '../middleware/auth';
 import { MAX_REQUEST_BYTES, requestBodyLimit } from '../middleware/body-limit';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { anthropicClient } from '../providers/protocols/anthropic';
 import { openaiClient } from '../providers/protocols/openai';
 import { serveChat } from '../unified/chat';

@@ -3,7 +3,7 @@ import type { Env } from '../env';
 import { EMBEDDED_VAULT } from '../generated/embedded-vault';
 import { vaultAdminAuth } from '../middleware/auth';
 import { vaultBodyLimit } from '../middleware/body-limit';
-import { errorResponse } from '../middleware/errors';
+import { errorResponse } from '../errors';
 import { loadVault, storeVault, VAULT_KEY } from '../vault/store';
 
 // GET /ai.json.enc (public: it is encrypted), PUT /ai.json.enc and GET /ai.json (vault token).

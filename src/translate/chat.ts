@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ModelField } from '../forward/operation';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 
 // The pivot every translation goes through: OpenAI Chat Completions. Loose schemas: fields a
 // translator does not read survive, and only what translation reads is checked.

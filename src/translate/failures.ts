@@ -1,4 +1,4 @@
-import { anthropicErrorStatus } from '../middleware/errors';
+import { anthropicErrorStatus } from '../errors';
 import type { Failure } from './chat';
 
 // Upstream errors read into a status and the provider's message, whatever the protocol: OpenAI

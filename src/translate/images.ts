@@ -1,4 +1,4 @@
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { bytesToBase64 } from './base64';
 
 /** An image carried inside the request: its media type and base64 bytes. */

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import type { Env } from '../env';
 import { type Operation, parseJsonBody } from '../forward/operation';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 
 /** A unified route's JSON body, checked against a schema of what the gateway reads of it. */
 export async function readBody<Body extends Record<string, unknown>>(c: Context<Env>, operation: Omit<Operation, 'schema'>, schema: z.ZodType<Body>) {

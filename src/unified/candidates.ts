@@ -1,5 +1,5 @@
 import { gatewaySlug } from '../forward/target';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { findModel, hasUsableKey, resolveProvider } from '../providers/lookup';
 import { type WireProtocol, wireProtocol } from '../providers/table';
 import { mayUseModel, mayUseProvider } from '../users/access';

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { Env } from '../env';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { ADAPTERS, type TranslateContext } from '../providers/protocols/adapter';
 import { messagesToChat } from '../providers/protocols/anthropic/request';
 import { CountTokensRequest } from '../providers/protocols/anthropic/schema';

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { Env } from '../env';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { ADAPTERS, type EmbeddingsTranslation, type TranslateContext } from '../providers/protocols/adapter';
 import type { WireProtocol } from '../providers/table';
 import { EmbeddingsRequest } from '../translate/embeddings';

@@ -1,7 +1,7 @@
 import { isRetryableStatus } from '../forward/retry';
 import type { Bindings } from '../env';
 import { logEvent } from '../log';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import type { Candidate } from './candidates';
 
 /** forward() throws these when a provider gave no usable answer: the next candidate may. */

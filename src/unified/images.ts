@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import * as z from 'zod';
 import type { Env } from '../env';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { loadConfig } from '../vault/store';
 import { resolveCandidates } from './candidates';
 import { readBody } from './body';

@@ -4,7 +4,7 @@ import type { Env } from '../env';
 import { ATTEMPTS_HEADER, forward } from '../forward/send';
 import { buildTarget } from '../forward/target';
 import { settingsOf } from '../limits/settings';
-import { type ErrorDialect, errorResponse, GatewayError } from '../middleware/errors';
+import { type ErrorDialect, errorResponse, GatewayError } from '../errors';
 import type { UpstreamCall } from '../providers/protocols/adapter';
 import { upstreamErrorMessage } from '../translate/failures';
 import type { Candidate } from './candidates';

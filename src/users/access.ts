@@ -1,4 +1,4 @@
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import type { User } from '../vault/schema';
 
 // The user's optional allow-lists. `models` entries are `provider/model` or a bare model id;

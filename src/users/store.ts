@@ -1,5 +1,5 @@
 import type { Bindings } from '../env';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { digestText } from '../vault/crypto';
 import { describeIssues, type User, Users } from '../vault/schema';
 

@@ -1,6 +1,6 @@
 import type { Bindings } from '../env';
 import { EMBEDDED_VAULT } from '../generated/embedded-vault';
-import { GatewayError } from '../middleware/errors';
+import { GatewayError } from '../errors';
 import { decryptVault, digestText, VaultCryptoError } from './crypto';
 import { AiConfig, describeIssues } from './schema';
 

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStandIn, type StandIn } from '../stand-ins/server';
+import { startStandIn, type StandIn } from '../../dev/stand-ins/server';
 import { decryptWithOpenssl, demoUsers, demoVault, encryptWithOpenssl, type Gateway, PROJECT_ROOT, startGateway } from './harness/gateway';
 import { run } from './harness/run';
 

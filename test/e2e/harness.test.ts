@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStandIn, type StandIn } from '../stand-ins/server';
+import { startStandIn, type StandIn } from '../../dev/stand-ins/server';
 import { decryptWithOpenssl, demoUsers, demoVault, encryptWithOpenssl, type Gateway, startGateway } from './harness/gateway';
 
 const TOKEN = 'harness-vault-token';

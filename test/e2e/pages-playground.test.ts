@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startStandIn, type StandIn } from '../stand-ins/server';
+import { startStandIn, type StandIn } from '../../dev/stand-ins/server';
 import { type Browser, launchChromium } from './browser/chromium';
 import { buildPages, horizontalOverflow, screenshotsOf, unlabelledControls, VIEWPORTS } from './browser/pages';
 import { demoUsers, demoVault, encryptWithOpenssl, type Gateway, startGateway } from './harness/gateway';

@@ -1,7 +1,7 @@
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AiConfig } from '../../src/vault/schema';
-import { startStandIn, type StandIn } from '../stand-ins/server';
+import { startStandIn, type StandIn } from '../../dev/stand-ins/server';
 import { type Browser, launchChromium } from './browser/chromium';
 import { type CorsFront, startCorsFront } from './browser/cors-front';
 import { buildPages, horizontalOverflow, screenshotsOf, unlabelledControls, VIEWPORTS } from './browser/pages';

@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createParser } from 'eventsource-parser';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startStandIn, type StandIn } from '../stand-ins/server';
+import { startStandIn, type StandIn } from '../../dev/stand-ins/server';
 
 // The stand-in providers, driven directly with plain fetch and the official SDKs: wire shapes of every
 // dialect, faults, and the control API. Other e2e tests rely on all of this being right.

@@ -1,5 +1,5 @@
-import { TINY_PNG } from '../stand-ins/conversation';
-import { type StandIn, startStandIn } from '../stand-ins/server';
+import { TINY_PNG } from '../../dev/stand-ins/conversation';
+import { type StandIn, startStandIn } from '../../dev/stand-ins/server';
 import { demoUsers, demoVault, encryptWithOpenssl, type Gateway, startGateway } from './harness/gateway';
 
 // One gateway in wrangler dev and the stand-in providers, for the unified-endpoint tests (OpenAI SDK

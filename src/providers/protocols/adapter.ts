@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ErrorDialect } from '../../middleware/errors';
+import type { ErrorDialect } from '../../errors';
 import type { ChatCompletion, ChatRequest, PivotEvent } from '../../translate/chat';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../../translate/embeddings';
 import type { EventSourceMessage } from '../../translate/sse';

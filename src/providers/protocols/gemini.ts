@@ -1,4 +1,4 @@
-import { GatewayError } from '../../middleware/errors';
+import { GatewayError } from '../../errors';
 import type { ProtocolAdapter } from './adapter';
 import { batchToEmbeddings, embeddingsToBatch } from './gemini/embeddings';
 import { chatToGenerateContent, geminiModel } from './gemini/request';

@@ -1,4 +1,4 @@
-import { errorBody, GatewayError } from '../../middleware/errors';
+import { errorBody, GatewayError } from '../../errors';
 import { ChatChunk, ChatCompletion, ChatRequest, type PivotEvent } from '../../translate/chat';
 import { type EventSourceMessage, sseFrame } from '../../translate/sse';
 import type { ClientDialect, ProtocolAdapter } from './adapter';

@@ -8,7 +8,7 @@ import { run } from './run';
 // Runs the real gateway with `wrangler dev` on 127.0.0.1, with fresh local KV seeded beforehand.
 
 export { decryptWithOpenssl, encryptWithOpenssl } from './openssl';
-export { demoUsers, demoVault, type DemoVaultOptions } from './vault';
+export { demoUsers, demoVault, type DemoVaultOptions } from '../../../dev/demo-vault';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const WRANGLER = join(PROJECT_ROOT, 'node_modules/.bin/wrangler');

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import app from '../../../src/app';
 import { forward } from '../../../src/forward/send';
-import { GatewayError } from '../../../src/middleware/errors';
+import { GatewayError } from '../../../src/errors';
 import { loadConfig } from '../../../src/vault/store';
 import { postJson } from '../helpers/env';
 import { CHAT, chunk, completion, controlledStream, faultyUpstream, freshKeys, hang, multiKeyEnv, readAll, sseEvents, sseResponse } from './upstreams';

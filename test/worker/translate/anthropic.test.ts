@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../../src/middleware/errors';
+import { GatewayError } from '../../../src/errors';
 import { anthropic, anthropicClient } from '../../../src/providers/protocols/anthropic';
 import { DEFAULT_MAX_TOKENS } from '../../../src/providers/protocols/anthropic/request';
 import { MessagesRequest } from '../../../src/providers/protocols/anthropic/schema';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../../src/middleware/errors';
+import { GatewayError } from '../../../src/errors';
 import { openai, openaiClient } from '../../../src/providers/protocols/openai';
 import { ChatRequest } from '../../../src/translate/chat';
 import completionText from '../../fixtures/protocols/openai/completion-text.json?raw';

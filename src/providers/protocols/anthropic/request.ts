@@ -1,4 +1,4 @@
-import { GatewayError } from '../../../middleware/errors';
+import { GatewayError } from '../../../errors';
 import {
   type ChatMessage,
   type ChatRequest,

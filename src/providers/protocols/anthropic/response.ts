@@ -1,4 +1,4 @@
-import { GatewayError } from '../../../middleware/errors';
+import { GatewayError } from '../../../errors';
 import type { ChatCompletion, Usage } from '../../../translate/chat';
 import { usageOf } from '../../../translate/chunks';
 import { nowSeconds, randomId } from '../../../translate/ids';

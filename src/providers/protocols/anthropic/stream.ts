@@ -1,4 +1,4 @@
-import { anthropicErrorStatus, errorBody } from '../../../middleware/errors';
+import { anthropicErrorStatus, errorBody } from '../../../errors';
 import type { PivotEvent, Usage } from '../../../translate/chat';
 import { ChunkWriter } from '../../../translate/chunks';
 import { truncated, unreadable } from '../../../translate/failures';

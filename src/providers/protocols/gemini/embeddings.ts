@@ -1,4 +1,4 @@
-import { GatewayError } from '../../../middleware/errors';
+import { GatewayError } from '../../../errors';
 import { float32ToBase64 } from '../../../translate/base64';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../../../translate/embeddings';
 import type { TranslateContext, UpstreamCall } from '../adapter';

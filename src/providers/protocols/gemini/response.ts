@@ -1,4 +1,4 @@
-import { GatewayError } from '../../../middleware/errors';
+import { GatewayError } from '../../../errors';
 import type { ChatCompletion, PivotEvent, ToolCall } from '../../../translate/chat';
 import { ChunkWriter, usageOf } from '../../../translate/chunks';
 import { failureOf, truncated, unreadable } from '../../../translate/failures';

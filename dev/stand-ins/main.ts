@@ -1,6 +1,6 @@
 import { startStandIn } from './server';
 
-// `npx tsx test/stand-ins/main.ts [--port 8790] [--pace-ms 5]`: run the stand-in providers until Ctrl-C.
+// `npx tsx dev/stand-ins/main.ts [--port 8790] [--pace-ms 5]`: run the stand-in providers until Ctrl-C.
 
 function flag(name: string): number | undefined {
   const index = process.argv.indexOf(name);

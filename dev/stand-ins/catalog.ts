@@ -1,5 +1,5 @@
 // The models each stand-in dialect lists, in the provider's own listing shape. The demo vault
-// (test/e2e/harness/vault.ts) offers models from here, so a listing and the vault agree.
+// (dev/demo-vault.ts) offers models from here, so a listing and the vault agree.
 
 export const OPENAI_MODELS = [
   { id: 'llama-3.3-70b-versatile', owned_by: 'Meta', context_window: 131072, max_completion_tokens: 32768 },

@@ -1,6 +1,6 @@
-import type { AiConfig, Users } from '../../../src/vault/schema';
+import type { AiConfig, Users } from '../src/vault/schema';
 
-// A vault and users that point every provider at the stand-in providers (test/stand-ins).
+// A vault and users that point every provider at the stand-in providers (dev/stand-ins).
 
 export interface DemoVaultOptions {
   /**
