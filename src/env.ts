@@ -8,6 +8,8 @@ export interface Bindings {
   /** Usage records (migrations/). */
   DB: D1Database;
   AI_JSON_CRYPTOKEN?: string;
+  /** The operator's bearer token; when unset, AI_JSON_CRYPTOKEN is (README, "Operating the gateway"). */
+  ADMIN_TOKEN?: string;
   CLOUDFLARE_ACCOUNT_ID?: string;
   CLOUDFLARE_AIG_TOKEN?: string;
   DEBUG?: string;

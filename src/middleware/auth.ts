@@ -44,13 +44,16 @@ export const anthropicUserAuth: MiddlewareHandler<Env> = every(
   userRateLimit,
 );
 
-/** Bearer auth with the vault token `AI_JSON_CRYPTOKEN`, for the vault admin endpoints. */
-export const vaultAdminAuth: MiddlewareHandler<Env> = bearerAuth({
+/**
+ * The operator's bearer: `ADMIN_TOKEN` when that secret is set, else the vault passphrase
+ * `AI_JSON_CRYPTOKEN`. Guards the vault endpoints and the operator API. A user key never passes.
+ */
+export const operatorAuth: MiddlewareHandler<Env> = bearerAuth({
   ...authMessages,
-  invalidToken: { message: unauthorized('wrong vault token') },
+  invalidToken: { message: unauthorized('wrong operator token') },
   verifyToken: async (token, c: Context<Env>) => {
-    const expected = c.env.AI_JSON_CRYPTOKEN;
-    if (!expected) throw new GatewayError(503, 'AI_JSON_CRYPTOKEN is not set on this deployment', 'vault_token_unset');
+    const expected = c.env.ADMIN_TOKEN || c.env.AI_JSON_CRYPTOKEN;
+    if (!expected) throw new GatewayError(503, 'neither ADMIN_TOKEN nor AI_JSON_CRYPTOKEN is set on this deployment', 'operator_token_unset');
     refuseKnownLockout(c);
     const valid = await timingSafeEqual(expected, token);
     await settleAuthentication(c, valid);

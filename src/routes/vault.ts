@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { Env } from '../env';
 import { EMBEDDED_VAULT } from '../generated/embedded-vault';
-import { vaultAdminAuth } from '../middleware/auth';
+import { operatorAuth } from '../middleware/auth';
 import { vaultBodyLimit } from '../middleware/body-limit';
 import { errorResponse } from '../errors';
 import { loadVault, storeVault, VAULT_KEY } from '../vault/store';
@@ -16,7 +16,7 @@ vaultRoutes.get('/ai.json.enc', async (c) => {
   return c.body(text, 200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
 });
 
-vaultRoutes.put('/ai.json.enc', vaultAdminAuth, vaultBodyLimit, async (c) => {
+vaultRoutes.put('/ai.json.enc', operatorAuth, vaultBodyLimit, async (c) => {
   const { config } = await storeVault(c.env, await c.req.text());
   const providers = Object.values(config.providers);
   return c.json({
@@ -27,7 +27,7 @@ vaultRoutes.put('/ai.json.enc', vaultAdminAuth, vaultBodyLimit, async (c) => {
   });
 });
 
-vaultRoutes.get('/ai.json', vaultAdminAuth, async (c) => {
+vaultRoutes.get('/ai.json', operatorAuth, async (c) => {
   const { plaintext } = await loadVault(c.env);
   return c.body(plaintext, 200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
 });

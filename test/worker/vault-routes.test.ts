@@ -87,7 +87,7 @@ describe('GET /ai.json', () => {
     ] as const) {
       const res = await app.request(path, init, env);
       expect(res.status).toBe(503);
-      expect(await res.json()).toMatchObject({ error: { code: 'vault_token_unset' } });
+      expect(await res.json()).toMatchObject({ error: { code: 'operator_token_unset' } });
     }
   });
 });
