@@ -14,7 +14,8 @@ const demo = process.env.SWITCHYARD_DEMO === '1' || !existsSync('.dev.vars');
 const wranglerBin = 'node_modules/.bin/wrangler';
 
 function exec(command: string, args: string[]): Promise<void> {
-  const child = spawn(command, args, { stdio: 'inherit', env });
+  // No stdin: wrangler asks no questions (e.g. before applying D1 migrations) when it cannot read an answer.
+  const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
   return new Promise((resolve, reject) =>
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args[0]} exited with ${code}`)))),
   );
@@ -35,6 +36,7 @@ if (demo) {
     { key: 'users', value: JSON.stringify(DEMO_USERS) },
   ]));
   await exec(wranglerBin, ['kv', 'bulk', 'put', `${dir}/kv.json`, '--binding', 'KV_AI_PROXY', '--local', '--persist-to', `${dir}/state`]);
+  await exec(wranglerBin, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', `${dir}/state`]);
   // An empty env file keeps a developer's .dev.vars out of the demo.
   writeFileSync(`${dir}/empty.env`, '');
   wranglerArgs.push('--persist-to', `${dir}/state`, '--env-file', `${dir}/empty.env`, '--var', `AI_JSON_CRYPTOKEN:${DEMO_VAULT_TOKEN}`);
@@ -46,7 +48,11 @@ if (demo) {
     try            curl -s http://127.0.0.1:${port}/v1/providers -H "Authorization: Bearer ${DEMO_USER_KEY}"
   Copy .dev.vars.example to .dev.vars to run with your own vault.
 `);
-} else if (existsSync('users.json')) {
+} else {
+  // Your own local data (.wrangler/state): the usage schema is applied before the gateway starts.
+  await exec(wranglerBin, ['d1', 'migrations', 'apply', 'DB', '--local']);
+}
+if (!demo && existsSync('users.json')) {
   wranglerArgs.push('--var', `DEV_USERS_JSON:${JSON.stringify(JSON.parse(readFileSync('users.json', 'utf8')))}`);
 }
 

@@ -64,6 +64,15 @@ async function seedKv(stateDir: string, entries: { key: string; value: string }[
   if (result.code !== 0) throw new Error(`seeding local KV failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
 }
 
+/** The D1 schema of migrations/, applied to the gateway's local database before it serves. */
+async function migrateD1(stateDir: string) {
+  const result = await run(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', join(stateDir, 'persist')], {
+    cwd: PROJECT_ROOT,
+    env: wranglerEnv(stateDir),
+  });
+  if (result.code !== 0) throw new Error(`applying D1 migrations failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+}
+
 // Process groups still running, killed if the test process exits without stop().
 const running = new Set<number>();
 process.once('exit', () => {
@@ -90,9 +99,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...(options.users ? [{ key: 'users', value: JSON.stringify(options.users) }] : []),
     ...(options.vaultText !== undefined ? [{ key: 'vault:ai.json.enc', value: options.vaultText }] : []),
   ];
-  // Seeding overlaps wrangler dev's bundling and start: the worker's KV store is only opened by the
-  // first request, and no request is sent before seeding has finished.
-  const seeded = seedKv(stateDir, entries);
+  // Seeding (KV entries, D1 schema) overlaps wrangler dev's bundling and start: the worker's stores are
+  // only opened by the first request, and no request is sent before seeding has finished.
+  const seeded = Promise.all([seedKv(stateDir, entries), migrateD1(stateDir)]);
   seeded.catch(() => undefined);
 
   // An empty --env-file replaces a developer's .dev.vars (wrangler reads one or the other).
