@@ -39,8 +39,8 @@ export function demoVault(standInUrl: string, options: DemoVaultOptions = {}): A
           { key: 'sk-ant-standin-key-2', owner: 'demo', type: 'paid' },
         ],
         models: [
-          { id: 'claude-sonnet-4-20250514', usage: 'chat', contextWindow: 200000, maxOutputTokens: 64000, priority: 1 },
-          { id: 'claude-3-5-haiku-20241022', usage: 'chat', contextWindow: 200000, maxOutputTokens: 8192, priority: 2 },
+          { id: 'claude-sonnet-5', usage: 'chat', contextWindow: 200000, maxOutputTokens: 64000, priority: 1 },
+          { id: 'claude-haiku-4-5-20251001', usage: 'chat', contextWindow: 200000, maxOutputTokens: 64000, priority: 2 },
         ],
       },
       gemini: {

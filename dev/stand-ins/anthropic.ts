@@ -1,6 +1,6 @@
 import type { Answer, Dialect, ErrorOptions, Incoming, StreamEvent } from './answer';
 import { ANTHROPIC_MODELS } from './catalog';
-import { answerId, jsonChunks, planReply, textChunks, textOf } from './conversation';
+import { answerId, jsonChunks, planReply, textChunks, textOf, tokenCount } from './conversation';
 
 // Anthropic Messages wire format: content blocks, `event:`-named SSE, `{"type":"error",...}` errors.
 
@@ -42,16 +42,40 @@ interface MessageParam {
 
 const hasToolResult = (m: MessageParam | undefined) => Array.isArray(m?.content) && m.content.some((b) => b.type === 'tool_result');
 
-function messages(body: Json): Answer {
+const MID_CONVERSATION_SYSTEM_BETA = 'mid-conversation-system-2026-04-07';
+
+const betasOf = (req: Incoming) => (req.headers['anthropic-beta'] ?? '').split(',').map((beta) => beta.trim());
+
+/** What Messages and count_tokens both refuse, as Anthropic words it; undefined when the request is acceptable. */
+function refusal(body: Json, req: Incoming): Answer | undefined {
   if (typeof body.model !== 'string') return anthropicError(400, { message: 'model: Field required' });
-  if (typeof body.max_tokens !== 'number') return anthropicError(400, { message: 'max_tokens: Field required' });
   if (!Array.isArray(body.messages)) return anthropicError(400, { message: 'messages: Field required' });
   const list = body.messages as MessageParam[];
-  if (list.some((m) => m.role !== 'user' && m.role !== 'assistant')) {
+  const systemAllowed = betasOf(req).includes(MID_CONVERSATION_SYSTEM_BETA);
+  const bad = list.find((m) => m.role !== 'user' && m.role !== 'assistant' && !(systemAllowed && m.role === 'system'));
+  if (bad) {
     return anthropicError(400, {
-      message: 'messages: Unexpected role "system". The Messages API accepts a top-level `system` parameter, not "system" as an input message role.',
+      message: `messages: Unexpected role "${bad.role}". The Messages API accepts a top-level \`system\` parameter, not "system" as an input message role.`,
     });
   }
+  return undefined;
+}
+
+/** The request's text for the token count: system, messages and tool definitions. */
+const promptTextOf = (body: Json) =>
+  [textOf(body.system), ...(body.messages as MessageParam[]).map((m) => textOf(m.content)), ...(Array.isArray(body.tools) ? [JSON.stringify(body.tools)] : [])].join('\n');
+
+function countTokens(body: Json, req: Incoming): Answer {
+  const refused = refusal(body, req);
+  if (refused) return refused;
+  return { kind: 'json', status: 200, headers: { 'request-id': answerId('req_') }, body: { input_tokens: tokenCount(promptTextOf(body)) } };
+}
+
+function messages(body: Json, req: Incoming): Answer {
+  if (typeof body.max_tokens !== 'number' && typeof body.model === 'string') return anthropicError(400, { message: 'max_tokens: Field required' });
+  const refused = refusal(body, req);
+  if (refused) return refused;
+  const list = body.messages as MessageParam[];
   const lastUser = [...list].reverse().find((m) => m.role === 'user' && textOf(m.content));
   const tools = Array.isArray(body.tools) ? (body.tools as { name?: unknown }[]) : [];
   const choice = body.tool_choice as { type?: string; name?: string } | undefined;
@@ -63,7 +87,7 @@ function messages(body: Json): Answer {
     promptText: [textOf(body.system), ...list.map((m) => textOf(m.content))].join('\n'),
     toolNames: choice?.type === 'none' ? [] : tools.map((t) => t.name).filter((n): n is string => typeof n === 'string'),
     forcedTool,
-    maxTokens: body.max_tokens,
+    maxTokens: body.max_tokens as number,
   });
 
   const id = answerId('msg_');
@@ -133,9 +157,9 @@ export const anthropic: Dialect = {
   reject: (req) => (req.headers['anthropic-version'] ? undefined : anthropicError(400, { message: 'anthropic-version: header is required' })),
   handle(req) {
     if (req.method === 'GET' && (req.operation === 'models' || req.operation.startsWith('models/'))) return models(req);
-    if (req.method === 'POST' && req.operation === 'messages') {
+    if (req.method === 'POST' && (req.operation === 'messages' || req.operation === 'messages/count_tokens')) {
       if (!req.json) return anthropicError(400, { message: 'There was an error parsing the body of your request: invalid JSON' });
-      return messages(req.json);
+      return req.operation === 'messages' ? messages(req.json, req) : countTokens(req.json, req);
     }
     return anthropicError(404, { message: 'Not Found' });
   },

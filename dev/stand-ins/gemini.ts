@@ -110,6 +110,26 @@ function generate(model: string, body: Json, stream: 'sse' | 'json-array' | unde
   };
 }
 
+/**
+ * countTokens takes either `contents` or a whole `generateContentRequest` (its system instruction
+ * and tools counted too, and its `model` required), never both.
+ */
+function countTokens(body: Json): Answer {
+  const request = body.generateContentRequest as Json | undefined;
+  if (request && body.contents) return geminiError(400, { message: 'contents and generateContentRequest cannot both be set.' });
+  if (request && typeof request.model !== 'string') {
+    return geminiError(400, { message: '* CountTokensRequest.generate_content_request.model: model is not specified\n' });
+  }
+  const contents = (request ? request.contents : body.contents) as Content[] | undefined;
+  if (!Array.isArray(contents) || contents.length === 0) return geminiError(400, { message: '* CountTokensRequest.contents: contents is not specified\n' });
+  const text = [
+    ...(request?.systemInstruction ? [textOf((request.systemInstruction as Content).parts)] : []),
+    ...contents.map((c) => textOf(c.parts)),
+    ...(request?.tools ? [JSON.stringify(request.tools)] : []),
+  ].join('\n');
+  return ok({ totalTokens: tokenCount(text) });
+}
+
 const contentText = (content: unknown) => textOf((content as Content | undefined)?.parts);
 
 function embed(body: Json): Answer {
@@ -150,7 +170,7 @@ export const gemini: Dialect = {
       case 'batchEmbedContents':
         return batchEmbed(req.json);
       case 'countTokens':
-        return ok({ totalTokens: tokenCount((req.json.contents as Content[] | undefined)?.map((c) => textOf(c.parts)).join('\n') ?? '') });
+        return countTokens(req.json);
       default:
         return geminiError(404, { message: `Method not found: ${method}` });
     }

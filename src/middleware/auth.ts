@@ -11,7 +11,7 @@ import { userRateLimit } from './rate-limit';
 const unauthorized = (message: string) => (c: Context<Env>) => errorResponse(401, message, undefined, {}, c.get('errorDialect'));
 
 const authMessages = {
-  noAuthenticationHeader: { message: unauthorized('missing credential: send "Authorization: Bearer <your gateway key>"') },
+  noAuthenticationHeader: { message: unauthorized('missing credential: send "Authorization: Bearer <your gateway key>" or "x-api-key: <your gateway key>"') },
   invalidAuthenticationHeader: { message: unauthorized('malformed credential: send "Authorization: Bearer <your gateway key>"') },
   invalidToken: { message: unauthorized('unknown gateway key') },
 };
@@ -33,13 +33,14 @@ const verifyUser = async (token: string, c: Context<Env>) => {
 
 const userBearerAuth: MiddlewareHandler<Env> = bearerAuth({ ...authMessages, verifyToken: verifyUser });
 
-/** Every user route: bearer auth, then the user's rate limit, so no user route can skip the limiter. */
-export const userAuth: MiddlewareHandler<Env> = every(userBearerAuth, userRateLimit);
-
 const userApiKeyAuth: MiddlewareHandler<Env> = bearerAuth({ ...authMessages, headerName: 'x-api-key', prefix: '', verifyToken: verifyUser });
 
-/** Anthropic-dialect routes: the user key as `x-api-key` (Anthropic SDKs) or as a bearer token, then the rate limit. */
-export const anthropicUserAuth: MiddlewareHandler<Env> = every(
+/**
+ * Every user route: the user key as a bearer token or, when no Authorization header is sent, as
+ * `x-api-key` (what the Anthropic SDKs and Claude Code send, on every route); then the user's rate
+ * limit, so no user route can skip the limiter.
+ */
+export const userAuth: MiddlewareHandler<Env> = every(
   (c, next) => (c.req.header('authorization') === undefined && c.req.header('x-api-key') !== undefined ? userApiKeyAuth : userBearerAuth)(c, next),
   userRateLimit,
 );

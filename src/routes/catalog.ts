@@ -48,7 +48,17 @@ async function unifiedModels(c: Context<Env>) {
     );
 }
 
-catalogRoutes.get('/v1/models', userAuth, async (c) => c.json({ object: 'list', data: await unifiedModels(c) }));
+/**
+ * A model list for the client that asked: an Anthropic client (it sends `anthropic-version`) also
+ * gets the fields of Anthropic's listing (`type`, `display_name`, `created_at`, `has_more`, …).
+ */
+function modelList(c: Context<Env>, data: ReturnType<typeof modelEntry>[]) {
+  if (c.req.header('anthropic-version') === undefined) return c.json({ object: 'list', data });
+  const models = data.map((entry) => ({ ...entry, type: 'model' as const, display_name: entry.id, created_at: new Date(0).toISOString() }));
+  return c.json({ object: 'list', data: models, has_more: false, first_id: models[0]?.id ?? null, last_id: models.at(-1)?.id ?? null });
+}
+
+catalogRoutes.get('/v1/models', userAuth, async (c) => modelList(c, await unifiedModels(c)));
 
 catalogRoutes.get('/v1/models/:model{.+}', userAuth, async (c) => {
   const wanted = c.req.param('model');
@@ -71,7 +81,7 @@ catalogRoutes.get('/:provider/:version{v1(?:beta)?}/models', userAuth, async (c)
   const data = modelsByPriority(provider)
     .filter((model) => mayUseModel(user, id, model.id))
     .map((model) => modelEntry(id, model));
-  return c.json({ object: 'list', data });
+  return modelList(c, data);
 });
 
 catalogRoutes.get('/:provider/:version{v1(?:beta)?}/models/:model{.+}', userAuth, async (c) => {

@@ -1,7 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Env } from '../env';
-import { anthropicUserAuth, userAuth } from '../middleware/auth';
+import { userAuth } from '../middleware/auth';
 import { MAX_REQUEST_BYTES, requestBodyLimit } from '../middleware/body-limit';
 import { GatewayError } from '../errors';
 import { anthropicClient } from '../providers/protocols/anthropic';
@@ -34,5 +34,5 @@ unifiedRoutes.post('/v1/chat/completions', userAuth, requestBodyLimit, (c) => se
 unifiedRoutes.post('/v1/embeddings', userAuth, requestBodyLimit, serveEmbeddings);
 unifiedRoutes.post('/v1/images/generations', userAuth, requestBodyLimit, serveImages);
 
-unifiedRoutes.post('/v1/messages', anthropicDialect, anthropicUserAuth, dialectBodyLimit, (c) => serveChat(c, anthropicClient));
-unifiedRoutes.post('/v1/messages/count_tokens', anthropicDialect, anthropicUserAuth, dialectBodyLimit, serveCountTokens);
+unifiedRoutes.post('/v1/messages', anthropicDialect, userAuth, dialectBodyLimit, (c) => serveChat(c, anthropicClient));
+unifiedRoutes.post('/v1/messages/count_tokens', anthropicDialect, userAuth, dialectBodyLimit, serveCountTokens);

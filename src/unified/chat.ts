@@ -42,7 +42,7 @@ export async function serveChat<Body extends Record<string, unknown>>(c: Context
   const attempt = async (candidate: Candidate): Promise<Attempt> => {
     const upstream = candidate.protocol === client.protocol || !viaUnifiedCompat(c, candidate) ? candidate.protocol : 'openai';
     if (upstream === client.protocol) {
-      const call = { operation: client.chatOperation, search: '', body: { ...body, model: candidate.model.id } };
+      const call = { operation: client.chatOperation, search: '', body: { ...client.passThrough(body, c.req.raw.headers), model: candidate.model.id } };
       return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
     }
     const adapter = ADAPTERS[upstream];

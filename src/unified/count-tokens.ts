@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import type { Env } from '../env';
 import { GatewayError } from '../errors';
 import { ADAPTERS, type TranslateContext } from '../providers/protocols/adapter';
-import { messagesToChat } from '../providers/protocols/anthropic/request';
+import { foldMidConversationSystem, messagesToChat } from '../providers/protocols/anthropic/request';
 import { CountTokensRequest } from '../providers/protocols/anthropic/schema';
 import type { WireProtocol } from '../providers/table';
 import { loadConfig } from '../vault/store';
@@ -43,7 +43,7 @@ export async function serveCountTokens(c: Context<Env>): Promise<Response> {
   const attempt = async (candidate: Candidate): Promise<Attempt> => {
     const counter = candidate.protocol === 'anthropic' ? undefined : ADAPTERS[candidate.protocol].countTokens;
     if (!counter) {
-      const call = { operation: 'messages/count_tokens', search: '', body: { ...body, model: candidate.model.id } };
+      const call = { operation: 'messages/count_tokens', search: '', body: { ...foldMidConversationSystem(body, c.req.header('anthropic-beta')), model: candidate.model.id } };
       return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
     }
     const ctx: TranslateContext = { model: candidate.model.id, signal: c.req.raw.signal };

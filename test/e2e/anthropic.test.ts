@@ -18,7 +18,7 @@ afterAll(async () => {
 beforeEach(() => rig.standIn.reset());
 
 const MODELS = {
-  anthropic: 'anthropic/claude-sonnet-4-20250514',
+  anthropic: 'anthropic/claude-sonnet-5',
   openai: 'groq/llama-3.3-70b-versatile',
   gemini: 'gemini/gemini-2.0-flash',
 } as const;
@@ -123,6 +123,59 @@ describe.each(Object.entries(MODELS))('Anthropic client → %s protocol', (proto
   });
 });
 
+describe('what Claude Code sends', () => {
+  it('models.list() with the key as x-api-key, in the Anthropic listing shape', async () => {
+    const ids: string[] = [];
+    for await (const model of client.models.list()) {
+      expect(model.type).toBe('model');
+      expect(typeof model.display_name).toBe('string');
+      ids.push(model.id);
+    }
+    expect(ids).toContain(MODELS.anthropic);
+    expect(ids).toContain(MODELS.gemini);
+  });
+
+  it.each(Object.entries(MODELS))('a system message mid-conversation (beta mid-conversation-system-2026-04-07) → %s', async (protocol, model) => {
+    const answer = await client.beta.messages.create({
+      model,
+      max_tokens: 100,
+      betas: ['mid-conversation-system-2026-04-07'],
+      system: 'Be brief.',
+      messages: [
+        { role: 'user', content: 'first' },
+        { role: 'assistant', content: 'ok' },
+        { role: 'system', content: 'Plan mode is on.' },
+        { role: 'user', content: 'second' },
+      ] as unknown as Anthropic.Beta.BetaMessageParam[],
+    });
+    expect(answer.content).toEqual([{ type: 'text', text: 'Echo: second' }]);
+    const sent = rig.standIn.requests.at(-1)!;
+    const body = JSON.parse(sent.body);
+    if (protocol === 'anthropic') {
+      expect(sent.headers['anthropic-beta']).toContain('mid-conversation-system-2026-04-07');
+      expect(body.messages[2]).toEqual({ role: 'system', content: 'Plan mode is on.' });
+    } else if (protocol === 'openai') {
+      expect(body.messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user', 'assistant', 'system', 'user']);
+    } else {
+      expect(body.systemInstruction).toEqual({ parts: [{ text: 'Be brief.\n\nPlan mode is on.' }] });
+    }
+  });
+
+  it('without the beta, an Anthropic provider gets the system message folded into system (it would refuse it)', async () => {
+    const answer = await client.messages.create({
+      model: MODELS.anthropic,
+      max_tokens: 100,
+      messages: [
+        { role: 'user', content: 'first' },
+        { role: 'system', content: 'Plan mode is on.' },
+        { role: 'user', content: 'second' },
+      ] as unknown as Anthropic.MessageParam[],
+    });
+    expect(answer.content).toEqual([{ type: 'text', text: 'Echo: second' }]);
+    expect(received(rig.standIn, '/anthropic/v1/messages')[0]).toMatchObject({ system: [{ type: 'text', text: 'Plan mode is on.' }] });
+  });
+});
+
 it('takes the user key as a bearer token too (authToken)', async () => {
   const bearer = new Anthropic({ baseURL: rig.gateway.url, apiKey: null, authToken: rig.userKey, maxRetries: 0 });
   const answer = await bearer.messages.create({ model: MODELS.openai, max_tokens: 50, messages: [{ role: 'user', content: 'bearer' }] });
@@ -150,9 +203,17 @@ describe('fallback chain', () => {
 });
 
 describe('count_tokens', () => {
+  it("an Anthropic model is counted by Anthropic's messages/count_tokens", async () => {
+    const counted = await client.messages.countTokens({ model: MODELS.anthropic, system: 'Be brief.', messages: [{ role: 'user', content: 'count me please' }] });
+    // The stand-in counts one token per 4 characters of "Be brief.\ncount me please".
+    expect(counted.input_tokens).toBe(7);
+    expect(received(rig.standIn, '/anthropic/v1/messages/count_tokens')[0]).toMatchObject({ model: 'claude-sonnet-5' });
+  });
+
   it("asks Gemini's countTokens for a Gemini model, and is a clear 501 for an OpenAI-protocol model", async () => {
     const counted = await client.messages.countTokens({ model: MODELS.gemini, system: 'Be brief.', messages: [{ role: 'user', content: 'count me' }] });
-    expect(counted.input_tokens).toBeGreaterThan(0);
+    // System instruction included: "Be brief.\ncount me" is 18 characters.
+    expect(counted.input_tokens).toBe(5);
     expect(received(rig.standIn, ':countTokens')[0]).toEqual({
       generateContentRequest: {
         model: 'models/gemini-2.0-flash',

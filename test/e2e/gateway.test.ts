@@ -172,7 +172,7 @@ describe('gateway in wrangler dev, direct to the providers', () => {
     const messages = await fetch(`${gateway.url}/anthropic/v1/messages`, {
       method: 'POST',
       headers: json,
-      body: JSON.stringify({ model: 'claude-sonnet-4-20250514', max_tokens: 64, messages: [{ role: 'user', content: 'hi claude' }] }),
+      body: JSON.stringify({ model: 'claude-sonnet-5', max_tokens: 64, messages: [{ role: 'user', content: 'hi claude' }] }),
     });
     expect(messages.status).toBe(200);
     expect(await messages.json()).toMatchObject({ type: 'message', content: [{ type: 'text', text: 'Echo: hi claude' }] });
@@ -253,7 +253,7 @@ describe('gateway in wrangler dev, through (stand-in) Cloudflare AI Gateway', ()
     const messages = await fetch(`${gateway.url}/anthropic/v1/messages`, {
       method: 'POST',
       headers: json,
-      body: JSON.stringify({ model: 'claude-sonnet-4-20250514', max_tokens: 32, messages: [{ role: 'user', content: 'hi' }] }),
+      body: JSON.stringify({ model: 'claude-sonnet-5', max_tokens: 32, messages: [{ role: 'user', content: 'hi' }] }),
     });
     expect(messages.status).toBe(200);
     const anthropic = standIn.requests.at(-1)!;

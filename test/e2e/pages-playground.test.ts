@@ -116,7 +116,7 @@ describe('playground in Chromium', () => {
   it('streams from Anthropic and Gemini providers through their native operations', async () => {
     await connect();
     for (const [provider, model, path] of [
-      ['anthropic', 'claude-3-5-haiku-20241022', '/anthropic/v1/messages'],
+      ['anthropic', 'claude-haiku-4-5-20251001', '/anthropic/v1/messages'],
       ['gemini', 'gemini-2.5-flash', '/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent'],
     ] as const) {
       await choose(provider, model);
@@ -130,10 +130,10 @@ describe('playground in Chromium', () => {
 
   it('keeps the key for the tab: a reload reconnects without typing it again', async () => {
     await connect();
-    await choose('anthropic', 'claude-sonnet-4-20250514');
+    await choose('anthropic', 'claude-sonnet-5');
     await page.reload();
     expect(await page.getByLabel('Gateway key').inputValue()).toBe(userKey);
-    await expect.poll(() => page.getByLabel('Model').inputValue()).toBe('claude-sonnet-4-20250514');
+    await expect.poll(() => page.getByLabel('Model').inputValue()).toBe('claude-sonnet-5');
   });
 
   it('Stop ends the answer where it is', async () => {

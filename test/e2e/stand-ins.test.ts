@@ -208,14 +208,14 @@ describe('OpenAI-compatible dialect', () => {
 
 describe('Anthropic dialect', () => {
   it('answers a message JSON with content blocks, stop_reason and usage', async () => {
-    const res = await post('/anthropic/v1/messages', { model: 'claude-sonnet-4-20250514', max_tokens: 100, system: 'be brief', messages: [{ role: 'user', content: 'hello claude' }] }, anthropicHeaders());
+    const res = await post('/anthropic/v1/messages', { model: 'claude-sonnet-5', max_tokens: 100, system: 'be brief', messages: [{ role: 'user', content: 'hello claude' }] }, anthropicHeaders());
     expect(res.status).toBe(200);
     expect(res.headers.get('request-id')).toMatch(/^req_/);
     const body = (await res.json()) as Record<string, any>;
     expect(body).toMatchObject({
       type: 'message',
       role: 'assistant',
-      model: 'claude-sonnet-4-20250514',
+      model: 'claude-sonnet-5',
       content: [{ type: 'text', text: 'Echo: hello claude' }],
       stop_reason: 'end_turn',
       stop_sequence: null,
@@ -291,7 +291,7 @@ describe('Anthropic dialect', () => {
     const res = await fetch(`${standIn.url}/anthropic/v1/models`, { headers: anthropicHeaders() });
     const body = (await res.json()) as { data: { type: string; id: string }[]; has_more: boolean };
     expect(body.has_more).toBe(false);
-    expect(body.data[0]).toMatchObject({ type: 'model', id: 'claude-sonnet-4-20250514' });
+    expect(body.data[0]).toMatchObject({ type: 'model', id: 'claude-sonnet-5' });
   });
 });
 

@@ -21,7 +21,7 @@ beforeEach(() => rig.standIn.reset());
 // One model per wire protocol: passed through (groq), translated to Anthropic, translated to Gemini.
 const MODELS = {
   openai: 'groq/llama-3.3-70b-versatile',
-  anthropic: 'anthropic/claude-sonnet-4-20250514',
+  anthropic: 'anthropic/claude-sonnet-5',
   gemini: 'gemini/gemini-2.0-flash',
 } as const;
 const UPSTREAM_PATH = { openai: '/openai/v1/chat/completions', anthropic: '/anthropic/v1/messages', gemini: '/gemini/v1beta/models/' } as const;
@@ -40,7 +40,7 @@ it('lists every provider model as provider/model with its limits', async () => {
   for await (const model of client.models.list()) ids.push(model.id);
   expect(ids).toEqual(expect.arrayContaining(Object.values(MODELS)));
   expect(ids).toContain('gemini/text-embedding-004');
-  const model = (await client.models.retrieve('anthropic/claude-sonnet-4-20250514')) as unknown as Record<string, unknown>;
+  const model = (await client.models.retrieve('anthropic/claude-sonnet-5')) as unknown as Record<string, unknown>;
   expect(model).toMatchObject({ owned_by: 'anthropic', context_window: 200000, max_completion_tokens: 64000 });
 });
 

@@ -64,6 +64,8 @@ export interface ClientDialect<Body extends Record<string, unknown> = Record<str
   /** The client's request body, checked for what translation reads. */
   schema: z.ZodType<Body>;
   toPivot(body: Body): ChatRequest;
+  /** The request as it goes, untranslated, to a provider of the client's own protocol. */
+  passThrough(body: Body, incoming: Headers): Body;
   fromPivot(completion: ChatCompletion): unknown;
   /** Pivot events as this client's SSE text. */
   streamFromPivot(req: ChatRequest): TransformStream<PivotEvent, string>;

@@ -1,5 +1,5 @@
 import type { ClientDialect, ProtocolAdapter } from './adapter';
-import { chatToMessages, messagesToChat } from './anthropic/request';
+import { chatToMessages, foldMidConversationSystem, messagesToChat } from './anthropic/request';
 import { chatToMessage, messageToChat } from './anthropic/response';
 import { MessagesRequest } from './anthropic/schema';
 import { decodeMessagesStream, encodeMessagesStream } from './anthropic/stream';
@@ -26,6 +26,7 @@ export const anthropicClient: ClientDialect<MessagesRequest> = {
   chatOperation: 'messages',
   schema: MessagesRequest,
   toPivot: messagesToChat,
+  passThrough: (body, incoming) => foldMidConversationSystem(body, incoming.get('anthropic-beta') ?? undefined),
   fromPivot: chatToMessage,
   streamFromPivot: encodeMessagesStream,
 };

@@ -80,6 +80,7 @@ export const openaiClient: ClientDialect<ChatRequest> = {
   chatOperation: 'chat/completions',
   schema: ChatRequest,
   toPivot: (body) => body,
+  passThrough: (body) => body,
   fromPivot: (completion) => completion,
   streamFromPivot: encodeStream,
 };

@@ -11,7 +11,7 @@ import {
 } from '../../../translate/chat';
 import { parseDataUrl, toDataUrl } from '../../../translate/images';
 import type { TranslateContext } from '../adapter';
-import type { Block, CountTokensRequest } from './schema';
+import type { Block, CountTokensRequest, MessageParam } from './schema';
 
 // Requests both ways: the pivot as an Anthropic Messages request (to an Anthropic provider), and an
 // Anthropic client's request as the pivot.
@@ -157,6 +157,24 @@ function systemText(system: CountTokensRequest['system']): string {
   return (system ?? []).map((b) => b.text ?? '').join('\n\n');
 }
 
+/** The beta under which Anthropic takes `system` messages inside `messages`. */
+export const MID_CONVERSATION_SYSTEM_BETA = 'mid-conversation-system-2026-04-07';
+
+const isSystem = (message: MessageParam) => message.role === 'system';
+
+/**
+ * A Messages request for an Anthropic provider: as it is when it has no system message inside
+ * `messages` or the client sent the beta that allows them; else those messages folded, in order,
+ * into the top-level `system` (the API refuses them without the beta).
+ */
+export function foldMidConversationSystem<T extends CountTokensRequest>(req: T, betas: string | undefined): T {
+  if (!req.messages.some(isSystem)) return req;
+  if (betas?.split(',').some((beta) => beta.trim() === MID_CONVERSATION_SYSTEM_BETA)) return req;
+  const asBlocks = (system: T['system']): Block[] => (typeof system === 'string' ? (system ? [{ type: 'text', text: system }] : []) : (system ?? []));
+  const system = [...asBlocks(req.system), ...req.messages.filter(isSystem).flatMap((m) => asBlocks(m.content))];
+  return { ...req, system, messages: req.messages.filter((m) => !isSystem(m)) };
+}
+
 function pivotToolChoice(req: CountTokensRequest): Pick<ChatRequest, 'tool_choice' | 'parallel_tool_calls'> {
   const choice = req.tool_choice;
   if (!choice) return {};
@@ -173,7 +191,8 @@ export function messagesToChat(req: CountTokensRequest): ChatRequest {
   const system = systemText(req.system);
   if (system) messages.push({ role: 'system', content: system });
   for (const message of req.messages) {
-    if (typeof message.content === 'string') messages.push({ role: message.role, content: message.content });
+    if (message.role === 'system') messages.push({ role: 'system', content: systemText(message.content) });
+    else if (typeof message.content === 'string') messages.push({ role: message.role, content: message.content });
     else if (message.role === 'assistant') messages.push(assistantMessage(message.content));
     else messages.push(...userMessages(message.content));
   }

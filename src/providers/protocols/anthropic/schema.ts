@@ -17,8 +17,12 @@ export const Block = z.looseObject({
   is_error: z.boolean().optional(),
 });
 
+/**
+ * `system` inside `messages` is the mid-conversation system message of the beta
+ * `mid-conversation-system-2026-04-07` (Claude Code sends it).
+ */
 export const MessageParam = z.looseObject({
-  role: z.enum(['user', 'assistant'], { error: 'messages: each message has role "user" or "assistant"' }),
+  role: z.enum(['user', 'assistant', 'system'], { error: 'messages: each message has role "user", "assistant" or "system"' }),
   content: z.union([z.string(), z.array(Block)]),
 });
 
