@@ -17,6 +17,8 @@ export const EXPOSED_HEADERS = [
   'Retry-After',
   'X-Switchyard-Attempts',
   'X-Switchyard-Provider',
+  'X-Switchyard-Cache',
+  'Age',
 ];
 
 const app = new Hono<Env>();

@@ -15,6 +15,8 @@ export interface Bindings {
   DEBUG?: string;
   /** Comma-separated allowed origins for CORS; `*` (default) allows any. */
   CORS_ORIGINS?: string;
+  /** `global`: cached answers are shared by every user; otherwise (default) each user has their own. */
+  CACHE_SCOPE?: string;
   /** Local dev only (`npm run dev` passes users.json here): users used while KV has none. */
   DEV_USERS_JSON?: string;
   /** Limits and resilience settings (whole numbers as text; defaults in src/limits/settings.ts). */

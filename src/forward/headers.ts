@@ -30,7 +30,8 @@ const NEVER_UPSTREAM = new Set([
   'true-client-ip',
 ]);
 
-const NEVER_UPSTREAM_PREFIXES = ['cf-', 'x-forwarded-', 'sec-'];
+// x-switchyard-: the gateway's own request headers (X-Switchyard-Cache-Ttl) are for the gateway.
+const NEVER_UPSTREAM_PREFIXES = ['cf-', 'x-forwarded-', 'sec-', 'x-switchyard-'];
 
 /** The client's headers that may travel upstream, plus the target's own (auth) headers. */
 export function upstreamHeaders(incoming: Headers, targetHeaders: Record<string, string>): Headers {

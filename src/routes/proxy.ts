@@ -1,6 +1,7 @@
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { every } from 'hono/combine';
 import type { Env } from '../env';
+import { cacheCallOf, throughCache } from '../cache/serve';
 import { forward } from '../forward/send';
 import { formModel, parseJsonBody, parseOperation } from '../forward/operation';
 import { gatewaySlug } from '../forward/target';
@@ -42,20 +43,30 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
   assertMayUse(user, c.get('userName'), id, listed?.id ?? model);
 
   const url = new URL(c.req.url);
-  return forward({
-    providerId: id,
-    provider,
+  const call = cacheCallOf(c, {
+    provider: id,
+    model: listed?.id ?? model ?? '',
     operation: operation.path,
     search: url.search,
-    method,
-    incoming: c.req.raw.headers,
     body,
-    json,
-    model,
-    env: c.env,
-    requestId: c.get('requestId'),
-    signal: c.req.raw.signal,
+    modelTtl: listed?.cacheTtl,
   });
+  return throughCache(call, (signal) =>
+    forward({
+      providerId: id,
+      provider,
+      operation: operation.path,
+      search: url.search,
+      method,
+      incoming: c.req.raw.headers,
+      body,
+      json,
+      model,
+      env: c.env,
+      requestId: c.get('requestId'),
+      signal,
+    }),
+  );
 }
 
 /** The operation in a legacy native path: what follows the provider's API base path (or its `/v1`). */

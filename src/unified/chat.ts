@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { cacheCallOf, throughCache } from '../cache/serve';
 import type { Env } from '../env';
 import { ADAPTERS, type ClientDialect, type ProtocolAdapter, type TranslateContext } from '../providers/protocols/adapter';
 import type { ChatRequest, PivotEvent } from '../translate/chat';
@@ -34,6 +35,24 @@ interface Attempt {
 export async function serveChat<Body extends Record<string, unknown>>(c: Context<Env>, client: ClientDialect<Body>): Promise<Response> {
   const body = await readBody(c, { path: client.chatOperation, kind: 'chat' }, client.schema);
   const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), String(body.model));
+  const call = cacheCallOf(c, {
+    provider: candidates.map((candidate) => candidate.providerId).join(','),
+    model: String(body.model),
+    operation: client.chatOperation,
+    search: '',
+    body: await c.req.arrayBuffer(),
+    modelTtl: candidates[0]!.model.cacheTtl,
+  });
+  return throughCache(call, (signal) => answerChat(c, client, body, candidates, signal));
+}
+
+async function answerChat<Body extends Record<string, unknown>>(
+  c: Context<Env>,
+  client: ClientDialect<Body>,
+  body: Body,
+  candidates: Candidate[],
+  signal: AbortSignal,
+): Promise<Response> {
   const stream = body.stream === true;
   let pivot: ChatRequest | undefined;
   const pivotOf = () => (pivot ??= client.toPivot(body));
@@ -43,12 +62,12 @@ export async function serveChat<Body extends Record<string, unknown>>(c: Context
     const upstream = candidate.protocol === client.protocol || !viaUnifiedCompat(c, candidate) ? candidate.protocol : 'openai';
     if (upstream === client.protocol) {
       const call = { operation: client.chatOperation, search: '', body: { ...client.passThrough(body, c.req.raw.headers), model: candidate.model.id } };
-      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
+      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline, signal }) };
     }
     const adapter = ADAPTERS[upstream];
-    const ctx: TranslateContext = { model: candidate.model.id, maxOutputTokens: candidate.model.maxOutputTokens ?? undefined, signal: c.req.raw.signal };
+    const ctx: TranslateContext = { model: candidate.model.id, maxOutputTokens: candidate.model.maxOutputTokens ?? undefined, signal };
     const call = await adapter.chat.request({ ...pivotOf(), model: candidate.model.id }, ctx);
-    const response = await send(c, candidate, call, { incoming: translatedHeaders(stream), deadline });
+    const response = await send(c, candidate, call, { incoming: translatedHeaders(stream), deadline, signal });
     return { response, translated: { adapter, ctx } };
   };
 

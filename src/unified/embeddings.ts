@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { cacheCallOf, throughCache } from '../cache/serve';
 import type { Env } from '../env';
 import { GatewayError } from '../errors';
 import { ADAPTERS, type EmbeddingsTranslation, type TranslateContext } from '../providers/protocols/adapter';
@@ -30,16 +31,28 @@ export async function serveEmbeddings(c: Context<Env>): Promise<Response> {
     refusal: (protocols) =>
       new GatewayError(400, `model "${body.model}" is offered only by providers without an embeddings API (${protocols})`, 'unsupported_operation'),
   });
+  const call = cacheCallOf(c, {
+    provider: candidates.map((candidate) => candidate.providerId).join(','),
+    model: body.model,
+    operation: 'embeddings',
+    search: '',
+    body: await c.req.arrayBuffer(),
+    modelTtl: candidates[0]!.model.cacheTtl,
+  });
+  return throughCache(call, (signal) => answerEmbeddings(c, body, candidates, signal));
+}
+
+async function answerEmbeddings(c: Context<Env>, body: EmbeddingsRequest, candidates: Candidate[], signal: AbortSignal): Promise<Response> {
   const deadline = chainDeadline(c);
 
   const attempt = async (candidate: Candidate): Promise<Attempt> => {
     const translation = candidate.protocol === 'openai' ? undefined : ADAPTERS[candidate.protocol].embeddings;
     if (!translation) {
       const call = { operation: 'embeddings', search: '', body: { ...body, model: candidate.model.id } };
-      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
+      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline, signal }) };
     }
-    const ctx: TranslateContext = { model: candidate.model.id, signal: c.req.raw.signal };
-    const response = await send(c, candidate, translation.request(body, ctx), { incoming: translatedHeaders(false), deadline });
+    const ctx: TranslateContext = { model: candidate.model.id, signal };
+    const response = await send(c, candidate, translation.request(body, ctx), { incoming: translatedHeaders(false), deadline, signal });
     return { response, translated: { translation, ctx } };
   };
 

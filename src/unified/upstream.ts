@@ -27,6 +27,8 @@ export interface SendOptions {
   /** The client's headers when its request passes through as it is, else translatedHeaders(). */
   incoming: Headers;
   deadline: number;
+  /** Aborts the call (default: the client's request signal; a shared cached call passes its own). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -46,7 +48,7 @@ export function send(c: Context<Env>, candidate: Candidate, call: UpstreamCall, 
     model: candidate.model.id,
     env: c.env,
     requestId: c.get('requestId'),
-    signal: c.req.raw.signal,
+    signal: options.signal ?? c.req.raw.signal,
     deadline: options.deadline,
   });
 }

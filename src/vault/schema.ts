@@ -23,6 +23,8 @@ export const Model = z.looseObject({
   tpmLimit: z.number().nonnegative().nullable().optional(),
   priority: z.number().optional(),
   tags: z.array(z.string()).optional(),
+  /** Seconds an answer of this model is cached when the request names no X-Switchyard-Cache-Ttl (0 to 86 400). */
+  cacheTtl: z.number().int().min(0).max(86_400).optional(),
 });
 
 const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL');

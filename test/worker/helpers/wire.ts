@@ -25,6 +25,8 @@ export function controlledStream() {
     stream,
     push: (text: string) => controller.enqueue(encoder.encode(text)),
     close: () => controller.close(),
+    /** The body fails, as a dropped connection does. */
+    fail: (error: Error) => controller.error(error),
   };
 }
 

@@ -1,0 +1,109 @@
+import type { Context } from 'hono';
+import type { Bindings, Env } from '../env';
+import { logEvent } from '../log';
+import { Flight } from './flight';
+import { cacheKey } from './key';
+import { CACHE_STATUS_HEADER, type CacheStatus, cacheScope, cacheTtl, isCacheableOperation } from './policy';
+import { cachedAnswer, storeAnswer } from './store';
+import { isCompleteAnswer } from './complete';
+
+// The cache in front of an upstream call: a fresh stored answer (HIT), else a share of an identical
+// call already in flight (HIT), else this request's own call (MISS), recorded as it passes and stored
+// once it has completed. A request that asks for no caching goes straight through (BYPASS).
+
+/** Answers larger than this are passed on but not stored (nor joined once past it). */
+export const MAX_STORED_BYTES = 16 * 1024 * 1024;
+
+export interface CacheCall {
+  env: Bindings;
+  /** The authenticated user: answers are shared only within `cacheScope`. */
+  user: string;
+  provider: string;
+  model: string;
+  operation: string;
+  search: string;
+  /** The request's exact body bytes (null: a request without a body, never cached). */
+  body: ArrayBuffer | null;
+  /** The client's headers (X-Switchyard-Cache-Ttl, and those that change the answer). */
+  incoming: Headers;
+  /** The vault model's `cacheTtl`, if any. */
+  modelTtl?: number;
+  /** The client's request signal. */
+  signal: AbortSignal;
+  /** Keeps work going after the answer was returned (ExecutionContext.waitUntil). */
+  waitUntil: (work: Promise<unknown>) => void;
+}
+
+/** The upstream call, given the signal that aborts it (the client's, or a shared call's). */
+export type Produce = (signal: AbortSignal) => Promise<Response>;
+
+/** The parts of a cache call every route takes from its context. */
+export function cacheCallOf(c: Context<Env>, call: Omit<CacheCall, 'env' | 'user' | 'incoming' | 'signal' | 'waitUntil'>): CacheCall {
+  return { ...call, env: c.env, user: c.get('userName'), incoming: c.req.raw.headers, signal: c.req.raw.signal, waitUntil: backgroundOf(c) };
+}
+
+/** ctx.waitUntil, or (no execution context: a test calling the app directly) a promise left to run. */
+function backgroundOf(c: Context<Env>): (work: Promise<unknown>) => void {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return (work) => void work.catch(() => {});
+  }
+}
+
+/** Identical cacheable calls in flight in this isolate, by cache key. */
+const flights = new Map<string, Flight>();
+
+export async function throughCache(call: CacheCall, produce: Produce): Promise<Response> {
+  const ttl = cacheTtl(call.incoming, call.modelTtl);
+  if (ttl === 0 || !call.body || !isCacheableOperation(call.operation)) return labelled(await produce(call.signal), 'BYPASS');
+  const key = await cacheKey({ ...call, scope: cacheScope(call.env, call.user) }, call.body);
+  if (!flights.has(key)) {
+    const hit = await lookup(call, key, ttl);
+    if (hit) return hit;
+  }
+  // Looked for while the lookup ran: an identical request may have started the call meanwhile.
+  const shared = flights.get(key);
+  if (shared) return labelled(await shared.join(call.signal), 'HIT');
+  const flight = new Flight(produce, MAX_STORED_BYTES, () => forget(key, flight));
+  flights.set(key, flight);
+  call.waitUntil(
+    flight.done
+      .then(() => store(call, key, ttl, flight))
+      .finally(() => forget(key, flight)),
+  );
+  return labelled(await flight.join(call.signal), 'MISS');
+}
+
+function forget(key: string, flight: Flight) {
+  if (flights.get(key) === flight) flights.delete(key);
+}
+
+async function lookup(call: CacheCall, key: string, ttl: number): Promise<Response | undefined> {
+  try {
+    return await cachedAnswer(key, ttl);
+  } catch (err) {
+    logEvent(call.env, 'error', { event: 'cache_lookup_failed', provider: call.provider, error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
+}
+
+/** Stores a whole 2xx answer that was recorded from its first byte to a proper end. */
+async function store(call: CacheCall, key: string, ttl: number, flight: Flight) {
+  const head = flight.head;
+  if (!head || head.status < 200 || head.status > 299 || head.status === 206 || !flight.ended || !flight.recording) return;
+  const bytes = flight.bytes();
+  const contentType = head.headers.find(([name]) => name === 'content-type')?.[1] ?? '';
+  if (!isCompleteAnswer(contentType, bytes)) return;
+  try {
+    await storeAnswer(key, ttl, head, bytes);
+  } catch (err) {
+    logEvent(call.env, 'error', { event: 'cache_store_failed', provider: call.provider, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+function labelled(response: Response, status: CacheStatus): Response {
+  response.headers.set(CACHE_STATUS_HEADER, status);
+  return response;
+}

@@ -1,0 +1,58 @@
+import { CACHE_STATUS_HEADER } from './policy';
+
+// Answers in the Workers Cache API (caches.default: per Cloudflare location, free, no write limits).
+// Each entry is the answer's status, content type, gateway labels and exact body bytes, under a
+// synthetic URL that no client can request.
+
+const ENTRY_URL = 'https://cache.switchyard.invalid/answers/';
+const STORED_AT = 'x-switchyard-stored-at';
+const EXPIRES_AT = 'x-switchyard-expires-at';
+/** Header the replay sets to 0: a cached answer took no upstream attempt. */
+const ATTEMPTS = 'x-switchyard-attempts';
+const NOT_REPLAYED = new Set([STORED_AT, EXPIRES_AT, ATTEMPTS, CACHE_STATUS_HEADER.toLowerCase()]);
+
+// The DOM lib's CacheStorage type (tsconfig) hides the Workers `default` cache.
+const answers = () => (caches as unknown as { default: Cache }).default;
+
+export interface AnswerHead {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+}
+
+/** The headers worth replaying: the content type and the gateway's labels (the provider). */
+function replayedHeaders(headers: Iterable<[string, string]>): Headers {
+  const out = new Headers();
+  for (const [name, value] of headers) {
+    if (name === 'content-type' || (name.startsWith('x-switchyard-') && !NOT_REPLAYED.has(name))) out.append(name, value);
+  }
+  return out;
+}
+
+export async function storeAnswer(key: string, ttlS: number, head: AnswerHead, body: Uint8Array<ArrayBuffer>, now = Date.now()) {
+  const headers = replayedHeaders(head.headers);
+  headers.set('cache-control', `max-age=${ttlS}`);
+  headers.set(STORED_AT, String(now));
+  headers.set(EXPIRES_AT, String(now + ttlS * 1000));
+  await answers().put(ENTRY_URL + key, new Response(body, { status: head.status, statusText: head.statusText, headers }));
+}
+
+/**
+ * The cached answer, when it is younger than both the TTL it was stored with and the reader's `ttlS`
+ * (a request asking for answers at most a minute old does not get an hour-old one).
+ */
+export async function cachedAnswer(key: string, ttlS: number, now = Date.now()): Promise<Response | undefined> {
+  const entry = await answers().match(ENTRY_URL + key);
+  if (!entry) return undefined;
+  const ageMs = now - Number(entry.headers.get(STORED_AT));
+  if (!(ageMs >= 0 && ageMs < ttlS * 1000 && now < Number(entry.headers.get(EXPIRES_AT)))) {
+    await entry.body?.cancel();
+    return undefined;
+  }
+  const headers = replayedHeaders(entry.headers);
+  if (headers.get('content-type')?.includes('text/event-stream')) headers.set('cache-control', 'no-cache');
+  headers.set('age', String(Math.floor(ageMs / 1000)));
+  headers.set(ATTEMPTS, '0');
+  headers.set(CACHE_STATUS_HEADER, 'HIT');
+  return new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers });
+}
