@@ -65,7 +65,23 @@ export function keyRotation(providerId: string, keys: ProviderKey[], now = Date.
   if (usable.length === 0) return [];
   const start = (cursors.get(providerId) ?? 0) % usable.length;
   cursors.set(providerId, start + 1);
-  const turns = [...usable.slice(start), ...usable.slice(0, start)].map((key) => {
+  return byReadiness(providerId, [...usable.slice(start), ...usable.slice(0, start)], now);
+}
+
+/**
+ * The usable keys starting at the one `affinity` (promptAffinity: a long prompt prefix) picks, so that
+ * requests sharing that prefix meet the provider's prompt cache on one key. While that key rests, the
+ * next ready key in order stands in; the round-robin cursor is left alone.
+ */
+export function affinityRotation(providerId: string, keys: ProviderKey[], affinity: number, now = Date.now()): KeyTurn[] {
+  const usable = usableKeys(keys, now);
+  const start = usable.length === 0 ? 0 : affinity % usable.length;
+  return byReadiness(providerId, [...usable.slice(start), ...usable.slice(0, start)], now);
+}
+
+/** Keys in the given order, resting ones moved to the end, soonest ready first. */
+function byReadiness(providerId: string, ordered: ProviderKey[], now: number): KeyTurn[] {
+  const turns = ordered.map((key) => {
     const rest = resting.get(restId(providerId, key.key));
     return { key, readyAt: rest && rest.until > now ? rest.until : 0 };
   });

@@ -6,7 +6,8 @@ import { type ErrorDialect, errorBody, errorResponse, GatewayError } from '../er
 import { wireProtocol } from '../providers/table';
 import type { Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';
-import { type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
+import { promptAffinity } from './affinity';
+import { affinityRotation, type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
 import { abortable, CLIENT_CLOSED, readHead, relay, type RelayFailure, SseFramer, sseDataIsJson } from './relay';
 import { isRetryableStatus, providerWaitMs } from './retry';
 import { buildTarget } from './target';
@@ -69,7 +70,8 @@ type Attempt = { answer: Response } | { failed: Failed };
 export async function forward(req: ForwardRequest): Promise<Response> {
   const settings = settingsOf(req.env);
   const deadline = req.deadline ?? Date.now() + settings.UPSTREAM_DEADLINE_MS;
-  const turns = keyRotation(req.providerId, req.provider.keys);
+  const affinity = promptAffinity(req.json);
+  const turns = affinity === undefined ? keyRotation(req.providerId, req.provider.keys) : affinityRotation(req.providerId, req.provider.keys, affinity);
   if (turns.length === 0) {
     throw new GatewayError(503, `provider "${req.providerId}" has no usable key (all are expired or marked expired)`, 'no_usable_key', {
       [ATTEMPTS_HEADER]: '0',
