@@ -1,10 +1,15 @@
 import type { ErrorDialect } from './errors';
 import type { RateLimiter } from './limits/rate-limiter';
+import type { UserMeter } from './limits/user-meter';
+import type { CostBound } from './usage/price';
+import type { UsageTap } from './usage/tap';
 import type { AiConfig, Provider, User } from './vault/schema';
 
 export interface Bindings {
   KV_AI_PROXY: KVNamespace;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** One object per user: rate limit, budget reservations, pending usage records (src/limits/user-meter.ts). */
+  USER_METER: DurableObjectNamespace<UserMeter>;
   /** Usage records (migrations/). */
   DB: D1Database;
   AI_JSON_CRYPTOKEN?: string;
@@ -27,6 +32,8 @@ export interface Bindings {
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
   UPSTREAM_DEADLINE_MS?: string;
   UPSTREAM_IDLE_TIMEOUT_MS?: string;
+  /** Days a usage record is kept in D1 (default 90). */
+  USAGE_RETENTION_DAYS?: string;
 }
 
 export interface Variables {
@@ -36,6 +43,13 @@ export interface Variables {
   config: AiConfig;
   /** Set by Anthropic-dialect routes: errors are rendered in Anthropic's shape. */
   errorDialect?: ErrorDialect;
+  /** Metered routes: what the request did upstream, for its usage record. */
+  tap?: UsageTap;
+  /**
+   * Metered routes: the rate limit and the budget reservation in one call to the user's object, once
+   * the request's models are known and before anything is sent. Throws the 429 when refused.
+   */
+  admit?: (cost: CostBound) => Promise<void>;
 }
 
 export type Env = { Bindings: Bindings; Variables: Variables };

@@ -134,9 +134,14 @@ export interface RelayOptions {
   /** Aborts the upstream request: on a long silence (`idle_timeout`) and when the client goes (`client_closed`). */
   upstream: AbortController;
   onFailure: (failure: RelayFailure) => void;
-  /** Called once when the relay ends, however it ends. */
-  onEnd: () => void;
+  /** Called once when the relay ends, with how it ended. */
+  onEnd: (ending: RelayEnding) => void;
+  /** Sees every block of whole events (or raw chunk) before the client does; returns what the client gets. */
+  inspect?: (bytes: Uint8Array) => Uint8Array;
 }
+
+/** How a relay ended: the upstream body finished, the client left, or the upstream failed. */
+export type RelayEnding = 'done' | typeof CLIENT_CLOSED | RelayFailure;
 
 /** The client's body: the head, then the rest of the upstream body as it comes, pulled by the client. */
 export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
@@ -154,20 +159,28 @@ export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
       options.upstream.abort('idle_timeout');
     }, delay);
   };
-  const end = () => {
+  const end = (ending: RelayEnding) => {
     if (ended) return;
     ended = true;
     clearTimeout(timer);
-    options.onEnd();
+    options.upstream.signal.removeEventListener('abort', onAbort);
+    options.onEnd(ending);
   };
+  // A client that leaves while no read is pending is noticed here, not only at the next pull.
+  const onAbort = () => {
+    if (options.upstream.signal.reason === CLIENT_CLOSED) end(CLIENT_CLOSED);
+  };
+  const inspect = options.inspect ?? ((bytes: Uint8Array) => bytes);
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      if (head.bytes.length > 0) controller.enqueue(head.bytes);
+      const first = inspect(head.bytes);
+      if (first.length > 0) controller.enqueue(first);
       if (head.done) {
-        end();
+        end('done');
         controller.close();
       } else {
+        options.upstream.signal.addEventListener('abort', onAbort);
         watch(options.idleTimeoutMs);
       }
     },
@@ -177,11 +190,14 @@ export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
         try {
           result = await abortable(reader.read(), options.upstream.signal);
         } catch (err) {
-          end();
           reader.cancel().catch(() => {});
           // The client left (its request signal aborted the upstream): nobody to tell.
-          if (options.upstream.signal.reason === CLIENT_CLOSED) return controller.error(err);
+          if (options.upstream.signal.reason === CLIENT_CLOSED) {
+            end(CLIENT_CLOSED);
+            return controller.error(err);
+          }
           const failure: RelayFailure = idled ? 'idle_timeout' : 'upstream_failed';
+          end(failure);
           options.onFailure(failure);
           if (!framer) return controller.error(new Error(`upstream body ${failure.replace('_', ' ')}`));
           controller.enqueue(new TextEncoder().encode(options.errorEvent(failure)));
@@ -190,17 +206,17 @@ export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
         lastChunkAt = Date.now();
         if (result.done) {
           const rest = framer?.rest();
-          if (rest?.length) controller.enqueue(rest);
-          end();
+          if (rest?.length) controller.enqueue(inspect(rest));
+          end('done');
           return controller.close();
         }
-        const ready = framer ? framer.push(result.value) : result.value;
+        const ready = inspect(framer ? framer.push(result.value) : result.value);
         if (ready.length > 0) return controller.enqueue(ready);
       }
     },
     cancel(reason) {
       // The client went away: stop the upstream so no tokens are spent for nobody.
-      end();
+      end(CLIENT_CLOSED);
       options.upstream.abort(CLIENT_CLOSED);
       reader.cancel(reason).catch(() => {});
     },

@@ -4,7 +4,9 @@ import { settingsOf } from '../limits/settings';
 import { logEvent } from '../log';
 import { type ErrorDialect, errorBody, errorResponse, GatewayError } from '../errors';
 import { wireProtocol } from '../providers/table';
-import type { Provider, ProviderKey } from '../vault/schema';
+import { StreamCounter, usageFormat, usageFromJson } from '../usage/extract';
+import type { UsageTap } from '../usage/tap';
+import type { Model, Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';
 import { promptAffinity } from './affinity';
 import { affinityRotation, type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
@@ -38,6 +40,27 @@ export interface ForwardRequest {
   deadline?: number;
   /** The dialect of the SSE error event that ends a stream cut mid-way (default: the upstream's). */
   streamErrorDialect?: StreamErrorDialect;
+  /** Metering: told of every attempt, the answer's token counts, and the stream's end. */
+  tap?: UsageTap;
+  /** The vault's entry for `model` (its prices), for the usage record. */
+  entry?: Model;
+}
+
+/** What metering changes in a request: an OpenAI stream is asked for usage the client did not ask for. */
+interface Metered {
+  json?: Record<string, unknown>;
+  /** The usage chunk the gateway asked for is not passed to the client. */
+  hideUsageChunk: boolean;
+}
+
+function metered(req: ForwardRequest): Metered {
+  const json = req.json;
+  const asksUsage = (json?.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
+  if (!req.tap || json?.stream !== true || asksUsage || !/^(chat\/)?completions$/.test(req.operation) || usageFormat(req.operation) !== 'openai') {
+    return { json, hideUsageChunk: false };
+  }
+  const streamOptions = typeof json.stream_options === 'object' && json.stream_options !== null ? json.stream_options : {};
+  return { json: { ...json, stream_options: { ...streamOptions, include_usage: true } }, hideUsageChunk: true };
 }
 
 /** The response header counting the upstream attempts behind an answer. */
@@ -79,6 +102,7 @@ export async function forward(req: ForwardRequest): Promise<Response> {
   }
   let attempts = 0;
   let last: Failed | undefined;
+  const meter = metered(req);
   for (const turn of turns) {
     if (attempts >= settings.MAX_ATTEMPTS || Date.now() >= deadline) break;
     const wait = turn.readyAt - Date.now();
@@ -87,7 +111,14 @@ export async function forward(req: ForwardRequest): Promise<Response> {
     if (wait > 0) await sleep(wait, req.signal);
     if (req.signal?.aborted) throw clientClosed();
     attempts++;
-    const outcome = await attempt(req, turn.key, deadline, settings);
+    req.tap?.attempt({
+      provider: req.providerId,
+      model: req.model,
+      entry: req.entry,
+      operation: req.operation,
+      stream: req.json?.stream === true || isStreamingOperation(req.operation),
+    });
+    const outcome = await attempt(req, turn.key, deadline, settings, meter);
     if ('answer' in outcome) {
       if (outcome.answer.status < 400) keySucceeded(req.providerId, turn.key.key);
       return withAttempts(outcome.answer, attempts);
@@ -118,9 +149,10 @@ export async function forward(req: ForwardRequest): Promise<Response> {
 
 const TIMED_OUT = 'timed_out';
 
-async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, settings: ReturnType<typeof settingsOf>): Promise<Attempt> {
+async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, settings: ReturnType<typeof settingsOf>, meter: Metered): Promise<Attempt> {
   const target = buildTarget({ ...req, key: key.key });
-  const body = target.model && req.json ? JSON.stringify({ ...req.json, model: target.model }) : req.body;
+  const body =
+    target.model && meter.json ? JSON.stringify({ ...meter.json, model: target.model }) : meter.json !== req.json ? JSON.stringify(meter.json) : req.body;
   const upstream = new AbortController();
   const onClientAbort = () => upstream.abort(CLIENT_CLOSED);
   req.signal?.addEventListener('abort', onClientAbort);
@@ -139,17 +171,22 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
     );
     // The status line arrived; the body (or its first event) must follow without a long silence.
     arm(settings.UPSTREAM_IDLE_TIMEOUT_MS);
+    req.tap?.firstByte();
     const headers = downstreamHeaders(res.headers);
     const init = { status: res.status, statusText: res.statusText, headers };
     if (res.status >= 400) {
       const text = scrubSecrets(await abortable(res.text(), upstream.signal), secretsOf(req));
       const answer = upstreamError(req.providerId, text, init);
+      req.tap?.answered(undefined);
       if (!isRetryableStatus(res.status)) return { answer };
       const kind: FailureKind = res.status === 401 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate' : 'server';
       const waitMs = res.status === 429 || res.status === 503 ? providerWaitMs(res.headers) : undefined;
       return { failed: { kind, reason: `http_${res.status}`, waitMs, answer } };
     }
-    if (!res.body) return { answer: new Response(null, init) };
+    if (!res.body) {
+      req.tap?.answered(undefined);
+      return { answer: new Response(null, init) };
+    }
 
     const contentType = res.headers.get('content-type') ?? '';
     const framer = contentType.includes('text/event-stream') ? new SseFramer() : undefined;
@@ -159,20 +196,36 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
     const size = res.headers.has('content-encoding') ? Number.NaN : Number(res.headers.get('content-length') ?? Number.NaN);
     if (whole && size <= MAX_CHECKED_JSON_BYTES) {
       const bytes = new Uint8Array(await abortable(res.arrayBuffer(), upstream.signal));
-      return isJsonText(bytes) ? { answer: new Response(bytes, init) } : invalidJson(req.providerId);
+      const json = parseJson(bytes);
+      if (json === INVALID) return invalidJson(req.providerId);
+      req.tap?.answered(usageFromJson(usageFormat(req.operation), json));
+      return { answer: new Response(bytes, init) };
     }
     reader = res.body.getReader();
     const head = await readHead(reader, upstream.signal, { framer, whole, maxBytes: MAX_CHECKED_JSON_BYTES });
-    const checkable = framer ? head.bytes : whole && head.done ? head.bytes : undefined;
-    if (checkable && !(framer ? sseDataIsJson(checkable) : isJsonText(checkable))) {
+    const wholeJson = !framer && whole && head.done ? parseJson(head.bytes) : undefined;
+    if ((framer && !sseDataIsJson(head.bytes)) || wholeJson === INVALID) {
       void reader.cancel().catch(() => {});
       return invalidJson(req.providerId);
     }
     clearTimeout(timer);
+    // Counted: SSE, Gemini's streamed JSON array, a JSON answer too large to be checked whole.
+    const counted = req.tap && (framer || whole || isStreamingOperation(req.operation));
+    const counter = counted ? new StreamCounter(usageFormat(req.operation), meter.hideUsageChunk) : undefined;
+    const inspect = counter && (framer ? (bytes: Uint8Array) => counter.events(bytes) : (bytes: Uint8Array) => (counter.raw(bytes), bytes));
     // Read whole already (a JSON answer, a stream that ended within its first event): sent as it is,
     // with no relay stream in JavaScript between the upstream's bytes and the client.
-    if (head.done) return { answer: new Response(head.bytes, init) };
+    if (head.done) {
+      if (wholeJson !== undefined) req.tap?.answered(usageFromJson(usageFormat(req.operation), wholeJson));
+      else if (counter) {
+        const bytes = inspect!(head.bytes) as Uint8Array<ArrayBuffer>;
+        req.tap!.streaming(counter)('done');
+        return { answer: new Response(bytes, init) };
+      }
+      return { answer: new Response(head.bytes, init) };
+    }
     relaying = true;
+    const streamEnded = counter && req.tap!.streaming(counter);
     const dialect = req.streamErrorDialect ?? upstreamDialect(req);
     const stream = relay({
       reader,
@@ -183,7 +236,11 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
       upstream,
       onFailure: (failure) =>
         logEvent(req.env, 'error', { requestId: req.requestId, provider: req.providerId, event: 'stream_failed', reason: failure, keyIndex: req.provider.keys.indexOf(key) }),
-      onEnd: () => req.signal?.removeEventListener('abort', onClientAbort),
+      onEnd: (ending) => {
+        req.signal?.removeEventListener('abort', onClientAbort);
+        streamEnded?.(ending);
+      },
+      inspect,
     });
     return { answer: new Response(stream, init) };
   } catch (err) {
@@ -235,14 +292,18 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Gemini's `:streamGenerateContent` without `alt=sse` streams one JSON array: never read it whole. */
 const isStreamingOperation = (operation: string) => /:stream/i.test(operation);
 
-function isJsonText(text: string | Uint8Array): boolean {
+const INVALID = Symbol('invalid JSON');
+
+/** The JSON value of a body, parsed once (validity check and usage counts), or INVALID. */
+function parseJson(text: string | Uint8Array): unknown {
   try {
-    JSON.parse(typeof text === 'string' ? text : new TextDecoder().decode(text));
-    return true;
+    return JSON.parse(typeof text === 'string' ? text : new TextDecoder().decode(text));
   } catch {
-    return false;
+    return INVALID;
   }
 }
+
+const isJsonText = (text: string) => parseJson(text) !== INVALID;
 
 /** Anthropic's native `messages` streams use `event: error`; every other stream `data: {"error":…}`. */
 const upstreamDialect = (req: ForwardRequest): StreamErrorDialect =>

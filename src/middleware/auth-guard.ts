@@ -51,7 +51,9 @@ export function refuseKnownLockout(c: Context<Env>): void {
  */
 export async function settleAuthentication(c: Context<Env>, valid: boolean): Promise<void> {
   const ip = clientIp(c);
-  if (ip === undefined) return;
+  // A valid credential costs no call: refuseKnownLockout has already checked this isolate's memo of
+  // locked addresses, which every counted failure fills (the guard stays off the success path).
+  if (ip === undefined || valid) return;
   const settings = settingsOf(c.env);
   const [limit, windowMs] = [settings.AUTH_FAILURE_LIMIT, settings.AUTH_FAILURE_WINDOW_S * 1000];
   const verdict = await consultLimiter(

@@ -6,7 +6,8 @@ import type { Env } from '../env';
 import { findUser } from '../users/store';
 import { refuseKnownLockout, settleAuthentication } from './auth-guard';
 import { errorResponse, GatewayError } from '../errors';
-import { userRateLimit } from './rate-limit';
+import type { UsageRoute } from '../usage/record';
+import { meteredUserLimits, userRateLimit } from './rate-limit';
 
 const unauthorized = (message: string) => (c: Context<Env>) => errorResponse(401, message, undefined, {}, c.get('errorDialect'));
 
@@ -36,14 +37,17 @@ const userBearerAuth: MiddlewareHandler<Env> = bearerAuth({ ...authMessages, ver
 const userApiKeyAuth: MiddlewareHandler<Env> = bearerAuth({ ...authMessages, headerName: 'x-api-key', prefix: '', verifyToken: verifyUser });
 
 /**
- * Every user route: the user key as a bearer token or, when no Authorization header is sent, as
- * `x-api-key` (what the Anthropic SDKs and Claude Code send, on every route); then the user's rate
- * limit, so no user route can skip the limiter.
+ * The user key as a bearer token or, when no Authorization header is sent, as `x-api-key` (what the
+ * Anthropic SDKs and Claude Code send, on every route).
  */
-export const userAuth: MiddlewareHandler<Env> = every(
-  (c, next) => (c.req.header('authorization') === undefined && c.req.header('x-api-key') !== undefined ? userApiKeyAuth : userBearerAuth)(c, next),
-  userRateLimit,
-);
+const userKeyAuth: MiddlewareHandler<Env> = (c, next) =>
+  (c.req.header('authorization') === undefined && c.req.header('x-api-key') !== undefined ? userApiKeyAuth : userBearerAuth)(c, next);
+
+/** Every user route that reaches no provider: the user key, then the user's rate limit, so no user route can skip the limiter. */
+export const userAuth: MiddlewareHandler<Env> = every(userKeyAuth, userRateLimit);
+
+/** User routes that reach a provider: the user key, then the user's rate limit and budget, metered (usage records). */
+export const meteredUserAuth = (route: UsageRoute): MiddlewareHandler<Env> => every(userKeyAuth, meteredUserLimits(route));
 
 /**
  * The operator's bearer: `ADMIN_TOKEN` when that secret is set, else the vault passphrase

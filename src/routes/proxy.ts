@@ -5,7 +5,8 @@ import { cacheCallOf, throughCache } from '../cache/serve';
 import { forward } from '../forward/send';
 import { formModel, parseJsonBody, parseOperation } from '../forward/operation';
 import { gatewaySlug } from '../forward/target';
-import { userAuth } from '../middleware/auth';
+import { meteredUserAuth } from '../middleware/auth';
+import { requestedMaxTokens } from '../usage/price';
 import { requestBodyLimit } from '../middleware/body-limit';
 import { GatewayError } from '../errors';
 import { findModel, hasUsableKey, resolveProvider } from '../providers/lookup';
@@ -41,6 +42,7 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
   }
   // Allow-lists name vault models: `groq/llama-…` (AI Gateway form) is the vault's `llama-…`.
   assertMayUse(user, c.get('userName'), id, listed?.id ?? model);
+  await c.get('admit')!({ models: [listed], bodyBytes: body?.byteLength ?? 0, maxTokens: requestedMaxTokens(json) });
 
   const url = new URL(c.req.url);
   const call = cacheCallOf(c, {
@@ -65,6 +67,8 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
       env: c.env,
       requestId: c.get('requestId'),
       signal,
+      tap: c.get('tap'),
+      entry: listed,
     }),
   );
 }
@@ -90,12 +94,12 @@ export const legacyHostFinal: MiddlewareHandler<Env> = async (c, next) => {
   if (!providerForHost(host)) {
     throw new GatewayError(400, "X-Host-Final names a host outside the gateway's host table", 'unknown_host');
   }
-  return every(userAuth, requestBodyLimit, forwardLegacy)(c, next);
+  return every(meteredUserAuth('legacy'), requestBodyLimit, forwardLegacy)(c, next);
 };
 
 export const proxyRoutes = new Hono<Env>();
 
-proxyRoutes.post('/:provider/:version{v1(?:beta|alpha)?}/*', userAuth, requestBodyLimit, (c) => {
+proxyRoutes.post('/:provider/:version{v1(?:beta|alpha)?}/*', meteredUserAuth('proxy'), requestBodyLimit, (c) => {
   // The operation is what follows the first two segments of the raw path: the decoded `provider`
   // param (`%67roq` → `groq`) is not a prefix of the raw path.
   const operation = new URL(c.req.url).pathname.split('/').slice(3).join('/');

@@ -1,7 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Env } from '../env';
-import { userAuth } from '../middleware/auth';
+import { meteredUserAuth } from '../middleware/auth';
 import { MAX_REQUEST_BYTES, requestBodyLimit } from '../middleware/body-limit';
 import { GatewayError } from '../errors';
 import { anthropicClient } from '../providers/protocols/anthropic';
@@ -29,6 +29,8 @@ const dialectBodyLimit = bodyLimit({
 });
 
 export const unifiedRoutes = new Hono<Env>();
+
+const userAuth = meteredUserAuth('unified');
 
 unifiedRoutes.post('/v1/chat/completions', userAuth, requestBodyLimit, (c) => serveChat(c, openaiClient));
 unifiedRoutes.post('/v1/embeddings', userAuth, requestBodyLimit, serveEmbeddings);

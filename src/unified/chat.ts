@@ -9,6 +9,7 @@ import { readBody } from './body';
 import { type Candidate, resolveCandidates } from './candidates';
 import { firstServed } from './fallback';
 import {
+  admitCandidates,
   answerJson,
   chainDeadline,
   JSON_HEADERS,
@@ -35,6 +36,7 @@ interface Attempt {
 export async function serveChat<Body extends Record<string, unknown>>(c: Context<Env>, client: ClientDialect<Body>): Promise<Response> {
   const body = await readBody(c, { path: client.chatOperation, kind: 'chat' }, client.schema);
   const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), String(body.model));
+  await admitCandidates(c, candidates, body);
   const call = cacheCallOf(c, {
     provider: candidates.map((candidate) => candidate.providerId).join(','),
     model: String(body.model),

@@ -9,7 +9,7 @@ import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { firstServed } from './fallback';
-import { answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders } from './upstream';
+import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders } from './upstream';
 
 // POST /v1/messages/count_tokens, answered only where the count is the provider's own: Anthropic
 // (passed through) and protocols with a token-counting API (Gemini countTokens). Anything else is a
@@ -38,6 +38,7 @@ export async function serveCountTokens(c: Context<Env>): Promise<Response> {
         'count_tokens_unsupported',
       ),
   });
+  await admitCandidates(c, candidates, body);
   const deadline = chainDeadline(c);
 
   const attempt = async (candidate: Candidate): Promise<Attempt> => {

@@ -9,7 +9,7 @@ import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { firstServed } from './fallback';
-import { answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders } from './upstream';
+import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders } from './upstream';
 
 // POST /v1/embeddings: OpenAI-protocol providers get the request as it is; others with an
 // embeddings API (Gemini) get it translated.
@@ -31,6 +31,7 @@ export async function serveEmbeddings(c: Context<Env>): Promise<Response> {
     refusal: (protocols) =>
       new GatewayError(400, `model "${body.model}" is offered only by providers without an embeddings API (${protocols})`, 'unsupported_operation'),
   });
+  await admitCandidates(c, candidates, body);
   const call = cacheCallOf(c, {
     provider: candidates.map((candidate) => candidate.providerId).join(','),
     model: body.model,

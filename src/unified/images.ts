@@ -6,7 +6,7 @@ import { loadConfig } from '../vault/store';
 import { resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { firstServed } from './fallback';
-import { chainDeadline, labelled, send } from './upstream';
+import { admitCandidates, chainDeadline, labelled, send } from './upstream';
 
 // POST /v1/images/generations: only OpenAI-protocol providers have this operation; the request
 // passes through as it is, with the fallback chain of the unified routes.
@@ -23,6 +23,7 @@ export async function serveImages(c: Context<Env>): Promise<Response> {
     refusal: (protocols) =>
       new GatewayError(400, `model "${body.model}" is offered only by providers without an OpenAI images API (${protocols})`, 'unsupported_operation'),
   });
+  await admitCandidates(c, candidates, body);
   const deadline = chainDeadline(c);
   const { response, candidate } = await firstServed(
     candidates,

@@ -7,6 +7,7 @@ import { settingsOf } from '../limits/settings';
 import { type ErrorDialect, errorResponse, GatewayError } from '../errors';
 import type { UpstreamCall } from '../providers/protocols/adapter';
 import { upstreamErrorMessage } from '../translate/failures';
+import { requestedMaxTokens } from '../usage/price';
 import type { Candidate } from './candidates';
 
 // The unified routes' side of forwarding: one call to one candidate through forward(), and the
@@ -15,6 +16,15 @@ import type { Candidate } from './candidates';
 export const PROVIDER_HEADER = 'X-Switchyard-Provider';
 
 export const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+
+/**
+ * Admit a unified request (rate limit and budget, one call to the user's object) once its candidates
+ * are known: the reservation is priced with the dearest of them.
+ */
+export async function admitCandidates(c: Context<Env>, candidates: Candidate[], body: Record<string, unknown>): Promise<void> {
+  const bodyBytes = (await c.req.arrayBuffer()).byteLength;
+  await c.get('admit')?.({ models: candidates.map((candidate) => candidate.model), bodyBytes, maxTokens: requestedMaxTokens(body) });
+}
 
 /** When a unified request must have an answer: one deadline for the whole fallback chain. */
 export const chainDeadline = (c: Context<Env>) => Date.now() + settingsOf(c.env).UPSTREAM_DEADLINE_MS;
@@ -50,6 +60,8 @@ export function send(c: Context<Env>, candidate: Candidate, call: UpstreamCall, 
     requestId: c.get('requestId'),
     signal: options.signal ?? c.req.raw.signal,
     deadline: options.deadline,
+    tap: c.get('tap'),
+    entry: candidate.model,
   });
 }
 

@@ -25,6 +25,11 @@ export const Model = z.looseObject({
   tags: z.array(z.string()).optional(),
   /** Seconds an answer of this model is cached when the request names no X-Switchyard-Cache-Ttl (0 to 86 400). */
   cacheTtl: z.number().int().min(0).max(86_400).optional(),
+  /** Prices in USD per 1 000 000 tokens; a model without input and output prices is unpriced. */
+  inputPrice: z.number().nonnegative().optional(),
+  outputPrice: z.number().nonnegative().optional(),
+  /** Input tokens read from the provider's prompt cache (default: inputPrice). */
+  cachedInputPrice: z.number().nonnegative().optional(),
 });
 
 const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL');
@@ -50,6 +55,10 @@ export const User = z.looseObject({
   models: z.array(z.string()).optional(),
   disabled: z.boolean().optional(),
   expiresAt: isoDate.optional(),
+  /** USD per UTC calendar month (README, "Usage and budgets"). */
+  monthlyBudgetUsd: z.number().nonnegative().optional(),
+  /** Input + output tokens per UTC day. */
+  dailyTokens: z.number().int().nonnegative().optional(),
 });
 
 export const Users = z.record(z.string(), User);

@@ -2,12 +2,13 @@ import { env as testEnv, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import app from '../../src/app';
 import type { Bindings } from '../../src/env';
-import { RateLimiter } from '../../src/limits/rate-limiter';
+import { Gcra } from '../../src/limits/gcra';
+import type { UserMeter } from '../../src/limits/user-meter';
 import { makeEnv, userHeaders } from './helpers/env';
 import { mockUpstream } from './helpers/fetch';
 import { VAULT_TOKEN } from './helpers/vault';
 
-// Per-user rate limit (Durable Object, sliding one-minute window) and the per-IP brute-force guard.
+// Per-user rate limit (the user's Durable Object, GCRA: bursts of rpm, one more every minute / rpm) and the per-IP brute-force guard.
 // Each test uses its own user names and client addresses: limiter objects outlive a test.
 
 afterEach(() => vi.restoreAllMocks());
@@ -103,23 +104,31 @@ describe('per-user rate limit', () => {
     expect(legacy.headers.get('x-ratelimit-remaining')).toBe('3');
   });
 
-  it('slides: a hit leaves the window one minute after it was counted', async () => {
-    const stub = testEnv.RATE_LIMITER.get(testEnv.RATE_LIMITER.idFromName(unique('window')));
-    const first = await stub.take(2, 60_000);
-    expect(first).toMatchObject({ allowed: true, remaining: 1 });
-    expect((await stub.take(2, 60_000)).remaining).toBe(0);
-    const refused = await stub.take(2, 60_000);
-    expect(refused.allowed).toBe(false);
-    expect(refused.resetMs).toBeGreaterThan(0);
-    expect(refused.resetMs).toBeLessThanOrEqual(60_000);
-    // Age the counted hits by one minute: the window is empty again.
-    await runInDurableObject(stub, (_instance: RateLimiter, state) => {
-      state.storage.sql.exec('UPDATE hits SET at = at - 60000');
-    });
-    expect(await stub.take(2, 60_000)).toMatchObject({ allowed: true, remaining: 1 });
-    // peek never counts
-    expect(await stub.peek(2, 60_000)).toMatchObject({ allowed: true, remaining: 1 });
-    expect(await stub.peek(2, 60_000)).toMatchObject({ allowed: true, remaining: 1 });
+  it('refills one request every minute / rpm after a burst of rpm, and peek never counts', () => {
+    const limiter = new Gcra();
+    const t0 = 1_000_000;
+    expect(limiter.take(2, 60_000, t0)).toMatchObject({ allowed: true, remaining: 1 });
+    expect(limiter.take(2, 60_000, t0)).toMatchObject({ allowed: true, remaining: 0, resetMs: 60_000 });
+    const refused = limiter.take(2, 60_000, t0 + 1_000);
+    expect(refused).toMatchObject({ allowed: false, remaining: 0, resetMs: 29_000 });
+    // One interval (60 s / 2) after the burst, one more request passes; a full minute refills the burst.
+    expect(limiter.take(2, 60_000, t0 + 30_000)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(limiter.peek(2, 60_000, t0 + 60_000)).toMatchObject({ allowed: true, remaining: 1 });
+    expect(limiter.peek(2, 60_000, t0 + 60_000)).toMatchObject({ allowed: true, remaining: 1 });
+    expect(limiter.peek(2, 60_000, t0 + 90_000)).toMatchObject({ allowed: true, remaining: 2 });
+  });
+
+  it('keeps one number per limiter whatever the rpm, and writes nothing to storage per verdict', async () => {
+    const name = unique('big');
+    const key = `key-${name}`;
+    const env = await usersEnv({ [name]: { key, rpm: 1_000_000 } });
+    const stub = testEnv.USER_METER.get(testEnv.USER_METER.idFromName(`user:${name}`));
+    await app.request('/v1/providers', { headers: userHeaders(key) }, env);
+    const size = await runInDurableObject(stub, (_instance: UserMeter, state) => state.storage.sql.databaseSize);
+    const all = await Promise.all(Array.from({ length: 200 }, () => app.request('/v1/providers', { headers: userHeaders(key) }, env)));
+    expect(all.every((r) => r.status === 200)).toBe(true);
+    expect(all.every((r) => r.headers.get('x-ratelimit-limit') === '1000000')).toBe(true);
+    expect(await runInDurableObject(stub, (_instance: UserMeter, state) => state.storage.sql.databaseSize)).toBe(size);
   });
 
   it('lets requests through (and logs) when the limiter object cannot answer', async () => {
@@ -128,11 +137,11 @@ describe('per-user rate limit', () => {
     const env = await usersEnv({ [name]: { key, rpm: 1 } });
     const broken = {
       ...env,
-      RATE_LIMITER: {
+      USER_METER: {
         idFromName: () => {
           throw new Error('durable objects unavailable');
         },
-      } as unknown as Bindings['RATE_LIMITER'],
+      } as unknown as Bindings['USER_METER'],
     };
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     const res = await app.request('/v1/providers', { headers: userHeaders(key) }, broken);

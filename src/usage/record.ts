@@ -1,0 +1,75 @@
+// The usage record: one per request that reached a provider (README, "Usage and budgets"). It holds
+// counts, ids and timings only: never a prompt, an answer or a key.
+
+export type UsageRoute = 'proxy' | 'legacy' | 'unified';
+/** `provider`: the provider's own counts; `estimated`: counted by the gateway; `none`: nothing generated. */
+export type UsageSource = 'provider' | 'estimated' | 'none';
+export type CacheOutcome = 'none' | 'hit' | 'miss';
+
+export interface UsageRecord {
+  /** The request's X-Request-Id. */
+  id: string;
+  /** When the request arrived (ISO 8601, UTC). */
+  time: string;
+  user: string;
+  route: UsageRoute;
+  operation: string;
+  provider: string;
+  model: string | null;
+  status: number;
+  stream: boolean;
+  attempts: number;
+  /** Every input token, cached ones included. */
+  input_tokens: number;
+  output_tokens: number;
+  /** The part of input_tokens read from the provider's prompt cache. */
+  cached_input_tokens: number;
+  usage_source: UsageSource;
+  /** null when the model has no price in the vault (unpriced), never a made-up 0. */
+  cost_usd: number | null;
+  latency_ms: number;
+  first_byte_ms: number | null;
+  cache: CacheOutcome;
+  error_code: string | null;
+}
+
+/** The record's columns in D1 (migrations/0001_usage.sql), in insertion order; `day` is derived. */
+export const RECORD_COLUMNS = [
+  'id',
+  'time',
+  'day',
+  'user',
+  'route',
+  'operation',
+  'provider',
+  'model',
+  'status',
+  'stream',
+  'attempts',
+  'input_tokens',
+  'output_tokens',
+  'cached_input_tokens',
+  'usage_source',
+  'cost_usd',
+  'latency_ms',
+  'first_byte_ms',
+  'cache',
+  'error_code',
+] as const;
+
+/** The values of a record for RECORD_COLUMNS. */
+export function recordRow(record: UsageRecord): (string | number | null)[] {
+  return RECORD_COLUMNS.map((column) => {
+    if (column === 'day') return record.time.slice(0, 10);
+    if (column === 'stream') return record.stream ? 1 : 0;
+    return record[column];
+  });
+}
+
+/** A D1 row back into a record. */
+export function rowRecord(row: Record<string, unknown>): UsageRecord {
+  const { day: _day, ...rest } = row;
+  return { ...(rest as unknown as UsageRecord), stream: row.stream === 1 || row.stream === true };
+}
+
+export const INSERT_RECORD_SQL = `INSERT OR IGNORE INTO usage_records (${RECORD_COLUMNS.join(', ')}) VALUES (${RECORD_COLUMNS.map(() => '?').join(', ')})`;

@@ -1,0 +1,133 @@
+import type { Model } from '../vault/schema';
+import { type StreamCounter, type StreamEnding } from './extract';
+import { costUsd, type TokenCounts } from './price';
+import type { UsageRecord, UsageRoute, UsageSource } from './record';
+
+// What one request did upstream, gathered while it runs: forward() reports each attempt, the answer's
+// counts or the stream it relays; the route's middleware reports what the client was told. Once both
+// the handler and any relayed stream have ended, the record is built and handed to `deliver`.
+
+export interface TapOrigin {
+  id: string;
+  user: string;
+  route: UsageRoute;
+  /** When the request arrived (ms since the epoch). */
+  startedAt: number;
+}
+
+export interface AttemptInfo {
+  provider: string;
+  /** The model id as sent upstream, if the request names one. */
+  model?: string;
+  /** The vault's entry for the model: its prices. */
+  entry?: Model;
+  operation: string;
+  stream: boolean;
+}
+
+const STREAM_CUT_CODES: Record<Exclude<StreamEnding, 'done'>, string> = {
+  client_closed: 'client_closed_request',
+  upstream_failed: 'upstream_stream_failed',
+  idle_timeout: 'upstream_timeout',
+};
+
+export class UsageTap {
+  /** Size of the request body, for estimates when a provider gives no count. */
+  requestBytes = 0;
+  private attempts = 0;
+  private last?: AttemptInfo;
+  private firstByteAt?: number;
+  private counts?: TokenCounts;
+  private source: UsageSource = 'none';
+  private status = 0;
+  private errorCode: string | null = null;
+  private openStreams = 0;
+  private handled = false;
+  private delivered = false;
+
+  constructor(
+    readonly origin: TapOrigin,
+    private readonly deliver: (record: UsageRecord | undefined) => void,
+  ) {}
+
+  /** An upstream attempt is about to be sent. */
+  attempt(info: AttemptInfo): void {
+    this.attempts++;
+    this.last = info;
+    this.counts = undefined;
+    this.source = 'none';
+  }
+
+  /** The upstream's status line arrived. */
+  firstByte(): void {
+    this.firstByteAt ??= Date.now();
+  }
+
+  /** A whole answer: the provider's counts when it gave any. */
+  answered(counts: TokenCounts | undefined): void {
+    this.counts = counts;
+    this.source = counts ? 'provider' : 'none';
+  }
+
+  /** An answer relayed as it comes: `end` is called once when the relay ends, however it ends. */
+  streaming(counter: StreamCounter): (ending: StreamEnding) => void {
+    this.openStreams++;
+    let ended = false;
+    return (ending) => {
+      if (ended) return;
+      ended = true;
+      this.openStreams--;
+      const { counts, source } = counter.result(ending, this.requestBytes);
+      this.counts = counts;
+      this.source = source;
+      if (ending !== 'done') this.errorCode ??= STREAM_CUT_CODES[ending];
+      this.maybeDeliver();
+    };
+  }
+
+  /** The route answered (or failed): the status the client got, and the error code if it failed. */
+  done(status: number, errorCode: string | null): void {
+    if (this.handled) return;
+    this.handled = true;
+    this.status = status;
+    if (status >= 400) this.errorCode = errorCode ?? this.errorCode ?? 'upstream_error';
+    this.maybeDeliver();
+  }
+
+  /** Whether a request went to a provider. */
+  get reached(): boolean {
+    return this.attempts > 0;
+  }
+
+  private maybeDeliver() {
+    if (this.delivered || !this.handled || this.openStreams > 0) return;
+    this.delivered = true;
+    this.deliver(this.reached ? this.record() : undefined);
+  }
+
+  private record(): UsageRecord {
+    const attempt = this.last!;
+    const counts = this.counts ?? { input: 0, output: 0, cached: 0 };
+    return {
+      id: this.origin.id,
+      time: new Date(this.origin.startedAt).toISOString(),
+      user: this.origin.user,
+      route: this.origin.route,
+      operation: attempt.operation,
+      provider: attempt.provider,
+      model: attempt.model ?? null,
+      status: this.status,
+      stream: attempt.stream,
+      attempts: this.attempts,
+      input_tokens: counts.input,
+      output_tokens: counts.output,
+      cached_input_tokens: counts.cached,
+      usage_source: this.source,
+      cost_usd: costUsd(attempt.entry, counts),
+      latency_ms: Date.now() - this.origin.startedAt,
+      first_byte_ms: this.firstByteAt === undefined ? null : this.firstByteAt - this.origin.startedAt,
+      cache: 'none',
+      error_code: this.status >= 400 || this.errorCode ? this.errorCode : null,
+    };
+  }
+}
