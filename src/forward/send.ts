@@ -177,7 +177,7 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
     if (res.status >= 400) {
       const text = scrubSecrets(await abortable(res.text(), upstream.signal), secretsOf(req));
       const answer = upstreamError(req.providerId, text, init);
-      req.tap?.answered(undefined);
+      req.tap?.answered(undefined, upstreamErrorCode(text, res.status));
       if (!isRetryableStatus(res.status)) return { answer };
       const kind: FailureKind = res.status === 401 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate' : 'server';
       const waitMs = res.status === 429 || res.status === 503 ? providerWaitMs(res.headers) : undefined;
@@ -291,6 +291,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Gemini's `:streamGenerateContent` without `alt=sse` streams one JSON array: never read it whole. */
 const isStreamingOperation = (operation: string) => /:stream/i.test(operation);
+
+/** The provider's own error code (OpenAI `error.code` or `type`, Anthropic `error.type`, Gemini `error.status`). */
+function upstreamErrorCode(text: string, status: number): string {
+  const json = parseJson(text) as { error?: { code?: unknown; type?: unknown; status?: unknown } } | typeof INVALID;
+  const error = json !== INVALID && typeof json === 'object' && json !== null ? json.error : undefined;
+  const code = [error?.code, error?.type, error?.status].find((value) => typeof value === 'string' && value.length > 0 && value.length <= 64);
+  return (code as string | undefined) ?? `http_${status}`;
+}
 
 const INVALID = Symbol('invalid JSON');
 

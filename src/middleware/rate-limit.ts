@@ -121,7 +121,9 @@ export const meteredUserLimits =
       headers = (await admit(c, limits, undefined)).headers;
       for (const [name, value] of Object.entries(headers)) c.header(name, value);
     }
-    tap.done(c.res.status, null);
+    // Hono has turned an error thrown by the handler into the answer already: its code is in c.error.
+    const error = c.error instanceof GatewayError ? (c.error.code ?? null) : null;
+    tap.done(c.res.status, error);
   };
 
 async function withHeaders(c: Context<Env>, headers: Record<string, string>, next: () => Promise<void>) {

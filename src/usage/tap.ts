@@ -41,6 +41,7 @@ export class UsageTap {
   private source: UsageSource = 'none';
   private status = 0;
   private errorCode: string | null = null;
+  private upstreamError?: string;
   private openStreams = 0;
   private handled = false;
   private delivered = false;
@@ -56,6 +57,7 @@ export class UsageTap {
     this.last = info;
     this.counts = undefined;
     this.source = 'none';
+    this.upstreamError = undefined;
   }
 
   /** The upstream's status line arrived. */
@@ -63,10 +65,11 @@ export class UsageTap {
     this.firstByteAt ??= Date.now();
   }
 
-  /** A whole answer: the provider's counts when it gave any. */
-  answered(counts: TokenCounts | undefined): void {
+  /** A whole answer: the provider's counts when it gave any; an error answer's code. */
+  answered(counts: TokenCounts | undefined, errorCode?: string): void {
     this.counts = counts;
     this.source = counts ? 'provider' : 'none';
+    this.upstreamError = errorCode;
   }
 
   /** An answer relayed as it comes: `end` is called once when the relay ends, however it ends. */
@@ -90,7 +93,7 @@ export class UsageTap {
     if (this.handled) return;
     this.handled = true;
     this.status = status;
-    if (status >= 400) this.errorCode = errorCode ?? this.errorCode ?? 'upstream_error';
+    if (status >= 400) this.errorCode = errorCode ?? this.upstreamError ?? this.errorCode ?? `http_${status}`;
     this.maybeDeliver();
   }
 

@@ -145,7 +145,8 @@ describe('AI Gateway unified endpoint', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('data: [DONE]');
     expect(calls[0]!.url).toBe('https://gateway.ai.cloudflare.com/v1/acc123/default/compat/chat/completions');
-    expect(calls[0]!.json()).toEqual({ ...body, model: 'anthropic/claude-sonnet-4-5' });
+    // The gateway asks for the stream's usage (metering) when the client did not.
+    expect(calls[0]!.json()).toEqual({ ...body, model: 'anthropic/claude-sonnet-4-5', stream_options: { include_usage: true } });
     expect(calls[0]!.headers.get('cf-aig-authorization')).toBe('Bearer aig-token-1');
   });
 
