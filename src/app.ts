@@ -6,6 +6,7 @@ import { notFound, onError } from './middleware/errors';
 import { catalogRoutes } from './routes/catalog';
 import { legacyHostFinal, proxyRoutes } from './routes/proxy';
 import { unifiedRoutes } from './routes/unified';
+import { usageRoutes } from './routes/usage';
 import { vaultRoutes } from './routes/vault';
 
 /** Response headers a browser client may read. */
@@ -46,6 +47,7 @@ app.use(legacyHostFinal);
 
 app.route('/', vaultRoutes);
 app.route('/', catalogRoutes);
+app.route('/', usageRoutes);
 app.route('/', unifiedRoutes);
 app.route('/', proxyRoutes);
 

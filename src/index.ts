@@ -1,6 +1,14 @@
 import app from './app';
+import type { Bindings } from './env';
+import { removeExpiredRecords } from './usage/retention';
 
 export { RateLimiter } from './limits/rate-limiter';
 export { UserMeter } from './limits/user-meter';
 
-export default app;
+export default {
+  fetch: app.fetch,
+  /** The daily cron trigger (wrangler.jsonc): usage records past their retention are removed. */
+  async scheduled(_controller, env) {
+    await removeExpiredRecords(env);
+  },
+} satisfies ExportedHandler<Bindings>;

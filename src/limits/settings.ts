@@ -20,6 +20,8 @@ const Settings = z.object({
   UPSTREAM_DEADLINE_MS: setting(180_000, 1),
   /** Once streaming: longest silence between two chunks before the stream is ended with an error. */
   UPSTREAM_IDLE_TIMEOUT_MS: setting(60_000, 1),
+  /** Days a usage record is kept in D1 before the daily scheduled run removes it. */
+  USAGE_RETENTION_DAYS: setting(90, 1),
 });
 
 export type Settings = z.infer<typeof Settings>;

@@ -138,6 +138,11 @@ export class UserMeter extends DurableObject<Bindings> {
     return { spentUsdThisMonth: this.total(`month:${month}`).usd, usedTokensToday: this.total(`day:${day}`).tokens };
   }
 
+  /** What GET /v1/usage needs from this object: the budget spent and the records not yet in D1. */
+  snapshot(): { budget: BudgetState; pending: UsageRecord[] } {
+    return { budget: this.budget(), pending: this.pendingRecords() };
+  }
+
   /** Records settled but not yet in D1. */
   pendingRecords(id?: string): UsageRecord[] {
     const rows = id === undefined ? this.sql.exec<{ record: string }>('SELECT record FROM pending') : this.sql.exec<{ record: string }>('SELECT record FROM pending WHERE id = ?', id);
