@@ -199,7 +199,7 @@ describe('errors on /v1/messages are Anthropic-shaped', () => {
     const res = await app.request('/v1/messages', { method: 'POST', headers: apiKey(), body: big }, await makeEnv());
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual(anthropicError('request_too_large'));
-  });
+    }, 30_000); // a body of MAX_REQUEST_BYTES takes seconds on a loaded machine
 
   it('an OpenAI-protocol provider error is told as an Anthropic error, status kept', async () => {
     mockFixtures(() => new Response('{"error":{"message":"model is decommissioned","type":"invalid_request_error","code":"model_decommissioned"}}', { status: 400 }));
