@@ -99,6 +99,29 @@ describe('discoverModels', () => {
     ]);
   });
 
+  it('reads OpenRouter prices (USD per token, as strings) as USD per 1M tokens, skipping variable (-1) prices', async () => {
+    vi.spyOn(globalThis, 'fetch').mockResolvedValue(
+      json({
+        data: [
+          { id: 'anthropic/claude-sonnet-4.5', context_length: 1000000, pricing: { prompt: '0.000003', completion: '0.000015', input_cache_read: '0.0000003', request: '0' } },
+          { id: 'meta-llama/llama-3.3-70b-instruct', pricing: { prompt: '0.00000013', completion: '0.0000004' } },
+          { id: 'openrouter/auto', pricing: { prompt: '-1', completion: '-1' } },
+        ],
+      }),
+    );
+    const found = await discoverModels('openrouter', provider('openai', 'https://openrouter.ai/api/v1'));
+    expect(found[0]).toMatchObject({ inputPrice: 3, outputPrice: 15, cachedInputPrice: 0.3 });
+    expect(found[1]).toMatchObject({ inputPrice: 0.13, outputPrice: 0.4 });
+    expect(found[1]!.cachedInputPrice).toBeUndefined();
+    expect(found[2]!.inputPrice).toBeUndefined();
+    const merged = mergeModels([{ id: 'meta-llama/llama-3.3-70b-instruct' }, { id: 'anthropic/claude-sonnet-4.5', inputPrice: 2, outputPrice: 10 }], found);
+    // Missing prices are filled; an operator's own prices are kept.
+    expect(merged.models[0]).toMatchObject({ inputPrice: 0.13, outputPrice: 0.4 });
+    expect(merged.models[1]).toMatchObject({ inputPrice: 2, outputPrice: 10 });
+    expect(merged.models[1]!.cachedInputPrice).toBeUndefined();
+    expect(merged.models[2]).toEqual({ id: 'openrouter/auto', usage: 'chat' });
+  });
+
   it('follows Anthropic pages (has_more, after_id) and Gemini pages (nextPageToken)', async () => {
     const fetch = vi
       .spyOn(globalThis, 'fetch')

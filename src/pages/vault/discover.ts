@@ -11,6 +11,26 @@ export interface DiscoveredModel {
   usage: ModelUsage;
   contextWindow?: number;
   maxOutputTokens?: number;
+  /** USD per 1 000 000 tokens, where the list gives prices (OpenRouter's `pricing`, USD per token). */
+  inputPrice?: number;
+  outputPrice?: number;
+  cachedInputPrice?: number;
+}
+
+/** A per-token price as OpenRouter lists it ("0.000003") in USD per 1M tokens (3); negative = variable, none. */
+function perMillion(value: unknown): number | undefined {
+  const perToken = typeof value === 'string' || typeof value === 'number' ? Number(value) : Number.NaN;
+  if (!Number.isFinite(perToken) || perToken < 0) return undefined;
+  // Rounded to 1e-6 USD per 1M: the strings' binary fractions otherwise give 3.0000000000000004.
+  return Math.round(perToken * 1e12) / 1e6;
+}
+
+function prices(pricing: unknown): Pick<DiscoveredModel, 'inputPrice' | 'outputPrice' | 'cachedInputPrice'> {
+  if (typeof pricing !== 'object' || pricing === null) return {};
+  const listed = pricing as Record<string, unknown>;
+  const [inputPrice, outputPrice, cachedInputPrice] = [perMillion(listed.prompt), perMillion(listed.completion), perMillion(listed.input_cache_read)];
+  if (inputPrice === undefined || outputPrice === undefined) return {};
+  return { inputPrice, outputPrice, ...(cachedInputPrice !== undefined ? { cachedInputPrice } : {}) };
 }
 
 interface Page {
@@ -42,6 +62,7 @@ const PARSERS: Record<WireProtocol, (json: Record<string, unknown>, url: URL) =>
       usage: classifyModel(String(m.id)),
       contextWindow: positiveInt(m.context_window ?? m.context_length ?? m.max_context_length ?? m.top_provider?.context_length),
       maxOutputTokens: positiveInt(m.max_completion_tokens ?? m.top_provider?.max_completion_tokens),
+      ...prices(m.pricing),
     })),
   }),
   anthropic: (json, url) => {
@@ -158,6 +179,13 @@ export function mergeModels(known: Model[], found: DiscoveredModel[]): Merge {
       model.maxOutputTokens = fresh.maxOutputTokens;
       filled = true;
     }
+    // Prices are filled as a set, and only where the vault has none: an operator's price wins.
+    if (model.inputPrice === undefined && model.outputPrice === undefined && fresh.inputPrice !== undefined) {
+      model.inputPrice = fresh.inputPrice;
+      model.outputPrice = fresh.outputPrice;
+      if (fresh.cachedInputPrice !== undefined) model.cachedInputPrice = fresh.cachedInputPrice;
+      filled = true;
+    }
     if (filled) completed.push(model.id);
   }
   const knownIds = new Set(known.map((model) => model.id));
@@ -165,11 +193,13 @@ export function mergeModels(known: Model[], found: DiscoveredModel[]): Merge {
   return {
     models: [
       ...known,
-      ...added.map(({ id, usage, contextWindow, maxOutputTokens }) => ({
+      ...added.map(({ id, usage, contextWindow, maxOutputTokens, inputPrice, outputPrice, cachedInputPrice }) => ({
         id,
         usage,
         ...(contextWindow !== undefined ? { contextWindow } : {}),
         ...(maxOutputTokens !== undefined ? { maxOutputTokens } : {}),
+        ...(inputPrice !== undefined ? { inputPrice, outputPrice } : {}),
+        ...(cachedInputPrice !== undefined ? { cachedInputPrice } : {}),
       })),
     ],
     added: added.map((model) => model.id),

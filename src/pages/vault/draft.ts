@@ -14,6 +14,19 @@ export function setOptionalText(target: Record<string, unknown>, name: string, v
 }
 
 /** Set a positive whole number; an emptied field goes back to null when it was null, else disappears. */
+/** A price in USD per 1M tokens (a number ≥ 0), or nothing when the input is empty; false when invalid. */
+export function setOptionalPrice(target: Record<string, unknown>, name: string, input: HTMLInputElement): boolean {
+  const value = input.value.trim();
+  if (value === '') {
+    delete target[name];
+    return true;
+  }
+  const price = Number(value);
+  if (!Number.isFinite(price) || price < 0) return false;
+  target[name] = price;
+  return true;
+}
+
 export function setOptionalCount(target: Record<string, unknown>, name: string, input: HTMLInputElement): boolean {
   const value = input.value.trim();
   if (value === '') {

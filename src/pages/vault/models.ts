@@ -7,7 +7,7 @@ import type { Model, ModelUsage, Provider } from '../../vault/schema';
 import { field, h, select } from '../shared/dom';
 import { describeError } from '../shared/errors';
 import { discoverModels, mergeModels } from './discover';
-import { type Draft, setOptionalCount, setOptionalText } from './draft';
+import { type Draft, setOptionalCount, setOptionalPrice, setOptionalText } from './draft';
 
 const USAGE_LABELS = {
   chat: 'Chat',
@@ -31,6 +31,17 @@ function countInput(model: Model, name: 'contextWindow' | 'maxOutputTokens', dra
     const valid = setOptionalCount(model, name, input);
     input.setAttribute('aria-invalid', String(!valid));
     input.setCustomValidity(valid ? '' : 'a positive whole number, or empty');
+    if (valid) draft.changed();
+  });
+  return input;
+}
+
+function priceInput(model: Model, name: 'inputPrice' | 'outputPrice' | 'cachedInputPrice', draft: Draft) {
+  const input = h('input', { type: 'number', min: '0', step: 'any', value: String(model[name] ?? ''), inputMode: 'decimal', placeholder: 'unpriced' });
+  input.addEventListener('input', () => {
+    const valid = setOptionalPrice(model, name, input);
+    input.setAttribute('aria-invalid', String(!valid));
+    input.setCustomValidity(valid ? '' : 'USD per 1M tokens (a number ≥ 0), or empty');
     if (valid) draft.changed();
   });
   return input;
@@ -98,6 +109,9 @@ export function modelsSection(providerId: string, provider: Provider, draft: Dra
         field('Usage', usage),
         field('Context window', countInput(model, 'contextWindow', draft)),
         field('Max output tokens', countInput(model, 'maxOutputTokens', draft)),
+        field('Input $/1M', priceInput(model, 'inputPrice', draft)),
+        field('Output $/1M', priceInput(model, 'outputPrice', draft)),
+        field('Cached input $/1M', priceInput(model, 'cachedInputPrice', draft)),
       ]),
       remove,
     ]);
