@@ -9,12 +9,14 @@ import { parseJsonBody, parseOperation } from '../src/forward/operation';
 import { forward } from '../src/forward/send';
 import { buildTarget } from '../src/forward/target';
 import { consultLimiter } from '../src/limits/verdicts';
+import { userMeter } from '../src/usage/writer';
 import { resolveProvider } from '../src/providers/lookup';
 import { findUser } from '../src/users/store';
 import { loadConfig } from '../src/vault/store';
 import { BENCH_USER_KEY, JSON_BODY } from './config';
 
 export { RateLimiter } from '../src/limits/rate-limiter';
+export { UserMeter } from '../src/limits/user-meter';
 
 const PATH = '/openai/v1/chat/completions';
 const CLIENT_IP = '203.0.113.9';
@@ -43,14 +45,14 @@ const clientHeaders = () =>
   });
 const clientRequest = () => new Request(`http://gateway${PATH}`, { method: 'POST', headers: clientHeaders(), body: JSON_BODY });
 
-/** A limiter binding that answers at once: the whole request without the Durable Object round trips. */
-const instantLimiter = {
+/** A user object binding that answers at once: the whole request without the Durable Object round trips. */
+const instantMeter = {
   idFromName: () => ({}),
-  get: () => {
-    const verdict = async (limit: number) => ({ allowed: true, limit, remaining: limit - 1, resetMs: 60_000 });
-    return { take: verdict, peek: verdict };
-  },
-} as unknown as Bindings['RATE_LIMITER'];
+  get: () => ({
+    admit: async ({ rpm }: { rpm: number }) => ({ rate: { allowed: true, limit: rpm, remaining: rpm - 1, resetMs: 60_000 }, reservation: 'r' }),
+    settle: async () => {},
+  }),
+} as unknown as Bindings['USER_METER'];
 
 // One env object for every request, as workerd passes (settings are parsed once per env object).
 let instantEnv: Bindings | undefined;
@@ -69,8 +71,9 @@ export const STAGES: Record<string, Stage> = {
   'empty loop': () => undefined,
   'route match': () => app.router.match('POST', PATH),
   'auth lookup (users map, SHA-256 of the key)': (env) => findUser(env, BENCH_USER_KEY),
-  'lockout check (Durable Object RPC, peek)': (env) => consultLimiter(env, `auth-ip:${CLIENT_IP}`, (l) => l.peek(10, 300_000)),
-  'rate limit (Durable Object RPC, take)': (env) => consultLimiter(env, 'user:hot-path', (l) => l.take(1_000_000_000, 60_000)),
+  'failed-login count (Durable Object RPC, take; only after a failure)': (env) => consultLimiter(env, `auth-ip:${CLIENT_IP}`, (l) => l.take(1_000_000_000, 300_000)),
+  'admit: rate limit + budget reservation (Durable Object RPC)': (env) =>
+    userMeter(env, 'hot-path').admit({ rpm: 1_000_000_000, monthlyBudgetUsd: 1e9, dailyTokens: 1e15, reserve: { usd: 0, tokens: 0 } }),
   'vault access (decrypted config, cached)': (env) => loadConfig(env),
   'body: parse and validate the JSON': () => parseJsonBody(parseOperation('chat/completions'), BODY, 'application/json'),
   'key choice': async (env) => keyRotation('openai', resolveProvider(await loadConfig(env), 'openai')!.provider.keys),
@@ -85,7 +88,7 @@ export const STAGES: Record<string, Stage> = {
     const res = await forward({ providerId: 'openai', provider, operation: 'chat/completions', search: '', method: 'POST', incoming: clientHeaders(), body: BODY, env });
     await res.arrayBuffer();
   },
-  'whole request, limiter answering at once': (env) => wholeRequest((instantEnv ??= { ...env, RATE_LIMITER: instantLimiter })),
+  'whole request, user object answering at once': (env) => wholeRequest((instantEnv ??= { ...env, USER_METER: instantMeter })),
   'whole request': (env) => wholeRequest(env),
 };
 

@@ -84,7 +84,7 @@ describe('log output', () => {
     // Failed logins until lockout, for user keys and the vault token; a disabled limiter object.
     for (const key of ['wrong-1', 'wrong-2', USER_KEY]) await post('/openai/v1/chat/completions', chatBody(), user(key, { 'cf-connecting-ip': '203.0.113.50' }));
     for (const token of ['bad-token', VAULT_TOKEN]) await app.request('/ai.json', { headers: { authorization: `Bearer ${token}`, 'cf-connecting-ip': '203.0.113.51' } }, env);
-    await app.request('/v1/providers', { headers: user(OTHER_USER_KEY) }, { ...env, RATE_LIMITER: undefined as unknown as Bindings['RATE_LIMITER'] });
+    await app.request('/v1/providers', { headers: user(OTHER_USER_KEY) }, { ...env, USER_METER: undefined as unknown as Bindings['USER_METER'] });
     // The per-user rate limit.
     await app.request('/v1/providers', { headers: user(OTHER_USER_KEY) }, env);
     await app.request('/v1/providers', { headers: user(OTHER_USER_KEY) }, env);
