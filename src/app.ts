@@ -5,6 +5,7 @@ import type { Env } from './env';
 import { notFound, onError } from './middleware/errors';
 import { catalogRoutes } from './routes/catalog';
 import { legacyHostFinal, proxyRoutes } from './routes/proxy';
+import { responsesRoutes } from './routes/responses';
 import { unifiedRoutes } from './routes/unified';
 import { usageRoutes } from './routes/usage';
 import { vaultRoutes } from './routes/vault';
@@ -34,7 +35,7 @@ app.use((c, next) => {
     const allowed = origins.split(',').map((o) => o.trim());
     handler = cors({
       origin: allowed.includes('*') ? '*' : allowed,
-      allowMethods: ['GET', 'POST', 'PUT', 'OPTIONS'],
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
       exposeHeaders: EXPOSED_HEADERS,
       maxAge: 86400,
     });
@@ -49,6 +50,7 @@ app.route('/', vaultRoutes);
 app.route('/', catalogRoutes);
 app.route('/', usageRoutes);
 app.route('/', unifiedRoutes);
+app.route('/', responsesRoutes);
 app.route('/', proxyRoutes);
 
 app.onError(onError);

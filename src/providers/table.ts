@@ -15,6 +15,8 @@ export interface ProviderFacts {
   gatewayVersionPath: string;
   /** Model listing, relative to the API base. */
   modelsPath: string;
+  /** The provider serves the OpenAI Responses API (`POST …/responses`): /v1/responses passes through. */
+  responsesApi?: boolean;
 }
 
 export const PROVIDERS: Record<string, ProviderFacts> = {
@@ -41,6 +43,7 @@ export const PROVIDERS: Record<string, ProviderFacts> = {
     gatewaySlug: 'openai',
     gatewayVersionPath: '',
     modelsPath: '/models',
+    responsesApi: true,
   },
   anthropic: {
     host: 'api.anthropic.com',
@@ -103,6 +106,12 @@ export function providerForHost(hostHeader: string): string | undefined {
     .replace(/^https?:\/\//, '')
     .replace(/[/:].*$/, '');
   return PROVIDER_BY_HOST.get(host);
+}
+
+/** Whether a provider serves the Responses API: the vault's `responsesApi` when set, else this table. */
+export function speaksResponsesApi(providerId: string, provider: { protocol: string; responsesApi?: boolean }): boolean {
+  if (wireProtocol(provider.protocol) !== 'openai') return false;
+  return provider.responsesApi ?? PROVIDERS[providerId]?.responsesApi ?? false;
 }
 
 /** The wire protocol a vault `protocol` value stands for: OpenAI-compatible names all speak `openai`. */

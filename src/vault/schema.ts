@@ -39,6 +39,8 @@ export const Provider = z.looseObject({
   endpoint: httpUrl,
   gatewayEndpoint: httpUrl.optional(),
   gatewayModelPrefix: z.string().min(1).optional(),
+  /** An OpenAI-protocol provider that serves the Responses API (default: known for openai). */
+  responsesApi: z.boolean().optional(),
   keys: z.array(ProviderKey).default([]),
   models: z.array(Model).default([]),
 });

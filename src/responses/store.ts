@@ -1,0 +1,88 @@
+import { GatewayError } from '../errors';
+
+// Stored responses (migrations/0004_responses.sql): per user, 30 days. Each row is one turn; a
+// conversation is the chain of previous_response_id links, read back by one recursive query.
+
+export const RESPONSE_TTL_SECONDS = 30 * 24 * 60 * 60;
+
+/** D1 refuses a row above 2 000 000 bytes; a turn larger than this is answered but not stored. */
+export const MAX_STORED_BYTES = 1_900_000;
+
+/** Links followed when continuing: a longer chain is refused rather than read without end. */
+const MAX_CHAIN = 10_000;
+
+type Item = Record<string, unknown>;
+
+export interface StoredTurn {
+  input: Item[];
+  response: Record<string, unknown> & { id: string; output?: unknown };
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/**
+ * Store one turn. Expired rows go in the same batch (the expiry index keeps that cheap). Returns
+ * false, storing nothing, when the turn is larger than a row may be.
+ */
+export async function storeTurn(db: D1Database, user: string, previousId: string | null | undefined, turn: StoredTurn): Promise<boolean> {
+  const input = JSON.stringify(turn.input);
+  const response = JSON.stringify(turn.response);
+  const bytes = new TextEncoder();
+  if (bytes.encode(input).byteLength + bytes.encode(response).byteLength > MAX_STORED_BYTES) return false;
+  const at = now();
+  const createdAt = typeof turn.response.created_at === 'number' ? turn.response.created_at : at;
+  await db.batch([
+    db.prepare('DELETE FROM responses WHERE expires_at <= ?1').bind(at),
+    db
+      .prepare(
+        'INSERT INTO responses (id, user, previous_response_id, created_at, expires_at, input, response) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING',
+      )
+      .bind(turn.response.id, user, previousId ?? null, createdAt, at + RESPONSE_TTL_SECONDS, input, response),
+  ]);
+  return true;
+}
+
+/** One of the user's stored responses, or undefined (another user's, expired or unknown). */
+export async function readResponse(db: D1Database, user: string, id: string): Promise<Record<string, unknown> | undefined> {
+  const row = await db
+    .prepare('SELECT response FROM responses WHERE id = ?1 AND user = ?2 AND expires_at > ?3')
+    .bind(id, user, now())
+    .first<{ response: string }>();
+  return row ? (JSON.parse(row.response) as Record<string, unknown>) : undefined;
+}
+
+/** Deletes one of the user's stored responses; false when there was none. */
+export async function deleteResponse(db: D1Database, user: string, id: string): Promise<boolean> {
+  const result = await db.prepare('DELETE FROM responses WHERE id = ?1 AND user = ?2 AND expires_at > ?3').bind(id, user, now()).run();
+  return result.meta.changes > 0;
+}
+
+const notFound = (id: string) =>
+  new GatewayError(404, `Previous response with id '${id}' not found.`, 'previous_response_not_found');
+
+/**
+ * The conversation a response ends: every turn's input items and output items, oldest first. 404
+ * when the response is not the user's or any turn of it has expired.
+ */
+export async function readConversation(db: D1Database, user: string, id: string): Promise<Item[]> {
+  const { results } = await db
+    .prepare(
+      `WITH RECURSIVE chain (id, previous_response_id, input, response, depth) AS (
+         SELECT id, previous_response_id, input, response, 0 FROM responses WHERE id = ?1 AND user = ?2 AND expires_at > ?3
+         UNION ALL
+         SELECT r.id, r.previous_response_id, r.input, r.response, chain.depth + 1
+           FROM responses r JOIN chain ON r.id = chain.previous_response_id
+          WHERE r.user = ?2 AND r.expires_at > ?3 AND chain.depth < ?4
+       )
+       SELECT previous_response_id, input, response FROM chain ORDER BY depth DESC`,
+    )
+    .bind(id, user, now(), MAX_CHAIN)
+    .all<{ previous_response_id: string | null; input: string; response: string }>();
+  const oldest = results[0];
+  if (!oldest) throw notFound(id);
+  if (oldest.previous_response_id !== null) throw notFound(oldest.previous_response_id);
+  return results.flatMap((row) => {
+    const output = (JSON.parse(row.response) as { output?: unknown }).output;
+    return [...(JSON.parse(row.input) as Item[]), ...(Array.isArray(output) ? (output as Item[]) : [])];
+  });
+}
