@@ -2,6 +2,7 @@ import type { Answer, Dialect, ErrorOptions, Incoming, StreamEvent } from './ans
 import { OPENAI_MODELS } from './catalog';
 import { answerId, embeddingOf, float32Base64, jsonChunks, planReply, type Reply, textChunks, textOf, TINY_PNG, tokenCount } from './conversation';
 import { parseMultipart } from './multipart';
+import { responses } from './responses';
 
 // OpenAI-compatible wire format (Groq's flavour where they differ: error bodies without `param`,
 // model listing with `context_window` and `max_completion_tokens`).
@@ -244,6 +245,8 @@ export const openai: Dialect = {
         return speech(req.json);
       case 'moderations':
         return moderations(req.json);
+      case 'responses':
+        return responses(req.json);
       default:
         return unknownUrl(req);
     }
