@@ -141,6 +141,19 @@ describe('translated: Gemini, streamed', () => {
     const stored = await (await app.request(`/v1/responses/${completed.response.id}`, get(), e)).json();
     expect(stored).toEqual(completed.response);
   });
+
+  it('a stream the provider cuts short ends with response.failed, and nothing is stored', async () => {
+    const first = 'data: {"candidates":[{"content":{"parts":[{"text":"Hel"}],"role":"model"},"index":0}]}\n\n';
+    mockFixtures(() => new Response(first, { headers: { 'content-type': 'text/event-stream' } }));
+    const e = await env();
+    const res = await app.request('/v1/responses', post({ model: 'gemini/gemini-2.0-flash', input: 'Hello', stream: true }), e);
+    const events = parseSse(await res.text()).map((f) => f.data);
+    expect(events.map((event) => event.type)).toContain('response.output_text.delta');
+    const failed = events.at(-1);
+    expect(failed).toMatchObject({ type: 'response.failed', response: { status: 'failed', error: { code: 'server_error' } } });
+    expect(failed.response.output[0]).toMatchObject({ type: 'message', status: 'incomplete', content: [{ text: 'Hel' }] });
+    expect((await app.request(`/v1/responses/${failed.response.id}`, get(), e)).status).toBe(404);
+  });
 });
 
 describe('passed through: OpenAI serves the Responses API', () => {
