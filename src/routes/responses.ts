@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { Env } from '../env';
 import { GatewayError } from '../errors';
-import { userAuth } from '../middleware/auth';
+import { meteredUserAuth, userAuth } from '../middleware/auth';
 import { requestBodyLimit } from '../middleware/body-limit';
 import { deleteResponse, readResponse } from '../responses/store';
 import { serveResponses } from '../unified/responses';
@@ -13,7 +13,8 @@ const notFound = (id: string) => new GatewayError(404, `No response found with i
 
 export const responsesRoutes = new Hono<Env>();
 
-responsesRoutes.post('/v1/responses', userAuth, requestBodyLimit, serveResponses);
+// Reaching a provider: metered like the other unified routes (rate limit, budget, a usage record).
+responsesRoutes.post('/v1/responses', meteredUserAuth('unified'), requestBodyLimit, serveResponses);
 
 responsesRoutes.get('/v1/responses/:id', userAuth, async (c) => {
   const id = c.req.param('id');

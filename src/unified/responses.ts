@@ -16,7 +16,7 @@ import { loadConfig } from '../vault/store';
 import { readBody } from './body';
 import { type Candidate, resolveCandidates } from './candidates';
 import { firstServed } from './fallback';
-import { answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders, viaUnifiedCompat } from './upstream';
+import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders, viaUnifiedCompat } from './upstream';
 
 // POST /v1/responses for every provider: passed through to providers that serve the Responses API,
 // translated through the Chat Completions pivot for the rest. The gateway keeps the stored
@@ -35,6 +35,7 @@ export async function serveResponses(c: Context<Env>): Promise<Response> {
   const body = await readBody(c, { path: 'responses', kind: 'chat' }, ResponsesRequest);
   const userName = c.get('userName');
   const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), userName, body.model);
+  await admitCandidates(c, candidates, body);
   const history = body.previous_response_id ? await readConversation(c.env.DB, userName, body.previous_response_id) : [];
   const input = inputItems(body.input);
   const stream = body.stream === true;
