@@ -8,6 +8,9 @@ import type { AnswerHead } from './store';
 // the upstream body; a member's stream is created and fed in its own context, and waits on promises
 // it creates itself (the runtime runs their continuations in the member's context).
 
+/** How often a waiting member wakes up on its own (see change()). */
+const KEEP_ALIVE_MS = 1_000;
+
 /** The reason the upstream is aborted when every member has gone. */
 export const MEMBERS_GONE = 'client_closed';
 
@@ -111,9 +114,16 @@ export class Flight {
     for (const wake of wakers) wake();
   }
 
-  /** Resolves at the flight's next change; created in the waiting member's own context. */
+  /**
+   * Resolves at the flight's next change, or after KEEP_ALIVE_MS; created in the waiting member's own
+   * context. The timer is that context's own pending work: workerd cancels a request that waits only
+   * on another request's work as hung. (It is never cleared: a timer belongs to its context.)
+   */
   private change(): Promise<void> {
-    return new Promise((resolve) => this.wakers.add(resolve));
+    return new Promise((resolve) => {
+      setTimeout(resolve, KEEP_ALIVE_MS);
+      this.wakers.add(resolve);
+    });
   }
 
   /**
