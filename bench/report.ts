@@ -30,6 +30,8 @@ export interface RoundResult {
   sequentialObjectsOnDisk: Measured;
   concurrent: Record<TargetName, Measured>;
   streams: Record<TargetName, StreamsResult>;
+  /** The gateway answering from its response cache (X-Switchyard-Cache: HIT), same body (absent in older runs). */
+  cacheHit?: { sequential: Measured; concurrent: Measured };
 }
 
 export interface ColdStart {
@@ -226,6 +228,31 @@ export function computeGoals(data: RunData, figures: ReturnType<typeof computeFi
 /** Growth under which memory counts as flat while another 100 MB pass: a small fraction of them. */
 export const FLAT_MIB = 16;
 
+/** The cache-hit row beside the bare Worker and the uncached gateway, when the run measured it. */
+function cacheHitSection(data: RunData): string[] {
+  const rounds = data.rounds.filter((r) => r.cacheHit);
+  if (rounds.length === 0) return [];
+  const rows: [string, (r: RoundResult) => Measured, (r: RoundResult) => Measured][] = [
+    [LABELS.bare, (r) => r.sequential.bare, (r) => r.concurrent.bare],
+    [`${LABELS.gateway}, uncached (MISS path: the upstream is called)`, (r) => r.sequential.gateway, (r) => r.concurrent.gateway],
+    [`${LABELS.gateway}, cache HIT`, (r) => r.cacheHit!.sequential, (r) => r.cacheHit!.concurrent],
+  ];
+  return [
+    '## Cache hits',
+    '',
+    'The same JSON chat request with `X-Switchyard-Cache-Ttl`, answered from the Workers Cache API (Miniflare’s, in memory) after its first call: ' +
+      'authentication and the rate limiter still run on every request; the upstream is not called.',
+    '',
+    `| Target | p50 sequential, ms | p99 sequential, ms | req/s at concurrency ${CONCURRENCY} | × (b) req/s | CPU per request, ms |`,
+    '|---|--:|--:|--:|--:|--:|',
+    ...rows.map(
+      ([label, seq, conc]) =>
+        `| ${label} | ${fmt(medianOf(rounds.map((r) => seq(r).p50)), 3)} | ${fmt(medianOf(rounds.map((r) => seq(r).p99)), 3)} | ${fmt(medianOf(rounds.map((r) => conc(r).rps)), 0)} | ×${fmt(medianOf(rounds.map((r) => conc(r).rps / r.concurrent.bare.rps)), 2)} | ${fmt(medianOf(rounds.map((r) => seq(r).cpuMsPerRequest)), 3)} |`,
+    ),
+    '',
+  ];
+}
+
 export function markdown(data: RunData): string {
   const figures = computeFigures(data);
   const goals = computeGoals(data, figures);
@@ -270,6 +297,7 @@ export function markdown(data: RunData): string {
         `| ${label} | ${fmt(medianOf(data.rounds.map((r) => pick(r).p50)), 3)} | ${fmt(medianOf(data.rounds.map((r) => pick(r).p50 - r.sequential.bare.p50)), 3)} | ${fmt(medianOf(data.rounds.map((r) => pick(r).p99)), 3)} | ${fmt(medianOf(data.rounds.map((r) => pick(r).cpuMsPerRequest)), 3)} |`,
     ),
     '',
+    ...cacheHitSection(data),
     '## The hot path, stage by stage',
     '',
     'Each stage of a chat request run in a loop inside workerd, with the gateway’s own bindings and the upstream answered by a stub ' +

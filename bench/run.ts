@@ -186,6 +186,15 @@ try {
       if (streams.ttfbShare > 0.5) throw new Error(`${name} buffers streams: first byte after ${(streams.ttfbShare * 100).toFixed(0)} % of the stream`);
       round.streams[name] = streams;
     }
+    say(`round ${r + 1}/${plan.rounds}: cache hits`);
+    const cached: Endpoint = { ...endpoints.gateway, headers: { ...endpoints.gateway.headers, 'x-switchyard-cache-ttl': '86400' } };
+    await load.run({ op: 'once', ...request(cached, JSON_BODY) });
+    const hit = await load.run({ op: 'once', ...request(cached, JSON_BODY) });
+    if (hit.status !== 200 || hit.headers['x-switchyard-cache'] !== 'HIT') throw new Error(`the gateway's cache did not answer (${hit.status}, X-Switchyard-Cache: ${hit.headers['x-switchyard-cache']})`);
+    await load.run({ op: 'json', connections: 1, requests: plan.sequential.warmup, seconds: plan.sequential.seconds, ...request(cached, JSON_BODY) });
+    const cacheSequential = await measureJson(cached, 1, plan.sequential.requests, plan.sequential.seconds);
+    await load.run({ op: 'json', connections: CONCURRENCY, requests: plan.concurrent.requests, seconds: plan.concurrent.warmupSeconds, ...request(cached, JSON_BODY) });
+    round.cacheHit = { sequential: cacheSequential, concurrent: await measureJson(cached, CONCURRENCY, plan.concurrent.requests, plan.concurrent.seconds) };
     rounds.push(round);
   }
 
