@@ -240,7 +240,7 @@ function cacheHitSection(data: RunData): string[] {
   return [
     '## Cache hits',
     '',
-    'The same JSON chat request with `X-Switchyard-Cache-Ttl`, answered from the Workers Cache API (Miniflare’s, in memory) after its first call: ' +
+    'The same JSON chat request with `X-Switchyard-Cache-Ttl`, answered from the Workers Cache API (Miniflare’s local one) after its first call: ' +
       'authentication and the rate limiter still run on every request; the upstream is not called.',
     '',
     `| Target | p50 sequential, ms | p99 sequential, ms | req/s at concurrency ${CONCURRENCY} | × (b) req/s | CPU per request, ms |`,
