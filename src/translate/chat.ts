@@ -11,6 +11,19 @@ export const ContentPart = z.looseObject({
   type: z.string(),
   text: z.string().optional(),
   image_url: z.looseObject({ url: z.string(), detail: z.string().optional() }).optional(),
+  cache_control: z.unknown().optional(),
+});
+
+/**
+ * A reasoning block as Anthropic signs it (`thinking` with its signature, or `redacted_thinking`):
+ * what must go back to Anthropic, unchanged, on the next turn of a tool loop. OpenAI-protocol
+ * clients see it as the assistant message's `thinking_blocks` and send it back there.
+ */
+export const ThinkingBlock = z.looseObject({
+  type: z.enum(['thinking', 'redacted_thinking']),
+  thinking: z.string().optional(),
+  signature: z.string().optional(),
+  data: z.string().optional(),
 });
 
 export const ToolCall = z.looseObject({
@@ -25,10 +38,17 @@ export const ChatMessage = z.looseObject({
   name: z.string().optional(),
   tool_calls: z.array(ToolCall).nullish(),
   tool_call_id: z.string().optional(),
+  /** Anthropic's prompt-caching breakpoint on a whole message (also taken on content parts and tools). */
+  cache_control: z.unknown().optional(),
+  /** Reasoning text: `reasoning_content` (DeepSeek, vLLM, this gateway) or `reasoning` (Groq, OpenRouter). */
+  reasoning_content: z.string().nullish(),
+  reasoning: z.unknown().optional(),
+  thinking_blocks: z.array(ThinkingBlock).nullish(),
 });
 
 export const FunctionTool = z.looseObject({
   type: z.string(),
+  cache_control: z.unknown().optional(),
   function: z.looseObject({
     name: z.string(),
     description: z.string().optional(),
@@ -66,6 +86,7 @@ export const ChatRequest = z.looseObject({
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   response_format: ResponseFormat.nullish(),
+  reasoning_effort: z.string().nullish(),
   user: z.string().optional(),
 });
 
@@ -88,6 +109,9 @@ export const ChatCompletion = z.looseObject({
         role: z.string(),
         content: z.string().nullish(),
         tool_calls: z.array(ToolCall).nullish(),
+        reasoning_content: z.string().nullish(),
+        reasoning: z.unknown().optional(),
+        thinking_blocks: z.array(ThinkingBlock).nullish(),
       }),
       finish_reason: z.string().nullable(),
     }),
@@ -114,6 +138,10 @@ export const ChatChunk = z.looseObject({
         role: z.string().optional(),
         content: z.string().nullish(),
         tool_calls: z.array(ToolCallDelta).nullish(),
+        reasoning_content: z.string().nullish(),
+        reasoning: z.unknown().optional(),
+        /** Every signed block of the answer so far (a snapshot: the SDKs assign, not append). */
+        thinking_blocks: z.array(ThinkingBlock).nullish(),
       }),
       finish_reason: z.string().nullish(),
     }),
@@ -121,6 +149,7 @@ export const ChatChunk = z.looseObject({
   usage: Usage.nullish(),
 });
 
+export type ThinkingBlock = z.infer<typeof ThinkingBlock>;
 export type ContentPart = z.infer<typeof ContentPart>;
 export type ToolCall = z.infer<typeof ToolCall>;
 export type ChatMessage = z.infer<typeof ChatMessage>;
@@ -148,6 +177,20 @@ export function textOf(content: ChatMessage['content']): string {
     .filter((part) => part.type === 'text')
     .map((part) => part.text ?? '')
     .join('');
+}
+
+/** The reasoning text of a message or delta, whichever field carries it. */
+export function reasoningOf(message: { reasoning_content?: string | null; reasoning?: unknown }): string {
+  if (message.reasoning_content) return message.reasoning_content;
+  return typeof message.reasoning === 'string' ? message.reasoning : '';
+}
+
+/** Thinking budgets (tokens) for OpenAI's `reasoning_effort`, where a provider takes a budget. */
+export const THINKING_BUDGET: Record<string, number> = { minimal: 1024, low: 2048, medium: 8192, high: 24576 };
+
+/** `reasoning_effort` for a thinking budget: the nearest effort at or above it. */
+export function effortOfBudget(budget: number): string {
+  return Object.entries(THINKING_BUDGET).find(([, tokens]) => budget <= tokens)?.[0] ?? 'high';
 }
 
 /** The output-token limit a request asks for, whichever field it uses. */

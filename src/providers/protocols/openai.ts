@@ -39,7 +39,12 @@ function decodeStream(): TransformStream<EventSourceMessage, PivotEvent> {
 export const openai: ProtocolAdapter = {
   authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
   chat: {
-    request: async (req, ctx) => ({ operation: 'chat/completions', search: '', body: { ...req, model: ctx.model } }),
+    // Signed thinking blocks are Anthropic's alone; reasoning text stays (DeepSeek wants it back in tool loops).
+    request: async (req, ctx) => ({
+      operation: 'chat/completions',
+      search: '',
+      body: { ...req, model: ctx.model, messages: req.messages.map(({ thinking_blocks: _, ...message }) => message) },
+    }),
     response(json) {
       const parsed = ChatCompletion.safeParse(json);
       if (!parsed.success) throw new GatewayError(502, 'the provider answered with a chat completion the gateway cannot read', 'upstream_unreadable');

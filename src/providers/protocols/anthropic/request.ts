@@ -3,10 +3,13 @@ import {
   type ChatMessage,
   type ChatRequest,
   type ContentPart,
+  effortOfBudget,
   maxTokensOf,
   omitUndefined,
   stopSequencesOf,
   textOf,
+  THINKING_BUDGET,
+  type ThinkingBlock,
   toolArgumentsOf,
 } from '../../../translate/chat';
 import { parseDataUrl, toDataUrl } from '../../../translate/images';
@@ -31,23 +34,67 @@ function imageBlock(url: string): Record<string, unknown> {
   throw new GatewayError(400, 'an image URL must be a data: URL or an http(s) URL', 'invalid_image_url');
 }
 
+/** A prompt-caching breakpoint the client set on a part (Anthropic's own field, kept as it is). */
+const cacheControlOf = (part: { cache_control?: unknown }) => (part.cache_control ? { cache_control: part.cache_control } : {});
+
 function contentBlocks(content: ChatMessage['content']): Record<string, unknown>[] {
   if (typeof content === 'string') return content ? [{ type: 'text', text: content }] : [];
   return (content ?? []).flatMap((part: ContentPart) => {
-    if (part.type === 'text') return part.text ? [{ type: 'text', text: part.text }] : [];
-    if (part.type === 'image_url' && part.image_url) return [imageBlock(part.image_url.url)];
+    if (part.type === 'text') return part.text ? [{ type: 'text', text: part.text, ...cacheControlOf(part) }] : [];
+    if (part.type === 'image_url' && part.image_url) return [{ ...imageBlock(part.image_url.url), ...cacheControlOf(part) }];
     throw unsupported(`a "${part.type}" content part`);
   });
 }
 
-function assistantBlocks(message: ChatMessage): Record<string, unknown>[] {
+/** A message-level `cache_control` marks the message's last block, as Anthropic places breakpoints. */
+function withMessageCacheControl(message: ChatMessage, blocks: Record<string, unknown>[]): Record<string, unknown>[] {
+  const last = blocks.at(-1);
+  if (message.cache_control && last) blocks[blocks.length - 1] = { ...last, cache_control: message.cache_control };
+  return blocks;
+}
+
+/** Signed thinking blocks, exactly as Anthropic gave them (any other field dropped). */
+const thinkingBlocks = (message: ChatMessage) =>
+  (message.thinking_blocks ?? []).map((block) =>
+    block.type === 'redacted_thinking' ? { type: block.type, data: block.data ?? '' } : { type: block.type, thinking: block.thinking ?? '', signature: block.signature ?? '' },
+  );
+
+function assistantBlocks(message: ChatMessage, withThinking: boolean): Record<string, unknown>[] {
   const calls = (message.tool_calls ?? []).map((call) => ({
     type: 'tool_use',
     id: anthropicToolId(call.id),
     name: call.function.name,
     input: toolArgumentsOf(call.function.arguments, call.function.name),
   }));
-  return [...contentBlocks(message.content), ...calls];
+  return [...(withThinking ? thinkingBlocks(message) : []), ...contentBlocks(message.content), ...calls];
+}
+
+function toolResultBlock(message: ChatMessage): Record<string, unknown> {
+  const parts = typeof message.content === 'string' ? [] : (message.content ?? []);
+  const marked = parts.findLast((part) => part.cache_control) ?? message;
+  return { type: 'tool_result', tool_use_id: anthropicToolId(message.tool_call_id ?? ''), content: textOf(message.content), ...cacheControlOf(marked) };
+}
+
+/** The smallest budget Anthropic takes for extended thinking. */
+const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * `reasoning_effort` as extended thinking, when Anthropic would take it: a budget below `max_tokens`,
+ * no forced tool, and — in a tool loop — every assistant turn since the last user text bringing its
+ * signed thinking back (Anthropic refuses a loop whose turns lost theirs). Otherwise no thinking,
+ * which Anthropic accepts for any history.
+ */
+function thinkingOf(req: ChatRequest, maxTokens: number): Record<string, unknown> | undefined {
+  const effort = req.reasoning_effort;
+  if (!effort || effort === 'none') return undefined;
+  const budget = Math.min(THINKING_BUDGET[effort] ?? THINKING_BUDGET.medium!, maxTokens - 1);
+  if (budget < MIN_THINKING_BUDGET) return undefined;
+  const choice = req.tool_choice;
+  if (choice === 'required' || (typeof choice === 'object' && choice !== null)) return undefined;
+  const lastUserText = req.messages.findLastIndex((m) => m.role === 'user');
+  const loop = req.messages.slice(lastUserText + 1).filter((m) => m.role === 'assistant' && m.tool_calls?.length);
+  if (loop.some((m) => !m.thinking_blocks?.length)) return undefined;
+  return { type: 'enabled', budget_tokens: budget };
 }
 
 function toolChoice(req: ChatRequest): Record<string, unknown> | undefined {
@@ -59,10 +106,20 @@ function toolChoice(req: ChatRequest): Record<string, unknown> | undefined {
   return choice === 'auto' || req.parallel_tool_calls === false ? { type: 'auto', ...parallel } : undefined;
 }
 
+/** System and developer messages as Anthropic's `system`: text, or blocks when the client set cache breakpoints. */
+function systemOf(messages: ChatMessage[]): string | Record<string, unknown>[] | undefined {
+  const system = messages.filter((m) => m.role === 'system' || m.role === 'developer');
+  if (system.length === 0) return undefined;
+  const cached = system.some((m) => m.cache_control || (Array.isArray(m.content) && m.content.some((part) => part.cache_control)));
+  if (!cached) return system.map((m) => textOf(m.content)).join('\n\n');
+  return system.flatMap((m) => withMessageCacheControl(m, contentBlocks(m.content)));
+}
+
 /** The pivot as an Anthropic Messages request. Consecutive turns of one role are merged into one. */
 export function chatToMessages(req: ChatRequest, ctx: TranslateContext): Record<string, unknown> {
   if ((req.n ?? 1) > 1) throw unsupported('n > 1');
-  const system: string[] = [];
+  const maxTokens = maxTokensOf(req) ?? ctx.maxOutputTokens ?? DEFAULT_MAX_TOKENS;
+  const thinking = thinkingOf(req, maxTokens);
   const messages: { role: 'user' | 'assistant'; content: Record<string, unknown>[] }[] = [];
   const add = (role: 'user' | 'assistant', blocks: Record<string, unknown>[]) => {
     const last = messages.at(-1);
@@ -70,28 +127,29 @@ export function chatToMessages(req: ChatRequest, ctx: TranslateContext): Record<
     else messages.push({ role, content: blocks });
   };
   for (const message of req.messages) {
-    if (message.role === 'system' || message.role === 'developer') system.push(textOf(message.content));
-    else if (message.role === 'user') add('user', contentBlocks(message.content));
-    else if (message.role === 'assistant') add('assistant', assistantBlocks(message));
-    else if (message.role === 'tool') {
-      add('user', [{ type: 'tool_result', tool_use_id: anthropicToolId(message.tool_call_id ?? ''), content: textOf(message.content) }]);
-    } else throw unsupported(`a message with role "${message.role}"`);
+    if (message.role === 'system' || message.role === 'developer') continue;
+    else if (message.role === 'user') add('user', withMessageCacheControl(message, contentBlocks(message.content)));
+    else if (message.role === 'assistant') add('assistant', withMessageCacheControl(message, assistantBlocks(message, thinking !== undefined)));
+    else if (message.role === 'tool') add('user', [toolResultBlock(message)]);
+    else throw unsupported(`a message with role "${message.role}"`);
   }
   const tools = req.tools?.length ? req.tools : undefined;
   return omitUndefined({
     model: ctx.model,
-    max_tokens: maxTokensOf(req) ?? ctx.maxOutputTokens ?? DEFAULT_MAX_TOKENS,
-    system: system.length ? system.join('\n\n') : undefined,
+    max_tokens: maxTokens,
+    system: systemOf(req.messages),
     messages,
-    // Anthropic's range is 0–1, OpenAI's 0–2.
-    temperature: req.temperature === null || req.temperature === undefined ? undefined : Math.min(req.temperature, 1),
-    top_p: req.top_p ?? undefined,
+    // Anthropic's range is 0–1, OpenAI's 0–2; with thinking, Anthropic takes neither temperature nor top_p.
+    temperature: thinking || req.temperature === null || req.temperature === undefined ? undefined : Math.min(req.temperature, 1),
+    top_p: thinking ? undefined : (req.top_p ?? undefined),
     stop_sequences: stopSequencesOf(req),
     stream: req.stream ? true : undefined,
+    thinking,
     tools: tools?.map((tool) => ({
       name: tool.function.name,
       description: tool.function.description,
       input_schema: tool.function.parameters ?? { type: 'object', properties: {} },
+      ...cacheControlOf(tool),
     })),
     tool_choice: tools ? toolChoice(req) : undefined,
     metadata: req.user ? { user_id: req.user } : undefined,
@@ -146,10 +204,25 @@ function assistantMessage(blocks: Block[]): ChatMessage {
     .filter((b) => b.type === 'text')
     .map((b) => b.text ?? '')
     .join('');
+  const thinking = blocks.filter((b) => b.type === 'thinking' || b.type === 'redacted_thinking') as ThinkingBlock[];
+  const reasoning = thinking.map((b) => b.thinking ?? '').join('');
   const calls = blocks
     .filter((b) => b.type === 'tool_use')
     .map((b) => ({ id: b.id ?? '', type: 'function', function: { name: b.name ?? '', arguments: JSON.stringify(b.input ?? {}) } }));
-  return { role: 'assistant', content: text || (calls.length ? null : ''), ...(calls.length ? { tool_calls: calls } : {}) };
+  return {
+    role: 'assistant',
+    content: text || (calls.length ? null : ''),
+    ...(calls.length ? { tool_calls: calls } : {}),
+    ...(reasoning ? { reasoning_content: reasoning } : {}),
+    ...(thinking.length ? { thinking_blocks: thinking } : {}),
+  };
+}
+
+/** Extended thinking as `reasoning_effort`: the budget's nearest effort; adaptive thinking as medium. */
+function effortOf(req: CountTokensRequest): string | undefined {
+  const thinking = req.thinking;
+  if (thinking?.type === 'enabled') return effortOfBudget(thinking.budget_tokens ?? THINKING_BUDGET.medium!);
+  return thinking?.type === 'adaptive' ? 'medium' : undefined;
 }
 
 function systemText(system: CountTokensRequest['system']): string {
@@ -214,6 +287,7 @@ export function messagesToChat(req: CountTokensRequest): ChatRequest {
     stream_options: req.stream ? { include_usage: true } : undefined,
     tools: tools?.length ? tools : undefined,
     ...(tools?.length ? pivotToolChoice(req) : {}),
+    reasoning_effort: effortOf(req),
     user: req.metadata?.user_id ?? undefined,
   });
 }

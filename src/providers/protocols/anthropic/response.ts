@@ -1,9 +1,9 @@
 import { GatewayError } from '../../../errors';
-import type { ChatCompletion, Usage } from '../../../translate/chat';
+import { type ChatCompletion, reasoningOf, type ThinkingBlock, type Usage } from '../../../translate/chat';
 import { usageOf } from '../../../translate/chunks';
 import { nowSeconds, randomId } from '../../../translate/ids';
 import { anthropicToolId } from './request';
-import { type AnthropicUsage, Message } from './schema';
+import { type AnthropicUsage, type Block, Message } from './schema';
 
 // Answers both ways: an Anthropic message as the pivot, and the pivot as an Anthropic message.
 
@@ -45,7 +45,16 @@ export function anthropicUsage(usage: Usage | null | undefined) {
   };
 }
 
-/** An Anthropic message as a pivot completion (thinking blocks are not carried over). */
+/** Thinking blocks as the pivot's signed blocks (only their own fields). */
+export function signedBlocks(blocks: Block[]): ThinkingBlock[] {
+  return blocks.flatMap((block): ThinkingBlock[] => {
+    if (block.type === 'thinking') return [{ type: 'thinking', thinking: block.thinking ?? '', signature: block.signature ?? '' }];
+    if (block.type === 'redacted_thinking') return [{ type: 'redacted_thinking', data: block.data ?? '' }];
+    return [];
+  });
+}
+
+/** An Anthropic message as a pivot completion: thinking as `reasoning_content` and, signed, as `thinking_blocks`. */
 export function messageToChat(json: unknown): ChatCompletion {
   const parsed = Message.safeParse(json);
   if (!parsed.success) throw new GatewayError(502, 'the provider answered with an Anthropic message the gateway cannot read', 'upstream_unreadable');
@@ -61,6 +70,8 @@ export function messageToChat(json: unknown): ChatCompletion {
       type: 'function',
       function: { name: block.name ?? '', arguments: JSON.stringify(block.input ?? {}) },
     }));
+  const thinking = signedBlocks(message.content);
+  const reasoning = thinking.map((block) => block.thinking ?? '').join('');
   return {
     id: message.id,
     object: 'chat.completion',
@@ -69,7 +80,13 @@ export function messageToChat(json: unknown): ChatCompletion {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: text || (calls.length ? null : ''), ...(calls.length ? { tool_calls: calls } : {}) },
+        message: {
+          role: 'assistant',
+          content: text || (calls.length ? null : ''),
+          ...(calls.length ? { tool_calls: calls } : {}),
+          ...(reasoning ? { reasoning_content: reasoning } : {}),
+          ...(thinking.length ? { thinking_blocks: thinking } : {}),
+        },
         logprobs: null,
         finish_reason: finishReasonOf(message.stop_reason),
       },
@@ -88,17 +105,29 @@ function toolInput(args: string): unknown {
   }
 }
 
+/**
+ * Reasoning of another provider as Anthropic thinking blocks. Only Anthropic can sign them: the
+ * signature is left empty, and such a block going back to a translated provider is dropped there.
+ */
+export function thinkingFromPivot(message: { reasoning_content?: string | null; reasoning?: unknown; thinking_blocks?: ThinkingBlock[] | null }) {
+  if (message.thinking_blocks?.length) return message.thinking_blocks;
+  const reasoning = reasoningOf(message);
+  return reasoning ? [{ type: 'thinking', thinking: reasoning, signature: '' }] : [];
+}
+
 /** A pivot completion as an Anthropic message, for an Anthropic client. */
 export function chatToMessage(completion: ChatCompletion) {
   const choice = completion.choices[0];
   const text = choice?.message.content ?? '';
   const calls = choice?.message.tool_calls ?? [];
+  const thinking = choice ? thinkingFromPivot(choice.message) : [];
   return {
     id: anthropicMessageId(completion.id),
     type: 'message',
     role: 'assistant',
     model: completion.model,
     content: [
+      ...thinking,
       ...(text || calls.length === 0 ? [{ type: 'text', text }] : []),
       ...calls.map((call) => ({ type: 'tool_use', id: anthropicToolId(call.id), name: call.function.name, input: toolInput(call.function.arguments) })),
     ],

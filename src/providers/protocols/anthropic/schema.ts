@@ -15,6 +15,9 @@ export const Block = z.looseObject({
   tool_use_id: z.string().optional(),
   content: z.unknown().optional(),
   is_error: z.boolean().optional(),
+  thinking: z.string().optional(),
+  signature: z.string().optional(),
+  data: z.string().optional(),
 });
 
 /**
@@ -52,6 +55,7 @@ export const MessagesRequest = z.looseObject({
   top_k: z.number().optional(),
   stream: z.boolean().optional(),
   metadata: z.looseObject({ user_id: z.string().nullish() }).optional(),
+  thinking: z.looseObject({ type: z.string(), budget_tokens: z.number().optional() }).optional(),
 });
 
 /** `messages/count_tokens` takes a Messages request without `max_tokens`. */
@@ -82,7 +86,13 @@ export const StreamEvent = z.discriminatedUnion('type', [
   z.looseObject({
     type: z.literal('content_block_delta'),
     index: z.number(),
-    delta: z.looseObject({ type: z.string(), text: z.string().optional(), partial_json: z.string().optional() }),
+    delta: z.looseObject({
+      type: z.string(),
+      text: z.string().optional(),
+      partial_json: z.string().optional(),
+      thinking: z.string().optional(),
+      signature: z.string().optional(),
+    }),
   }),
   z.looseObject({ type: z.literal('content_block_stop'), index: z.number() }),
   z.looseObject({

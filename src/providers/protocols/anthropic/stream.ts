@@ -1,11 +1,11 @@
 import { anthropicErrorStatus, errorBody } from '../../../errors';
-import type { PivotEvent, Usage } from '../../../translate/chat';
+import { type PivotEvent, reasoningOf, type ThinkingBlock, type Usage } from '../../../translate/chat';
 import { ChunkWriter } from '../../../translate/chunks';
 import { truncated, unreadable } from '../../../translate/failures';
 import { randomId } from '../../../translate/ids';
 import { type EventSourceMessage, sseFrame } from '../../../translate/sse';
 import type { TranslateContext } from '../adapter';
-import { anthropicUsage, anthropicMessageId, finishReasonOf, pivotUsage, stopReasonOf } from './response';
+import { anthropicUsage, anthropicMessageId, finishReasonOf, pivotUsage, signedBlocks, stopReasonOf } from './response';
 import { anthropicToolId } from './request';
 import { type AnthropicUsage, StreamEvent } from './schema';
 
@@ -18,6 +18,9 @@ const KNOWN_EVENTS = new Set<string>(StreamEvent.options.map((option) => option.
 export function decodeMessagesStream(ctx: TranslateContext): TransformStream<EventSourceMessage, PivotEvent> {
   const out = new ChunkWriter(ctx.model);
   const toolByBlock = new Map<number, number>();
+  // Thinking blocks by stream index while they stream, then every finished one, in order.
+  const thinkingByBlock = new Map<number, ThinkingBlock>();
+  const signed: ThinkingBlock[] = [];
   let usage: AnthropicUsage = {};
   let finish = 'stop';
   let done = false;
@@ -50,6 +53,9 @@ export function decodeMessagesStream(ctx: TranslateContext): TransformStream<Eve
         case 'content_block_start': {
           const block = event.content_block;
           if (block.type === 'text' && block.text) controller.enqueue({ chunk: out.delta({ content: block.text }) });
+          const [thinking] = signedBlocks([block]);
+          if (thinking) thinkingByBlock.set(event.index, thinking);
+          if (block.type === 'thinking' && block.thinking) controller.enqueue({ chunk: out.delta({ reasoning_content: block.thinking }) });
           if (block.type === 'tool_use') {
             const index = toolByBlock.size;
             toolByBlock.set(event.index, index);
@@ -64,6 +70,21 @@ export function decodeMessagesStream(ctx: TranslateContext): TransformStream<Eve
           const index = toolByBlock.get(event.index);
           if (delta.type === 'input_json_delta' && delta.partial_json && index !== undefined) {
             controller.enqueue({ chunk: out.delta({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] }) });
+          }
+          const thinking = thinkingByBlock.get(event.index);
+          if (delta.type === 'thinking_delta' && delta.thinking && thinking) {
+            thinking.thinking = (thinking.thinking ?? '') + delta.thinking;
+            controller.enqueue({ chunk: out.delta({ reasoning_content: delta.thinking }) });
+          }
+          if (delta.type === 'signature_delta' && delta.signature && thinking) thinking.signature = (thinking.signature ?? '') + delta.signature;
+          break;
+        }
+        case 'content_block_stop': {
+          const thinking = thinkingByBlock.get(event.index);
+          if (thinking) {
+            thinkingByBlock.delete(event.index);
+            signed.push(thinking);
+            controller.enqueue({ chunk: out.delta({ thinking_blocks: [...signed] }) });
           }
           break;
         }
@@ -94,7 +115,7 @@ export function encodeMessagesStream(): TransformStream<PivotEvent, string> {
   let started = false;
   let failed = false;
   let blockIndex = -1;
-  let openBlock: 'text' | 'tool' | undefined;
+  let openBlock: 'text' | 'thinking' | 'tool' | undefined;
   const blockByTool = new Map<number, number>();
   let stopReason = 'end_turn';
   let usage: Usage | undefined;
@@ -108,7 +129,7 @@ export function encodeMessagesStream(): TransformStream<PivotEvent, string> {
         if (openBlock) emit('content_block_stop', { index: blockIndex });
         openBlock = undefined;
       };
-      const openNew = (kind: 'text' | 'tool', block: Record<string, unknown>) => {
+      const openNew = (kind: 'text' | 'thinking' | 'tool', block: Record<string, unknown>) => {
         closeBlock();
         blockIndex += 1;
         openBlock = kind;
@@ -141,6 +162,12 @@ export function encodeMessagesStream(): TransformStream<PivotEvent, string> {
       const choice = chunk.choices[0];
       if (!choice) return;
       const { content, tool_calls: calls } = choice.delta;
+      // Reasoning of another provider: a thinking block Anthropic never signed (see thinkingFromPivot).
+      const reasoning = reasoningOf(choice.delta);
+      if (reasoning) {
+        if (openBlock !== 'thinking') openNew('thinking', { type: 'thinking', thinking: '', signature: '' });
+        emit('content_block_delta', { index: blockIndex, delta: { type: 'thinking_delta', thinking: reasoning } });
+      }
       if (content) {
         if (openBlock !== 'text') openNew('text', { type: 'text', text: '' });
         emit('content_block_delta', { index: blockIndex, delta: { type: 'text_delta', text: content } });

@@ -7,8 +7,10 @@ import {
   omitUndefined,
   stopSequencesOf,
   textOf,
+  THINKING_BUDGET,
   toolArgumentsOf,
 } from '../../../translate/chat';
+import { thoughtSignatureOf } from '../../../translate/thought-signatures';
 import { fetchImage, parseDataUrl } from '../../../translate/images';
 import type { TranslateContext } from '../adapter';
 
@@ -59,6 +61,14 @@ function toolConfig(req: ChatRequest): Record<string, unknown> | undefined {
   return choice === 'auto' ? { functionCallingConfig: { mode: 'AUTO' } } : undefined;
 }
 
+/** `reasoning_effort` as a thinking budget, with the thoughts' summaries asked for (they become reasoning text). */
+function thinkingConfig(req: ChatRequest): Record<string, unknown> {
+  const effort = req.reasoning_effort;
+  if (!effort) return {};
+  if (effort === 'none') return { thinkingConfig: { thinkingBudget: 0 } };
+  return { thinkingConfig: { thinkingBudget: THINKING_BUDGET[effort] ?? THINKING_BUDGET.medium, includeThoughts: true } };
+}
+
 function responseFormat(req: ChatRequest): Record<string, unknown> {
   const format = req.response_format;
   if (format?.type === 'json_object') return { responseMimeType: 'application/json' };
@@ -85,9 +95,14 @@ export async function chatToGenerateContent(req: ChatRequest, ctx: TranslateCont
           return { role: 'user', parts: await userParts(message.content, ctx.signal) };
         case 'assistant': {
           const text = textOf(message.content);
-          const calls = (message.tool_calls ?? []).map((call) => ({
-            functionCall: { name: call.function.name, args: toolArgumentsOf(call.function.arguments, call.function.name) },
-          }));
+          // Reasoning text is not sent back (Gemini has no field for it); signatures are, from the ids.
+          const calls = (message.tool_calls ?? []).map((call) => {
+            const signature = thoughtSignatureOf(call.id);
+            return {
+              functionCall: { name: call.function.name, args: toolArgumentsOf(call.function.arguments, call.function.name) },
+              ...(signature ? { thoughtSignature: signature } : {}),
+            };
+          });
           return { role: 'model', parts: [...(text ? [{ text }] : []), ...calls] };
         }
         case 'tool': {
@@ -120,6 +135,7 @@ export async function chatToGenerateContent(req: ChatRequest, ctx: TranslateCont
     presencePenalty: req.presence_penalty ?? undefined,
     frequencyPenalty: req.frequency_penalty ?? undefined,
     ...responseFormat(req),
+    ...thinkingConfig(req),
   });
   return omitUndefined({
     contents,

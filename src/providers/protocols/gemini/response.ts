@@ -3,6 +3,7 @@ import type { ChatCompletion, PivotEvent, ToolCall } from '../../../translate/ch
 import { ChunkWriter, usageOf } from '../../../translate/chunks';
 import { failureOf, truncated, unreadable } from '../../../translate/failures';
 import { nowSeconds, randomId } from '../../../translate/ids';
+import { withThoughtSignature } from '../../../translate/thought-signatures';
 import type { EventSourceMessage } from '../../../translate/sse';
 import type { TranslateContext } from '../adapter';
 import { GenerateContentResponse, type Part, type UsageMetadata } from './schema';
@@ -32,12 +33,20 @@ const textParts = (parts: Part[]) =>
     .map((part) => part.text)
     .join('');
 
+/** Thought summaries (`includeThoughts`), the pivot's reasoning text. */
+const thoughtParts = (parts: Part[]) =>
+  parts
+    .filter((part) => typeof part.text === 'string' && part.thought)
+    .map((part) => part.text)
+    .join('');
+
+/** Function calls as pivot tool calls; a call's thought signature rides in its id. */
 const toolCalls = (parts: Part[]): ToolCall[] =>
   parts.flatMap((part) =>
     part.functionCall
       ? [
           {
-            id: part.functionCall.id ?? randomId('call_'),
+            id: withThoughtSignature(part.functionCall.id ?? randomId('call_'), part.thoughtSignature),
             type: 'function',
             function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) },
           },
@@ -53,6 +62,7 @@ export function generateContentToChat(json: unknown, ctx: TranslateContext): Cha
   const parts = candidate?.content?.parts ?? [];
   const calls = toolCalls(parts);
   const text = textParts(parts);
+  const reasoning = thoughtParts(parts);
   return {
     id: answer.responseId ? `chatcmpl-${answer.responseId}` : randomId('chatcmpl-'),
     object: 'chat.completion',
@@ -61,7 +71,12 @@ export function generateContentToChat(json: unknown, ctx: TranslateContext): Cha
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: text || (calls.length ? null : ''), ...(calls.length ? { tool_calls: calls } : {}) },
+        message: {
+          role: 'assistant',
+          content: text || (calls.length ? null : ''),
+          ...(reasoning ? { reasoning_content: reasoning } : {}),
+          ...(calls.length ? { tool_calls: calls } : {}),
+        },
         logprobs: null,
         finish_reason: finishReasonOf(candidate?.finishReason, calls.length > 0, Boolean(answer.promptFeedback?.blockReason)),
       },
@@ -104,6 +119,8 @@ export function decodeGenerateContentStream(ctx: TranslateContext): TransformStr
       }
       const candidate = answer.candidates?.[0];
       const parts = candidate?.content?.parts ?? [];
+      const reasoning = thoughtParts(parts);
+      if (reasoning) controller.enqueue({ chunk: out.delta({ reasoning_content: reasoning }) });
       const text = textParts(parts);
       if (text) controller.enqueue({ chunk: out.delta({ content: text }) });
       const calls = toolCalls(parts).map((call) => ({ index: toolCount++, ...call }));

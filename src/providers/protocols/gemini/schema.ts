@@ -5,6 +5,7 @@ import * as z from 'zod';
 export const Part = z.looseObject({
   text: z.string().optional(),
   thought: z.boolean().optional(),
+  thoughtSignature: z.string().optional(),
   functionCall: z
     .looseObject({ id: z.string().optional(), name: z.string(), args: z.record(z.string(), z.unknown()).nullish() })
     .optional(),
