@@ -54,6 +54,7 @@ export function demoVault(standInUrl: string, options: DemoVaultOptions = {}): A
         models: [
           { id: 'gemini-2.0-flash', usage: 'chat', contextWindow: 1048576, maxOutputTokens: 8192, priority: 1 },
           { id: 'gemini-2.5-flash', usage: 'chat', contextWindow: 1048576, maxOutputTokens: 65536, priority: 2 },
+          { id: 'gemini-3-pro-preview', usage: 'chat', contextWindow: 1048576, maxOutputTokens: 65536, priority: 3 },
           { id: 'text-embedding-004', usage: 'embedding', contextWindow: 2048, priority: 1 },
         ],
       },

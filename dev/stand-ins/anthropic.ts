@@ -1,6 +1,6 @@
 import type { Answer, Dialect, ErrorOptions, Incoming, StreamEvent } from './answer';
 import { ANTHROPIC_MODELS } from './catalog';
-import { answerId, jsonChunks, planReply, textChunks, textOf, tokenCount } from './conversation';
+import { answerId, isSignatureOf, jsonChunks, planReply, PromptCache, reasoningFor, signatureOf, textChunks, textOf, tokenCount } from './conversation';
 
 // Anthropic Messages wire format: content blocks, `event:`-named SSE, `{"type":"error",...}` errors.
 
@@ -34,11 +34,78 @@ export function anthropicError(status: number, options: ErrorOptions = {}): Answ
 interface Block {
   type?: string;
   text?: string;
+  id?: string;
+  tool_use_id?: string;
+  thinking?: string;
+  signature?: string;
+  cache_control?: unknown;
 }
 interface MessageParam {
   role?: string;
   content?: string | Block[];
 }
+
+const blocksOf = (m: MessageParam | undefined): Block[] => (Array.isArray(m?.content) ? m.content : []);
+
+/**
+ * The conversation rules Anthropic enforces: every tool_result answers a tool_use of the message
+ * before it; thinking blocks come back with the signature they were given; with thinking on, the
+ * assistant turn of an unfinished tool loop starts with its thinking.
+ */
+function conversationRefusal(list: MessageParam[], thinking: boolean): Answer | undefined {
+  for (const [position, message] of list.entries()) {
+    const previousIds = new Set(blocksOf(list[position - 1]).filter((b) => b.type === 'tool_use').map((b) => b.id));
+    for (const [index, block] of blocksOf(message).entries()) {
+      if (block.type === 'tool_result' && !previousIds.has(block.tool_use_id)) {
+        return anthropicError(400, {
+          message: `messages.${position}.content.${index}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${block.tool_use_id}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`,
+        });
+      }
+      if (block.type === 'thinking' && !isSignatureOf(block.signature, `thinking:${block.thinking}`)) {
+        return anthropicError(400, { message: `messages.${position}.content.${index}: Invalid \`signature\` in \`thinking\` block` });
+      }
+    }
+  }
+  const lastAssistant = list.findLastIndex((m) => m.role === 'assistant');
+  const first = blocksOf(list[lastAssistant])[0];
+  const inLoop = blocksOf(list[lastAssistant]).some((b) => b.type === 'tool_use') && blocksOf(list[lastAssistant + 1]).some((b) => b.type === 'tool_result');
+  if (thinking && inLoop && first?.type !== 'thinking' && first?.type !== 'redacted_thinking') {
+    return anthropicError(400, {
+      message: `messages.${lastAssistant}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${first?.type}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`,
+    });
+  }
+  return undefined;
+}
+
+/** Extended thinking as asked: refused where Anthropic refuses it; undefined when thinking is off. */
+function thinkingOf(body: Json): { budget: number } | Answer | undefined {
+  const thinking = body.thinking as { type?: string; budget_tokens?: number } | undefined;
+  if (!thinking || thinking.type === 'disabled') return undefined;
+  if (thinking.type === 'adaptive') return { budget: 0 };
+  if (thinking.type !== 'enabled' || typeof thinking.budget_tokens !== 'number') return anthropicError(400, { message: 'thinking.enabled.budget_tokens: Field required' });
+  if (thinking.budget_tokens < 1024) return anthropicError(400, { message: 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024' });
+  if (typeof body.max_tokens === 'number' && body.max_tokens <= thinking.budget_tokens) {
+    return anthropicError(400, { message: '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size' });
+  }
+  if (body.temperature !== undefined && body.temperature !== 1) {
+    return anthropicError(400, { message: '`temperature` may only be set to 1 when thinking is enabled or in adaptive mode. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility' });
+  }
+  return { budget: thinking.budget_tokens };
+}
+
+/** The request up to its last cache_control breakpoint (tools, system, messages in Anthropic's order), as pieces. */
+function cachedPrefix(body: Json): string[] | undefined {
+  const pieces: { text: string; marked: boolean }[] = [];
+  const add = (item: { cache_control?: unknown; text?: string }) => pieces.push({ text: JSON.stringify(item), marked: Boolean(item.cache_control) });
+  for (const tool of Array.isArray(body.tools) ? (body.tools as Json[]) : []) add(tool);
+  if (Array.isArray(body.system)) for (const block of body.system as Block[]) add(block);
+  else if (typeof body.system === 'string') add({ text: body.system });
+  for (const message of body.messages as MessageParam[]) for (const block of typeof message.content === 'string' ? [{ text: message.content }] : blocksOf(message)) add(block);
+  const last = pieces.findLastIndex((piece) => piece.marked);
+  return last < 0 ? undefined : pieces.slice(0, last + 1).map((piece) => piece.text);
+}
+
+const cache = new PromptCache();
 
 const hasToolResult = (m: MessageParam | undefined) => Array.isArray(m?.content) && m.content.some((b) => b.type === 'tool_result');
 
@@ -76,7 +143,12 @@ function messages(body: Json, req: Incoming): Answer {
   const refused = refusal(body, req);
   if (refused) return refused;
   const list = body.messages as MessageParam[];
+  const thinking = thinkingOf(body);
+  if (thinking && 'kind' in thinking) return thinking;
+  const conversation = conversationRefusal(list, thinking !== undefined);
+  if (conversation) return conversation;
   const lastUser = [...list].reverse().find((m) => m.role === 'user' && textOf(m.content));
+  const turnStart = list.findLastIndex((m) => m.role === 'user' && !hasToolResult(m));
   const tools = Array.isArray(body.tools) ? (body.tools as { name?: unknown }[]) : [];
   const choice = body.tool_choice as { type?: string; name?: string } | undefined;
   const forcedTool = choice?.type === 'any' ? true : choice?.type === 'tool' && choice.name ? choice.name : undefined;
@@ -88,17 +160,27 @@ function messages(body: Json, req: Incoming): Answer {
     toolNames: choice?.type === 'none' ? [] : tools.map((t) => t.name).filter((n): n is string => typeof n === 'string'),
     forcedTool,
     maxTokens: body.max_tokens as number,
+    toolResultsSinceUser: list.slice(turnStart + 1).flatMap(blocksOf).filter((b) => b.type === 'tool_result').length,
   });
 
   const id = answerId('msg_');
   const toolId = answerId('toolu_');
   const stopReason = reply.finish === 'tool' ? 'tool_use' : reply.finish === 'length' ? 'max_tokens' : 'end_turn';
-  const usage = { input_tokens: reply.promptTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+  // A prompt prefix marked with cache_control is written to the cache once, then read from it.
+  const prefix = cachedPrefix(body);
+  const prefixTokens = prefix ? Math.min(tokenCount(prefix.join('')), reply.promptTokens) : 0;
+  const read = prefix ? Math.min(cache.lookup(prefix), prefixTokens) : 0;
+  const written = prefix && read === 0 ? prefixTokens : 0;
+  const usage = { input_tokens: reply.promptTokens - read - written, cache_creation_input_tokens: written, cache_read_input_tokens: read };
   const headers = { 'request-id': answerId('req_') };
   const call = reply.toolCall;
+  const reasoning = thinking ? reasoningFor(reply.lastUserText ?? '') : undefined;
+  const thinkingBlock = reasoning === undefined ? [] : [{ type: 'thinking', thinking: reasoning, signature: signatureOf(`thinking:${reasoning}`) }];
+  const outputTokens = reply.completionTokens + (reasoning ? tokenCount(reasoning) : 0);
 
   if (body.stream !== true) {
-    const content = call ? [{ type: 'tool_use', id: toolId, name: call.name, input: call.arguments }] : [{ type: 'text', text: reply.text }];
+    const answer = call ? [{ type: 'tool_use', id: toolId, name: call.name, input: call.arguments }] : [{ type: 'text', text: reply.text }];
+    const content = [...thinkingBlock, ...answer];
     return {
       kind: 'json',
       status: 200,
@@ -111,27 +193,35 @@ function messages(body: Json, req: Incoming): Answer {
         content,
         stop_reason: stopReason,
         stop_sequence: null,
-        usage: { ...usage, output_tokens: reply.completionTokens },
+        usage: { ...usage, output_tokens: outputTokens },
       },
     };
   }
 
   const event = (name: string, data: Json): StreamEvent => ({ event: name, data: JSON.stringify({ type: name, ...data }) });
+  const at = thinkingBlock.length;
+  const thinkingEvents = thinkingBlock.flatMap((block) => [
+    event('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }),
+    ...textChunks(block.thinking).map((thinking) => event('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking } })),
+    event('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: block.signature } }),
+    event('content_block_stop', { index: 0 }),
+  ]);
   const deltas = call
-    ? ['', ...jsonChunks(call.argumentsJson)].map((partial_json) => event('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json } }))
-    : textChunks(reply.text).map((text) => event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }));
+    ? ['', ...jsonChunks(call.argumentsJson)].map((partial_json) => event('content_block_delta', { index: at, delta: { type: 'input_json_delta', partial_json } }))
+    : textChunks(reply.text).map((text) => event('content_block_delta', { index: at, delta: { type: 'text_delta', text } }));
   const events = [
     event('message_start', {
       message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
     }),
+    ...thinkingEvents,
     event('content_block_start', {
-      index: 0,
+      index: at,
       content_block: call ? { type: 'tool_use', id: toolId, name: call.name, input: {} } : { type: 'text', text: '' },
     }),
     event('ping', {}),
     ...deltas,
-    event('content_block_stop', { index: 0 }),
-    event('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: reply.completionTokens } }),
+    event('content_block_stop', { index: at }),
+    event('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } }),
     event('message_stop', {}),
   ];
   return { kind: 'stream', format: 'sse', events, headers };

@@ -12,6 +12,8 @@ export interface ToolCall {
 }
 
 export interface Reply {
+  /** The text of the last user message, which the reply echoes. */
+  lastUserText?: string;
   /** `Echo: <last user text>`, cut to the token limit. Empty when the reply is a tool call. */
   text: string;
   finish: 'stop' | 'length' | 'tool';
@@ -31,26 +33,42 @@ export interface ReplyInput {
   /** A tool the request forces: a name, or `true` for "any tool". */
   forcedTool?: string | true;
   maxTokens?: number;
+  /** Tool results since the last user text: a request naming several cities gets one call per city, in turn. */
+  toolResultsSinceUser?: number;
 }
 
-/** The city in "… in Paris …", else Paris: tool arguments are deterministic and valid JSON. */
-function toolArguments(text: string): Record<string, unknown> {
-  const city = /\bin ([A-Z][A-Za-z-]+)/.exec(text)?.[1] ?? 'Paris';
-  return { location: city };
+/** The cities in "… in Paris, in Berlin and in Rome …", else Paris: tool arguments are deterministic. */
+function citiesOf(text: string): string[] {
+  const cities = [...text.matchAll(/\bin ([A-Z][A-Za-z-]+)/g)].map((match) => match[1]!);
+  return cities.length ? cities : ['Paris'];
+}
+
+function toolArguments(text: string, step = 0): Record<string, unknown> {
+  const cities = citiesOf(text);
+  return { location: cities[Math.min(step, cities.length - 1)] };
 }
 
 export function planReply(input: ReplyInput): Reply {
   const promptTokens = tokenCount(input.promptText);
-  const wantsTool =
-    input.toolNames.length > 0 && (input.forcedTool !== undefined || (input.endsWithUserText && /weather/i.test(input.lastUserText)));
+  const done = input.toolResultsSinceUser ?? 0;
+  // A weather question gets one call per city it names, one turn each, then the answer.
+  const nextCity = /weather/i.test(input.lastUserText) && (input.endsWithUserText || (input.toolResultsSinceUser !== undefined && done < citiesOf(input.lastUserText).length));
+  const wantsTool = input.toolNames.length > 0 && (input.forcedTool !== undefined || nextCity);
   if (wantsTool) {
     const name =
       typeof input.forcedTool === 'string' && input.toolNames.includes(input.forcedTool)
         ? input.forcedTool
         : (input.toolNames.find((n) => /weather/i.test(n)) ?? input.toolNames[0]!);
-    const args = toolArguments(input.lastUserText);
+    const args = toolArguments(input.lastUserText, done);
     const argumentsJson = JSON.stringify(args);
-    return { text: '', finish: 'tool', toolCall: { name, arguments: args, argumentsJson }, promptTokens, completionTokens: tokenCount(argumentsJson) };
+    return {
+      text: '',
+      finish: 'tool',
+      toolCall: { name, arguments: args, argumentsJson },
+      promptTokens,
+      completionTokens: tokenCount(argumentsJson),
+      lastUserText: input.lastUserText,
+    };
   }
   let text = `Echo: ${input.lastUserText}`;
   let finish: Reply['finish'] = 'stop';
@@ -58,7 +76,7 @@ export function planReply(input: ReplyInput): Reply {
     text = text.slice(0, input.maxTokens * 4);
     finish = 'length';
   }
-  return { text, finish, promptTokens, completionTokens: tokenCount(text) };
+  return { text, finish, promptTokens, completionTokens: tokenCount(text), lastUserText: input.lastUserText };
 }
 
 /** Word-sized pieces ("Echo: ", "hello ", "world"), the way a model streams tokens. */
@@ -112,3 +130,37 @@ export const TINY_PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
   'base64',
 );
+
+/**
+ * A signature the stand-in can check later, in the shape of the real ones (standard base64 of opaque
+ * bytes): what a provider signs (reasoning text, a function call) comes back with it or is refused.
+ */
+export function signatureOf(signed: string): string {
+  return Buffer.concat([Buffer.from('standin-sig:'), createHash('sha256').update(signed).digest()]).toString('base64');
+}
+
+export const isSignatureOf = (signature: unknown, signed: string) => typeof signature === 'string' && signature === signatureOf(signed);
+
+/** Reasoning text the stand-ins produce when thinking is on. */
+export const reasoningFor = (lastUserText: string) => `The user wrote "${lastUserText}". I answer plainly.`;
+
+/**
+ * Prompt caching as the providers report it: the longest prefix (a list of serialised pieces) seen
+ * before is read from the cache; a new one is written. Per stand-in process.
+ */
+export class PromptCache {
+  private readonly seen = new Set<string>();
+
+  /** Tokens of the longest cached prefix, after remembering every prefix of this prompt. */
+  lookup(pieces: string[]): number {
+    let cached = 0;
+    let prefix = '';
+    for (const piece of pieces) {
+      prefix += piece;
+      const key = createHash('sha256').update(prefix).digest('hex');
+      if (this.seen.has(key)) cached = tokenCount(prefix);
+      else this.seen.add(key);
+    }
+    return cached;
+  }
+}

@@ -1,6 +1,6 @@
 import type { Answer, Dialect, ErrorOptions, Incoming } from './answer';
 import { GEMINI_MODELS } from './catalog';
-import { answerId, embeddingOf, planReply, textChunks, textOf, tokenCount } from './conversation';
+import { answerId, embeddingOf, isSignatureOf, planReply, PromptCache, reasoningFor, signatureOf, textChunks, textOf, tokenCount } from './conversation';
 
 // Gemini (Generative Language API v1beta) wire format: `contents[].parts[]`, `candidates`,
 // `usageMetadata`, Google RPC errors, and `alt=sse` streams framed with CRLF like Google's.
@@ -50,22 +50,61 @@ const ok = (body: unknown): Answer => ({ kind: 'json', status: 200, body, header
 
 const MODEL_CALL = /^models\/([^/:]+):([A-Za-z]+)$/;
 
+interface Part {
+  text?: string;
+  thought?: boolean;
+  thoughtSignature?: string;
+  functionCall?: { name?: string; args?: unknown };
+  functionResponse?: unknown;
+}
 interface Content {
   role?: string;
-  parts?: { text?: string; functionResponse?: unknown }[];
+  parts?: Part[];
 }
+
+const callSignature = (call: { name?: string; args?: unknown }) => signatureOf(`functionCall:${call.name}:${JSON.stringify(call.args ?? {})}`);
+
+/**
+ * Gemini 3 validates thought signatures: in the current turn (since the last user text), the first
+ * function call of each model step must come back with the signature it was given.
+ */
+function signatureRefusal(model: string, contents: Content[]): Answer | undefined {
+  if (!GEMINI_MODELS.find((m) => m.name === `models/${model}`)?.signaturesRequired) return undefined;
+  const turnStart = contents.findLastIndex((c) => (c.role ?? 'user') === 'user' && c.parts?.some((p) => p.text !== undefined));
+  for (const [position, content] of contents.entries()) {
+    if (position <= turnStart || content.role !== 'model') continue;
+    const first = content.parts?.find((p) => p.functionCall);
+    if (!first?.functionCall) continue;
+    if (first.thoughtSignature === undefined) {
+      return geminiError(400, {
+        message: `Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call \`default_api:${first.functionCall.name}\` , position ${position + 1}. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.`,
+      });
+    }
+    if (!isSignatureOf(first.thoughtSignature, `functionCall:${first.functionCall.name}:${JSON.stringify(first.functionCall.args ?? {})}`)) {
+      return geminiError(400, { message: 'Thought signature is not valid.' });
+    }
+  }
+  return undefined;
+}
+
+const cache = new PromptCache();
 
 function generate(model: string, body: Json, stream: 'sse' | 'json-array' | undefined): Answer {
   if (!Array.isArray(body.contents) || body.contents.length === 0) {
     return geminiError(400, { message: '* GenerateContentRequest.contents: contents is not specified\n' });
   }
   const contents = body.contents as Content[];
+  const refused = signatureRefusal(model, contents);
+  if (refused) return refused;
   const isUser = (c: Content) => (c.role ?? 'user') === 'user';
   const lastUser = [...contents].reverse().find((c) => isUser(c) && textOf(c.parts));
   const last = contents.at(-1);
   const declarations = ((body.tools as { functionDeclarations?: { name?: unknown }[] }[] | undefined) ?? []).flatMap((t) => t.functionDeclarations ?? []);
   const calling = (body.toolConfig as { functionCallingConfig?: { mode?: string; allowedFunctionNames?: string[] } } | undefined)?.functionCallingConfig;
-  const config = (body.generationConfig ?? {}) as { maxOutputTokens?: number };
+  const config = (body.generationConfig ?? {}) as { maxOutputTokens?: number; thinkingConfig?: { includeThoughts?: boolean; thinkingBudget?: number } };
+  const thinkingModel = Boolean(GEMINI_MODELS.find((m) => m.name === `models/${model}`)?.thinking);
+  const thinks = thinkingModel && config.thinkingConfig?.thinkingBudget !== 0;
+  const turnStart = contents.findLastIndex((c) => isUser(c) && c.parts?.some((p) => p.text !== undefined));
   const reply = planReply({
     lastUserText: textOf(lastUser?.parts),
     endsWithUserText: last !== undefined && isUser(last) && !last.parts?.some((p) => p.functionResponse),
@@ -73,14 +112,22 @@ function generate(model: string, body: Json, stream: 'sse' | 'json-array' | unde
     toolNames: calling?.mode === 'NONE' ? [] : declarations.map((d) => d.name).filter((n): n is string => typeof n === 'string'),
     forcedTool: calling?.mode === 'ANY' ? (calling.allowedFunctionNames?.[0] ?? true) : undefined,
     maxTokens: config.maxOutputTokens,
+    toolResultsSinceUser: contents.slice(turnStart + 1).flatMap((c) => c.parts ?? []).filter((p) => p.functionResponse).length,
   });
 
   const responseId = answerId('');
+  // Thinking models think (and bill it) whether or not the thoughts are shown.
+  const reasoning = thinks ? reasoningFor(reply.lastUserText ?? '') : '';
+  const thoughts = reasoning && config.thinkingConfig?.includeThoughts ? [{ text: reasoning, thought: true }] : [];
+  const thoughtsTokenCount = reasoning ? tokenCount(reasoning) : 0;
+  const cachedContentTokenCount = Math.min(cache.lookup(contents.map((c) => JSON.stringify(c))), reply.promptTokens);
   const finishReason = reply.finish === 'length' ? 'MAX_TOKENS' : 'STOP';
   const usage = (candidates: number) => ({
     promptTokenCount: reply.promptTokens,
     candidatesTokenCount: candidates,
-    totalTokenCount: reply.promptTokens + candidates,
+    totalTokenCount: reply.promptTokens + candidates + thoughtsTokenCount,
+    ...(thoughtsTokenCount ? { thoughtsTokenCount } : {}),
+    ...(cachedContentTokenCount ? { cachedContentTokenCount } : {}),
   });
   const response = (parts: unknown[], finish: string | undefined, candidates: number) => ({
     candidates: [{ content: { parts, role: 'model' }, ...(finish ? { finishReason: finish } : {}), index: 0 }],
@@ -89,18 +136,26 @@ function generate(model: string, body: Json, stream: 'sse' | 'json-array' | unde
     responseId,
   });
   const call = reply.toolCall;
+  // A thinking model signs its function calls (and the last part of a text answer).
+  const callPart = call && {
+    functionCall: { name: call.name, args: call.arguments },
+    ...(thinks ? { thoughtSignature: callSignature({ name: call.name, args: call.arguments }) } : {}),
+  };
+  const textSignature = thinks ? { thoughtSignature: signatureOf(`text:${reply.text}`) } : {};
 
   if (!stream) {
-    const parts = call ? [{ functionCall: { name: call.name, args: call.arguments } }] : [{ text: reply.text }];
+    const parts = callPart ? [...thoughts, callPart] : [...thoughts, { text: reply.text, ...textSignature }];
     return ok(response(parts, finishReason, reply.completionTokens));
   }
-  const chunks = call ? [response([{ functionCall: { name: call.name, args: call.arguments } }], finishReason, reply.completionTokens)] : [];
-  if (!call) {
+  const chunks = thoughts.length ? [response(thoughts, undefined, 0)] : [];
+  if (callPart) chunks.push(response([callPart], finishReason, reply.completionTokens));
+  else {
     const pieces = textChunks(reply.text);
     let sent = '';
     for (const [i, text] of pieces.entries()) {
       sent += text;
-      chunks.push(response([{ text }], i === pieces.length - 1 ? finishReason : undefined, tokenCount(sent)));
+      const last = i === pieces.length - 1;
+      chunks.push(response([{ text, ...(last ? textSignature : {}) }], last ? finishReason : undefined, tokenCount(sent)));
     }
   }
   return {

@@ -1,6 +1,6 @@
 import type { Answer, Dialect, ErrorOptions, Incoming, StreamEvent } from './answer';
 import { OPENAI_MODELS } from './catalog';
-import { answerId, embeddingOf, float32Base64, jsonChunks, planReply, type Reply, textChunks, textOf, TINY_PNG, tokenCount } from './conversation';
+import { answerId, embeddingOf, float32Base64, jsonChunks, planReply, PromptCache, type Reply, reasoningFor, textChunks, textOf, TINY_PNG, tokenCount } from './conversation';
 import { parseMultipart } from './multipart';
 import { responses } from './responses';
 
@@ -46,16 +46,36 @@ const sse = (chunks: unknown[]): Answer => ({
 
 const FINISH = { stop: 'stop', length: 'length', tool: 'tool_calls' } as const;
 
-const usageOf = (reply: Reply) => ({
+const usageOf = (reply: Reply, cached = 0) => ({
   prompt_tokens: reply.promptTokens,
   completion_tokens: reply.completionTokens,
   total_tokens: reply.promptTokens + reply.completionTokens,
+  prompt_tokens_details: { cached_tokens: cached },
 });
 
 interface ChatMessage {
   role?: string;
   content?: unknown;
+  tool_calls?: { id?: string }[];
+  tool_call_id?: string;
 }
+
+/** OpenAI refuses a tool message that answers no tool call of the assistant message before it. */
+function toolMessageRefusal(messages: ChatMessage[]): Answer | undefined {
+  let open = new Set<string | undefined>();
+  for (const message of messages) {
+    if (message.role === 'assistant') open = new Set((message.tool_calls ?? []).map((call) => call.id));
+    else if (message.role === 'tool') {
+      if (!open.has(message.tool_call_id)) {
+        return openaiError(400, { message: "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'." });
+      }
+    } else open = new Set();
+  }
+  return undefined;
+}
+
+/** Automatic prompt caching: a prompt whose leading messages were seen before reads them from the cache. */
+const cache = new PromptCache();
 
 function chatReply(body: Json): Reply {
   const messages = body.messages as ChatMessage[];
@@ -71,6 +91,7 @@ function chatReply(body: Json): Reply {
     toolNames,
     forcedTool,
     maxTokens: (body.max_completion_tokens ?? body.max_tokens) as number | undefined,
+    toolResultsSinceUser: messages.slice(messages.findLastIndex((m) => m.role === 'user') + 1).filter((m) => m.role === 'tool').length,
   });
 }
 
@@ -79,7 +100,12 @@ function chatCompletions(body: Json): Answer {
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     return openaiError(400, { message: "'messages' : minimum number of items is 1" });
   }
+  const refused = toolMessageRefusal(body.messages as ChatMessage[]);
+  if (refused) return refused;
   const reply = chatReply(body);
+  const cached = Math.min(cache.lookup((body.messages as ChatMessage[]).map((m) => JSON.stringify(m))), reply.promptTokens);
+  // Reasoning models answer `reasoning_effort` with their reasoning in `reasoning` (Groq's field).
+  const reasoning = typeof body.reasoning_effort === 'string' && body.reasoning_effort !== 'none' ? reasoningFor(reply.lastUserText ?? '') : undefined;
   const id = answerId('chatcmpl-');
   const created = Math.floor(Date.now() / 1000);
   const base = { id, object: 'chat.completion', created, model: body.model, system_fingerprint: 'fp_standin' };
@@ -92,8 +118,8 @@ function chatCompletions(body: Json): Answer {
       : { role: 'assistant', content: reply.text };
     return ok({
       ...base,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: FINISH[reply.finish] }],
-      usage: usageOf(reply),
+      choices: [{ index: 0, message: { ...message, ...(reasoning ? { reasoning } : {}) }, logprobs: null, finish_reason: FINISH[reply.finish] }],
+      usage: usageOf(reply, cached),
     });
   }
 
@@ -104,14 +130,16 @@ function chatCompletions(body: Json): Answer {
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),
   });
+  const thinking = reasoning ? textChunks(reasoning).map((piece, i) => chunk(i === 0 && toolCall ? { role: 'assistant', reasoning: piece } : { reasoning: piece })) : [];
   const chunks: unknown[] = toolCall
     ? [
         chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: callId, type: 'function', function: { name: toolCall.name, arguments: '' } }] }),
         ...jsonChunks(toolCall.argumentsJson).map((piece) => chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] })),
       ]
     : [chunk({ role: 'assistant', content: '' }), ...textChunks(reply.text).map((piece) => chunk({ content: piece }))];
+  chunks.splice(toolCall ? 0 : 1, 0, ...thinking);
   chunks.push(chunk({}, FINISH[reply.finish]));
-  if (includeUsage) chunks.push({ ...base, object: 'chat.completion.chunk', choices: [], usage: usageOf(reply) });
+  if (includeUsage) chunks.push({ ...base, object: 'chat.completion.chunk', choices: [], usage: usageOf(reply, cached) });
   return sse(chunks);
 }
 
