@@ -13,7 +13,7 @@ export type ProviderName = keyof typeof PROVIDERS;
 export const THREE_CITIES = "What's the weather in Paris, in Berlin and in Rome?";
 export const CITIES = ['Paris', 'Berlin', 'Rome'];
 
-export const WEATHER_SCHEMA = { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] } as const;
+export const WEATHER_SCHEMA = { type: 'object' as const, properties: { location: { type: 'string' } }, required: ['location'] };
 
 /** What the tool answers for a city. */
 export const weatherIn = (location: string) => `${location}: 18 degrees`;
