@@ -204,6 +204,8 @@ describe('Anthropic client request → OpenAI request', () => {
         {
           role: 'assistant',
           content: 'Let me check.',
+          reasoning_content: 'The user wants the weather in Paris.',
+          thinking_blocks: [{ type: 'thinking', thinking: 'The user wants the weather in Paris.', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds...' }],
           tool_calls: [{ id: 'toolu_01A09q90qw90lq917835lq9', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris"}' } }],
         },
         { role: 'tool', tool_call_id: 'toolu_01A09q90qw90lq917835lq9', content: '18 degrees' },
@@ -332,7 +334,9 @@ describe('OpenAI chunks → Anthropic client events', () => {
     const decoded = await decodeFixture(streamToolUse, anthropic.chat.stream(ctx));
     const events = parseSse(await encodeEvents(decoded, anthropicClient.streamFromPivot(pivot({ model: 'm', messages: [{ role: 'user', content: 'x' }] }))));
     const starts = events.filter((e) => e.event === 'content_block_start').map((e) => e.data.content_block);
+    // The thinking comes back as a thinking block (its signature stays in the pivot's thinking_blocks).
     expect(starts).toEqual([
+      { type: 'thinking', thinking: '', signature: '' },
       { type: 'text', text: '' },
       { type: 'tool_use', id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', input: {} },
     ]);
