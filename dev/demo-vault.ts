@@ -63,9 +63,9 @@ export function demoVault(standInUrl: string, options: DemoVaultOptions = {}): A
 }
 
 /** Two users: `ronan` may use everything, `audrey` only groq's 70b model at 30 requests a minute. */
-export function demoUsers(): Users {
+export function demoUsers() {
   return {
     ronan: { key: 'sy-standin-user-ronan' },
     audrey: { key: 'sy-standin-user-audrey', rpm: 30, providers: ['groq'], models: ['groq/llama-3.3-70b-versatile'] },
-  };
+  } satisfies Users;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the playground (/) and the vault editor (/vault) from src/pages into pages-build/, which
+// Builds the playground (/), the vault editor (/vault) and the operator console (/admin) from src/pages into pages-build/, which
 // wrangler.jsonc serves as Workers static assets, so the pages add nothing to the worker bundle.
 //   node scripts/build-pages.mjs            build once and print each page's size
 //   node scripts/build-pages.mjs --quiet    build once, print nothing
@@ -19,6 +19,8 @@ const PAGES = [
   { name: 'playground', file: 'index.html', route: '/', connect: "'self'", images: "'self' data: blob: https: http:" },
   // The vault editor reads model lists straight from the providers ("Refresh from API").
   { name: 'vault', file: 'vault.html', route: '/vault', connect: "'self' https: http:", images: "'self'" },
+  // The operator console talks to this gateway only.
+  { name: 'admin', file: 'admin.html', route: '/admin', connect: "'self'", images: "'self'" },
 ];
 
 const quiet = process.argv.includes('--quiet');

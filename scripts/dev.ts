@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { encryptVault } from '../src/vault/crypto';
 import { startStandIn } from '../dev/stand-ins/server';
+import { seedRecords, seedSql } from '../dev/usage-seed';
 import { DEMO_USER_KEY, DEMO_USERS, DEMO_VAULT_TOKEN, demoConfig } from './demo';
 
 const port = Number(process.env.PORT ?? 8787);
@@ -37,6 +38,9 @@ if (demo) {
   ]));
   await exec(wranglerBin, ['kv', 'bulk', 'put', `${dir}/kv.json`, '--binding', 'KV_AI_PROXY', '--local', '--persist-to', `${dir}/state`]);
   await exec(wranglerBin, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', `${dir}/state`]);
+  // Two weeks of made-up usage, so the operator console's charts show something on first run.
+  writeFileSync(`${dir}/usage-seed.sql`, seedSql(seedRecords()));
+  await exec(wranglerBin, ['d1', 'execute', 'DB', '--local', '--persist-to', `${dir}/state`, '--file', `${dir}/usage-seed.sql`]);
   // An empty env file keeps a developer's .dev.vars out of the demo.
   writeFileSync(`${dir}/empty.env`, '');
   wranglerArgs.push('--persist-to', `${dir}/state`, '--env-file', `${dir}/empty.env`, '--var', `AI_JSON_CRYPTOKEN:${DEMO_VAULT_TOKEN}`);
@@ -44,7 +48,8 @@ if (demo) {
   Switchyard demo — no .dev.vars, so a demo vault and a stand-in provider (${standIn.url}).
     gateway        http://127.0.0.1:${port}
     user key       ${DEMO_USER_KEY}
-    vault token    ${DEMO_VAULT_TOKEN}
+    vault token    ${DEMO_VAULT_TOKEN}   (also the operator token)
+    console        http://127.0.0.1:${port}/admin   (seeded with two weeks of made-up usage)
     try            curl -s http://127.0.0.1:${port}/v1/providers -H "Authorization: Bearer ${DEMO_USER_KEY}"
   Copy .dev.vars.example to .dev.vars to run with your own vault.
 `);

@@ -3,6 +3,9 @@ import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import type { Env } from './env';
 import { notFound, onError } from './middleware/errors';
+import { adminUsageRoutes } from './routes/admin-usage';
+import { adminUserRoutes } from './routes/admin-users';
+import { healthRoutes } from './routes/health';
 import { catalogRoutes } from './routes/catalog';
 import { legacyHostFinal, proxyRoutes } from './routes/proxy';
 import { responsesRoutes } from './routes/responses';
@@ -35,7 +38,7 @@ app.use((c, next) => {
     const allowed = origins.split(',').map((o) => o.trim());
     handler = cors({
       origin: allowed.includes('*') ? '*' : allowed,
-      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       exposeHeaders: EXPOSED_HEADERS,
       maxAge: 86400,
     });
@@ -47,6 +50,9 @@ app.use(requestId());
 app.use(legacyHostFinal);
 
 app.route('/', vaultRoutes);
+app.route('/', adminUserRoutes);
+app.route('/', adminUsageRoutes);
+app.route('/', healthRoutes);
 app.route('/', catalogRoutes);
 app.route('/', usageRoutes);
 app.route('/', unifiedRoutes);

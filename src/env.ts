@@ -1,8 +1,10 @@
 import type { ErrorDialect } from './errors';
+import type { KeyHealth } from './limits/key-health';
 import type { RateLimiter } from './limits/rate-limiter';
 import type { UserMeter } from './limits/user-meter';
 import type { CostBound } from './usage/price';
 import type { UsageTap } from './usage/tap';
+import type { UsersDirectory } from './users/directory';
 import type { AiConfig, Provider, User } from './vault/schema';
 
 export interface Bindings {
@@ -10,6 +12,10 @@ export interface Bindings {
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   /** One object per user: rate limit, budget reservations, pending usage records (src/limits/user-meter.ts). */
   USER_METER: DurableObjectNamespace<UserMeter>;
+  /** The one writer of the KV `users` map (src/users/directory.ts). */
+  USERS_DIRECTORY: DurableObjectNamespace<UsersDirectory>;
+  /** Provider key health shared by every isolate (src/limits/key-health.ts). */
+  KEY_HEALTH: DurableObjectNamespace<KeyHealth>;
   /** Usage records (migrations/). */
   DB: D1Database;
   AI_JSON_CRYPTOKEN?: string;

@@ -2,8 +2,10 @@ import app from './app';
 import type { Bindings } from './env';
 import { removeExpiredRecords } from './usage/retention';
 
+export { KeyHealth } from './limits/key-health';
 export { RateLimiter } from './limits/rate-limiter';
 export { UserMeter } from './limits/user-meter';
+export { UsersDirectory } from './users/directory';
 
 export default {
   fetch: app.fetch,

@@ -11,11 +11,12 @@ export function usableKeys(keys: ProviderKey[], now = Date.now()): ProviderKey[]
   return keys.filter((key) => isUsable(key, now));
 }
 
-// Per-isolate state: a round-robin cursor per provider, and the keys resting after a failure.
+// Per-isolate state: a round-robin cursor per provider, and the keys resting after a failure (this
+// isolate's own failures, merged with the other isolates' from src/forward/key-health.ts).
 
 const cursors = new Map<string, number>();
 
-interface Rest {
+export interface Rest {
   until: number;
   /** Consecutive failures, for the backoff. */
   failures: number;
@@ -38,16 +39,31 @@ const BACKOFF: Record<FailureKind, { base: number; cap: number }> = {
  * Put a key to rest after a failed attempt: for the provider's own wait when it gave one
  * (`Retry-After`, reset headers), else for a jittered exponential backoff over its consecutive failures.
  */
-export function restKey(providerId: string, key: string, kind: FailureKind, providerWaitMs?: number, now = Date.now()) {
+export function restKey(providerId: string, key: string, kind: FailureKind, providerWaitMs?: number, now = Date.now()): Rest {
   const id = restId(providerId, key);
   const failures = (resting.get(id)?.failures ?? 0) + 1;
   const { base, cap } = BACKOFF[kind];
-  resting.set(id, { until: now + (providerWaitMs ?? backoffMs(failures, base, cap)), failures });
+  const rest = { until: now + (providerWaitMs ?? backoffMs(failures, base, cap)), failures };
+  resting.set(id, rest);
+  return rest;
 }
 
-/** A key answered: it is no longer resting and its backoff starts over. */
-export function keySucceeded(providerId: string, key: string) {
-  resting.delete(restId(providerId, key));
+/** Another isolate put this key to rest: it rests here too, until the later of the two. */
+export function adoptRest(providerId: string, key: string, rest: Rest) {
+  const id = restId(providerId, key);
+  const own = resting.get(id);
+  if (!own || own.until < rest.until) resting.set(id, { until: rest.until, failures: Math.max(rest.failures, own?.failures ?? 0) });
+}
+
+/** A key answered: it is no longer resting and its backoff starts over. Whether it had failed before. */
+export function keySucceeded(providerId: string, key: string): boolean {
+  return resting.delete(restId(providerId, key));
+}
+
+/** When a key may be used again, as this isolate knows it (0 when it is not resting). */
+export function restingUntil(providerId: string, key: string, now = Date.now()): number {
+  const until = resting.get(restId(providerId, key))?.until ?? 0;
+  return until > now ? until : 0;
 }
 
 export interface KeyTurn {

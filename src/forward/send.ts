@@ -9,6 +9,7 @@ import type { UsageTap } from '../usage/tap';
 import type { Model, Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';
 import { promptAffinity } from './affinity';
+import { shareFailure, shareRecovery, syncKeyHealth } from './key-health';
 import { affinityRotation, type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
 import { abortable, CLIENT_CLOSED, readHead, relay, type RelayFailure, SseFramer, sseDataIsJson } from './relay';
 import { isRetryableStatus, providerWaitMs } from './retry';
@@ -75,6 +76,8 @@ const MAX_CHECKED_JSON_BYTES = 8 * 1024 * 1024;
 interface Failed {
   kind: FailureKind;
   reason: string;
+  /** The upstream's HTTP status; none for a timeout or a network error. */
+  status?: number;
   /** The provider's own wait (Retry-After, reset headers). */
   waitMs?: number;
   /** The upstream's error answer (scrubbed), or else the gateway's error. */
@@ -94,6 +97,7 @@ export async function forward(req: ForwardRequest): Promise<Response> {
   const settings = settingsOf(req.env);
   const deadline = req.deadline ?? Date.now() + settings.UPSTREAM_DEADLINE_MS;
   const affinity = promptAffinity(req.json);
+  await syncKeyHealth(req.env, req.providerId, req.provider.keys);
   const turns = affinity === undefined ? keyRotation(req.providerId, req.provider.keys) : affinityRotation(req.providerId, req.provider.keys, affinity);
   if (turns.length === 0) {
     throw new GatewayError(503, `provider "${req.providerId}" has no usable key (all are expired or marked expired)`, 'no_usable_key', {
@@ -120,11 +124,12 @@ export async function forward(req: ForwardRequest): Promise<Response> {
     });
     const outcome = await attempt(req, turn.key, deadline, settings, meter);
     if ('answer' in outcome) {
-      if (outcome.answer.status < 400) keySucceeded(req.providerId, turn.key.key);
+      if (outcome.answer.status < 400 && keySucceeded(req.providerId, turn.key.key)) shareRecovery(req.env, req.providerId, turn.key.key);
       return withAttempts(outcome.answer, attempts);
     }
     last = outcome.failed;
-    restKey(req.providerId, turn.key.key, last.kind, last.waitMs);
+    const rest = restKey(req.providerId, turn.key.key, last.kind, last.waitMs);
+    shareFailure(req.env, req.providerId, turn.key.key, rest, last.status ?? null, last.reason);
     logEvent(req.env, 'info', {
       requestId: req.requestId,
       provider: req.providerId,
@@ -181,7 +186,7 @@ async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, 
       if (!isRetryableStatus(res.status)) return { answer };
       const kind: FailureKind = res.status === 401 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate' : 'server';
       const waitMs = res.status === 429 || res.status === 503 ? providerWaitMs(res.headers) : undefined;
-      return { failed: { kind, reason: `http_${res.status}`, waitMs, answer } };
+      return { failed: { kind, reason: `http_${res.status}`, status: res.status, waitMs, answer } };
     }
     if (!res.body) {
       req.tap?.answered(undefined);

@@ -1,9 +1,12 @@
 import type { Bindings } from '../env';
 import { GatewayError } from '../errors';
+import { logEvent } from '../log';
 import { digestText } from '../vault/crypto';
 import { describeIssues, type User, Users } from '../vault/schema';
+import type { UserChange } from './changes';
+import { USERS_DIRECTORY_NAME, USERS_KEY } from './directory';
 
-/** How long an isolate trusts its copy of the `users` map before reading KV again. */
+/** How long an isolate trusts its copy of the `users` map before asking for it again. */
 export const USERS_CACHE_MS = 10_000;
 
 export interface UserEntry {
@@ -11,14 +14,30 @@ export interface UserEntry {
   user: User;
 }
 
-/** Users by the hex SHA-256 of their key: lookups never compare raw keys. */
-type UsersByDigest = Map<string, UserEntry>;
+interface Snapshot {
+  /** Every user, in the map's order. */
+  entries: UserEntry[];
+  /** Users by the hex SHA-256 of their key: lookups never compare raw keys. */
+  byKeyDigest: Map<string, UserEntry>;
+}
 
-let snapshot: Promise<UsersByDigest> | undefined;
+let snapshot: Promise<Snapshot> | undefined;
 let snapshotLoadedAt = 0;
 
-async function readUsers(env: Bindings): Promise<UsersByDigest> {
-  const raw = (await env.KV_AI_PROXY.get('users')) ?? env.DEV_USERS_JSON ?? null;
+const directory = (env: Bindings) => env.USERS_DIRECTORY.get(env.USERS_DIRECTORY.idFromName(USERS_DIRECTORY_NAME));
+
+/** The map's text from the users Durable Object; straight from KV when the object cannot answer. */
+async function readUsersText(env: Bindings): Promise<string | null> {
+  try {
+    return await directory(env).current();
+  } catch (err) {
+    logEvent(env, 'error', { event: 'users_directory_unavailable', reason: err instanceof Error ? err.message : String(err) });
+    return env.KV_AI_PROXY.get(USERS_KEY);
+  }
+}
+
+async function buildSnapshot(raw: string | null): Promise<Snapshot> {
+  const entries: UserEntry[] = [];
   const byKeyDigest = new Map<string, UserEntry>();
   if (raw !== null) {
     let json: unknown;
@@ -31,20 +50,28 @@ async function readUsers(env: Bindings): Promise<UsersByDigest> {
     if (!parsed.success) {
       throw new GatewayError(500, `the users map in KV is invalid: ${describeIssues(parsed.error)}`, 'users_invalid');
     }
-    for (const [name, user] of Object.entries(parsed.data)) byKeyDigest.set(await digestText(user.key), { name, user });
+    for (const [name, user] of Object.entries(parsed.data)) {
+      const entry = { name, user };
+      entries.push(entry);
+      byKeyDigest.set(user.key !== undefined ? await digestText(user.key) : user.keySha256!, entry);
+    }
   }
-  return byKeyDigest;
+  return { entries, byKeyDigest };
 }
 
-async function currentUsers(env: Bindings): Promise<UsersByDigest> {
+function remember(loading: Promise<Snapshot>) {
+  snapshotLoadedAt = Date.now();
+  snapshot = loading;
+  loading.catch(() => {
+    if (snapshot === loading) snapshot = undefined;
+  });
+}
+
+async function currentUsers(env: Bindings): Promise<Snapshot> {
   if (!snapshot || Date.now() - snapshotLoadedAt > USERS_CACHE_MS) {
-    snapshotLoadedAt = Date.now();
-    snapshot = readUsers(env);
-    snapshot.catch(() => {
-      snapshot = undefined;
-    });
+    remember(readUsersText(env).then((text) => buildSnapshot(text ?? env.DEV_USERS_JSON ?? null)));
   }
-  return snapshot;
+  return snapshot!;
 }
 
 /**
@@ -52,10 +79,32 @@ async function currentUsers(env: Bindings): Promise<UsersByDigest> {
  * lookup takes depends on the digest, which an attacker cannot steer towards a stored key byte by byte.
  */
 export async function findUser(env: Bindings, token: string): Promise<UserEntry | undefined> {
-  return (await currentUsers(env)).get(await digestText(token));
+  return (await currentUsers(env)).byKeyDigest.get(await digestText(token));
 }
 
-/** Forget the cached users map (tests, and after a write from this isolate). */
+/** Every user, as this isolate knows them. */
+export async function listUsers(env: Bindings): Promise<UserEntry[]> {
+  return (await currentUsers(env)).entries;
+}
+
+/**
+ * Apply a change through the users Durable Object (the map's one writer). This isolate adopts the
+ * resulting map at once, so a rotated key is refused here from the next request on.
+ */
+export async function changeUsers(env: Bindings, change: UserChange): Promise<UserEntry[]> {
+  let outcome;
+  try {
+    outcome = await directory(env).change(change, env.DEV_USERS_JSON ?? null);
+  } catch (err) {
+    throw new GatewayError(500, err instanceof Error ? err.message : 'the users map could not be changed', 'users_write_failed');
+  }
+  if (!outcome.ok) throw new GatewayError(outcome.status, outcome.message, outcome.code);
+  const next = buildSnapshot(outcome.text);
+  remember(next);
+  return (await next).entries;
+}
+
+/** Forget the cached users map (tests). */
 export function clearUsersCache() {
   snapshot = undefined;
 }

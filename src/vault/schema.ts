@@ -50,8 +50,14 @@ export const AiConfig = z.looseObject({
   providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'provider ids are lowercase [a-z0-9_-]'), Provider),
 });
 
-export const User = z.looseObject({
-  key: z.string().min(1),
+/**
+ * A user of the `users` map. Written by hand it carries its `key`; created through the operator API
+ * it carries `keySha256` (hex SHA-256 of the key) and `keyHint` (the key's last 4 characters) instead.
+ */
+export const UserFields = z.looseObject({
+  key: z.string().min(1).optional(),
+  keySha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256').optional(),
+  keyHint: z.string().max(8).optional(),
   rpm: z.number().int().positive().optional(),
   providers: z.array(z.string()).optional(),
   models: z.array(z.string()).optional(),
@@ -61,6 +67,11 @@ export const User = z.looseObject({
   monthlyBudgetUsd: z.number().nonnegative().optional(),
   /** Input + output tokens per UTC day. */
   dailyTokens: z.number().int().nonnegative().optional(),
+});
+
+export const User = UserFields.refine((user) => user.key !== undefined || user.keySha256 !== undefined, {
+  message: 'a user needs a key (or keySha256)',
+  path: ['key'],
 });
 
 export const Users = z.record(z.string(), User);
@@ -74,7 +85,7 @@ export type User = z.infer<typeof User>;
 export type Users = z.infer<typeof Users>;
 
 /** One line per problem, with the JSON path, for error messages a person can act on. */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)

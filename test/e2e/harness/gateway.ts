@@ -21,6 +21,8 @@ export interface GatewayOptions {
   users?: Record<string, unknown>;
   /** Written to the local KV key `vault:ai.json.enc` before start. */
   vaultText?: string;
+  /** SQL run on the local D1 database after the migrations (e.g. usage records: dev/usage-seed.ts). */
+  d1Sql?: string;
 }
 
 export interface Gateway {
@@ -64,13 +66,21 @@ async function seedKv(stateDir: string, entries: { key: string; value: string }[
   if (result.code !== 0) throw new Error(`seeding local KV failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
 }
 
-/** The D1 schema of migrations/, applied to the gateway's local database before it serves. */
-async function migrateD1(stateDir: string) {
+/** The D1 schema of migrations/, applied to the gateway's local database before it serves; then `sql`. */
+async function migrateD1(stateDir: string, sql?: string) {
   const result = await run(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', join(stateDir, 'persist')], {
     cwd: PROJECT_ROOT,
     env: wranglerEnv(stateDir),
   });
   if (result.code !== 0) throw new Error(`applying D1 migrations failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+  if (sql === undefined) return;
+  const file = join(stateDir, 'd1-seed.sql');
+  await writeFile(file, sql);
+  const seeded = await run(WRANGLER, ['d1', 'execute', 'DB', '--local', '--persist-to', join(stateDir, 'persist'), '--file', file], {
+    cwd: PROJECT_ROOT,
+    env: wranglerEnv(stateDir),
+  });
+  if (seeded.code !== 0) throw new Error(`seeding D1 failed (exit ${seeded.code}):\n${seeded.stdout}\n${seeded.stderr}`);
 }
 
 // Process groups still running, killed if the test process exits without stop().
@@ -101,7 +111,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   ];
   // Seeding (KV entries, D1 schema) overlaps wrangler dev's bundling and start: the worker's stores are
   // only opened by the first request, and no request is sent before seeding has finished.
-  const seeded = Promise.all([seedKv(stateDir, entries), migrateD1(stateDir)]);
+  const seeded = Promise.all([seedKv(stateDir, entries), migrateD1(stateDir, options.d1Sql)]);
   seeded.catch(() => undefined);
 
   // An empty --env-file replaces a developer's .dev.vars (wrangler reads one or the other).

@@ -1,0 +1,92 @@
+import { waitUntil } from 'cloudflare:workers';
+import type { Bindings } from '../env';
+import { KEY_HEALTH_NAME, type KeyHealth, type KeyHealthRow } from '../limits/key-health';
+import { logEvent } from '../log';
+import { digestText } from '../vault/crypto';
+import type { ProviderKey } from '../vault/schema';
+import { adoptRest, type Rest } from './keys';
+
+// The isolate's side of the shared key health (src/limits/key-health.ts). Reading: the table is
+// fetched at most every KEY_HEALTH_CACHE_MS; only an isolate's first request waits for it, later
+// refreshes run in the background while requests use the copy they have. Writing: failures and
+// recoveries are sent with waitUntil, after the answer. Key choice itself stays synchronous (keys.ts).
+
+export const KEY_HEALTH_CACHE_MS = 2_000;
+
+const keyHealth = (env: Bindings): DurableObjectStub<KeyHealth> => env.KEY_HEALTH.get(env.KEY_HEALTH.idFromName(KEY_HEALTH_NAME));
+
+/** Hex SHA-256 of each key value seen: the shared table never holds a key. */
+const keyIds = new Map<string, string>();
+
+let shared: Map<string, KeyHealthRow> | undefined;
+let sharedAt = 0;
+let refreshing: Promise<void> | undefined;
+
+const rowId = (provider: string, keyId: string) => `${provider}\n${keyId}`;
+
+function refresh(env: Bindings): Promise<void> {
+  refreshing ??= keyHealth(env)
+    .snapshot()
+    .then((rows) => {
+      shared = new Map(rows.map((row) => [rowId(row.provider, row.keyId), row]));
+    })
+    .catch((err: unknown) => {
+      shared ??= new Map();
+      logEvent(env, 'error', { event: 'key_health_unavailable', reason: err instanceof Error ? err.message : String(err) });
+    })
+    .finally(() => {
+      sharedAt = Date.now();
+      refreshing = undefined;
+    });
+  return refreshing;
+}
+
+/**
+ * Before choosing among a provider's keys: what the other isolates know about them is merged into this
+ * isolate's resting keys. Waits only for the isolate's first read and for the (local) digests of keys
+ * it has not seen yet.
+ */
+export async function syncKeyHealth(env: Bindings, providerId: string, keys: ProviderKey[]): Promise<void> {
+  const unseen = keys.filter((k) => !keyIds.has(k.key));
+  if (unseen.length > 0) await Promise.all(unseen.map(async (k) => keyIds.set(k.key, await digestText(k.key))));
+  if (!shared) await refresh(env);
+  else if (Date.now() - sharedAt > KEY_HEALTH_CACHE_MS && !refreshing) waitUntil(refresh(env));
+  const now = Date.now();
+  for (const { key } of keys) {
+    const row = shared?.get(rowId(providerId, keyIds.get(key)!));
+    if (row && row.until > now) adoptRest(providerId, key, row);
+  }
+}
+
+/** Tell the other isolates that a key failed (after the answer). */
+export function shareFailure(env: Bindings, providerId: string, key: string, rest: Rest, status: number | null, reason: string) {
+  const keyId = keyIds.get(key);
+  if (!keyId) return;
+  waitUntil(
+    keyHealth(env)
+      .failed({ provider: providerId, keyId, until: rest.until, failures: rest.failures, status, reason })
+      .catch((err: unknown) => logEvent(env, 'error', { event: 'key_health_unavailable', reason: err instanceof Error ? err.message : String(err) })),
+  );
+}
+
+/** Tell the other isolates that a key that had failed answered again. */
+export function shareRecovery(env: Bindings, providerId: string, key: string) {
+  const keyId = keyIds.get(key);
+  if (!keyId) return;
+  waitUntil(
+    keyHealth(env)
+      .recovered(providerId, keyId)
+      .catch((err: unknown) => logEvent(env, 'error', { event: 'key_health_unavailable', reason: err instanceof Error ? err.message : String(err) })),
+  );
+}
+
+/** The shared table as it is now (for /healthz). */
+export const keyHealthRows = (env: Bindings): Promise<KeyHealthRow[]> => keyHealth(env).snapshot();
+
+/** The digest a key is known by in the shared table. */
+export const keyIdOf = async (key: string) => keyIds.get(key) ?? digestText(key);
+
+/** Forget the shared copy (tests: the next request reads the table again, as a new isolate would). */
+export function clearKeyHealthCache() {
+  shared = undefined;
+}

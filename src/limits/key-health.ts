@@ -1,0 +1,83 @@
+import { DurableObject } from 'cloudflare:workers';
+import type { Bindings } from '../env';
+
+// The health of every provider key, shared by all isolates (one object, KEY_HEALTH_NAME). Workers
+// report a key's failure or its recovery off the response path, and read the table through a short
+// per-isolate cache (src/forward/key-health.ts), so choosing a key never waits on this object.
+// Keys are known here only by the hex SHA-256 of their value.
+
+export const KEY_HEALTH_NAME = 'key-health';
+
+export interface KeyHealthRow {
+  provider: string;
+  /** Hex SHA-256 of the key. */
+  keyId: string;
+  /** Resting until (ms since the epoch); 0 when not resting. */
+  until: number;
+  /** Consecutive failures, for the backoff. */
+  failures: number;
+  /** The last failure: its HTTP status (null for a timeout or a network error), reason and time. */
+  lastStatus: number | null;
+  lastReason: string | null;
+  lastFailureAt: number | null;
+}
+
+export interface KeyFailure {
+  provider: string;
+  keyId: string;
+  until: number;
+  failures: number;
+  status: number | null;
+  reason: string;
+}
+
+export class KeyHealth extends DurableObject<Bindings> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS key_health (
+      provider TEXT NOT NULL, key_id TEXT NOT NULL, until INTEGER NOT NULL, failures INTEGER NOT NULL,
+      last_status INTEGER, last_reason TEXT, last_failure_at INTEGER, PRIMARY KEY (provider, key_id))`);
+  }
+
+  /** A key failed: it rests until the later of what this isolate and the others decided. */
+  failed(failure: KeyFailure): void {
+    this.sql.exec(
+      `INSERT INTO key_health VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (provider, key_id) DO UPDATE SET until = MAX(until, excluded.until),
+         failures = MAX(failures + 1, excluded.failures), last_status = excluded.last_status,
+         last_reason = excluded.last_reason, last_failure_at = excluded.last_failure_at`,
+      failure.provider,
+      failure.keyId,
+      failure.until,
+      failure.failures,
+      failure.status,
+      failure.reason,
+      Date.now(),
+    );
+  }
+
+  /** A key answered: it no longer rests and its backoff starts over; its last failure stays on record. */
+  recovered(provider: string, keyId: string): void {
+    this.sql.exec('UPDATE key_health SET until = 0, failures = 0 WHERE provider = ? AND key_id = ?', provider, keyId);
+  }
+
+  snapshot(): KeyHealthRow[] {
+    return this.sql
+      .exec<{ provider: string; key_id: string; until: number; failures: number; last_status: number | null; last_reason: string | null; last_failure_at: number | null }>(
+        'SELECT * FROM key_health',
+      )
+      .toArray()
+      .map((row) => ({
+        provider: row.provider,
+        keyId: row.key_id,
+        until: row.until,
+        failures: row.failures,
+        lastStatus: row.last_status,
+        lastReason: row.last_reason,
+        lastFailureAt: row.last_failure_at,
+      }));
+  }
+}
