@@ -26,12 +26,15 @@ export function findModel(provider: Provider, id: string, prefix?: string) {
   return provider.models.find((model) => model.id === id || model.id === bare);
 }
 
-/** Models in preference order: lower `priority` first, vault order among equals. */
-export function modelsByPriority(provider: Provider) {
-  return provider.models
-    .map((model, index) => ({ model, index }))
-    .sort((a, b) => (a.model.priority ?? Infinity) - (b.model.priority ?? Infinity) || a.index - b.index)
-    .map(({ model }) => model);
+/** Items in preference order: lower `priority` first, unset last, given order among equals. */
+export function byPriority<T>(items: readonly T[], priorityOf: (item: T) => number | undefined): T[] {
+  return items
+    .map((item, index) => ({ item, index, priority: priorityOf(item) ?? Infinity }))
+    .sort((a, b) => a.priority - b.priority || a.index - b.index)
+    .map(({ item }) => item);
 }
+
+/** A provider's models in preference order (vault order among equals). */
+export const modelsByPriority = (provider: Provider) => byPriority(provider.models, (model) => model.priority);
 
 export { wireProtocol };

@@ -1,6 +1,6 @@
 import { gatewaySlug } from '../forward/target';
 import { GatewayError } from '../errors';
-import { findModel, hasUsableKey, resolveProvider } from '../providers/lookup';
+import { byPriority, findModel, hasUsableKey, resolveProvider } from '../providers/lookup';
 import { type WireProtocol, wireProtocol } from '../providers/table';
 import { mayUseModel, mayUseProvider } from '../users/access';
 import type { AiConfig, Model, Provider, User } from '../vault/schema';
@@ -32,14 +32,11 @@ function namedCandidate(config: AiConfig, requested: string): Candidate | undefi
 
 /** Every provider listing the id, lower model `priority` first, vault order among equals. */
 function listingCandidates(config: AiConfig, requested: string): Candidate[] {
-  return Object.entries(config.providers)
-    .flatMap(([id, provider]) => {
-      const model = provider.models.find((m) => m.id === requested);
-      return model ? [candidate(id, provider, model)] : [];
-    })
-    .map((c, index) => ({ c, index }))
-    .sort((a, b) => (a.c.model.priority ?? Infinity) - (b.c.model.priority ?? Infinity) || a.index - b.index)
-    .map(({ c }) => c);
+  const listing = Object.entries(config.providers).flatMap(([id, provider]) => {
+    const model = provider.models.find((m) => m.id === requested);
+    return model ? [candidate(id, provider, model)] : [];
+  });
+  return byPriority(listing, (c) => c.model.priority);
 }
 
 /**
