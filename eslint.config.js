@@ -8,12 +8,12 @@ const FLOORS = [
   ['src/index.ts', 'src/app.ts'],
   ['src/routes'],
   ['src/middleware'],
-  ['src/unified'],
+  ['src/unified', 'src/health'],
   ['src/forward', 'src/cache'],
   ['src/protocols', 'src/providers'],
-  ['src/usage', 'src/limits', 'src/users', 'src/vault', 'src/generated'],
+  ['src/usage', 'src/limits', 'src/users', 'src/vault', 'src/responses', 'src/generated'],
   // env.ts is the type hub (bindings, Durable Object classes): it imports types only, checked below.
-  ['src/errors.ts', 'src/log.ts'],
+  ['src/errors.ts', 'src/log.ts', 'src/base64.ts'],
 ];
 
 // Tests beside their code (`*.test.ts`) may import fixtures and helpers from test/ and any floor.
@@ -26,7 +26,7 @@ const floorZones = FLOORS.slice(1).map((floor, i) => ({
 }));
 
 // The browser pages import each other and only the pure modules listed here: no I/O, no bindings.
-const PURE_FOR_PAGES = ['./pages', './vault/crypto.ts', './vault/schema.ts', './providers/table.ts', './providers/endpoint.ts', './providers/lookup.ts'];
+const PURE_FOR_PAGES = ['./pages', './base64.ts', './vault/crypto.ts', './vault/schema.ts', './providers/table.ts', './providers/endpoint.ts', './providers/lookup.ts'];
 
 const zones = [
   ...floorZones,
