@@ -28,7 +28,7 @@ export default defineConfig({
         resolve: {
           alias: [{ find: /^.*\/generated\/embedded-vault$/, replacement: fileURLToPath(new URL('./test/worker/helpers/embedded-vault.ts', import.meta.url)) }],
         },
-        test: { name: 'worker', include: ['test/worker/**/*.test.ts'], setupFiles: ['./test/worker/setup.ts'] },
+        test: { name: 'worker', include: ['test/worker/**/*.test.ts', 'src/**/*.test.ts'], setupFiles: ['./test/worker/setup.ts'] },
       },
       {
         test: {

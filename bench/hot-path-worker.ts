@@ -6,7 +6,7 @@ import type { Bindings } from '../src/env';
 import { downstreamHeaders, upstreamHeaders } from '../src/forward/headers';
 import { keyRotation } from '../src/forward/keys';
 import { parseJsonBody, parseOperation } from '../src/forward/operation';
-import { forward } from '../src/forward/send';
+import { send } from '../src/forward/send';
 import { buildTarget } from '../src/forward/target';
 import { consultLimiter } from '../src/limits/verdicts';
 import { userMeter } from '../src/usage/writer';
@@ -85,7 +85,7 @@ export const STAGES: Record<string, Stage> = {
   },
   'forward: timers, abort, fetch (stub), answer': async (env) => {
     const { provider } = resolveProvider(await loadConfig(env), 'openai')!;
-    const res = await forward({ providerId: 'openai', provider, operation: 'chat/completions', search: '', method: 'POST', incoming: clientHeaders(), body: BODY, env });
+    const res = await send({ providerId: 'openai', provider, operation: 'chat/completions', search: '', method: 'POST', incoming: clientHeaders(), body: BODY, env });
     await res.arrayBuffer();
   },
   'whole request, user object answering at once': (env) => wholeRequest((instantEnv ??= { ...env, USER_METER: instantMeter })),

@@ -1,15 +1,6 @@
 import type { ProviderKey } from '../vault/schema';
 import { backoffMs } from './retry';
-
-/** A key is usable unless marked `expired` or past its `expiresAt`. */
-export function isUsable(key: ProviderKey, now = Date.now()): boolean {
-  if (key.type === 'expired') return false;
-  return !(key.expiresAt && Date.parse(key.expiresAt) <= now);
-}
-
-export function usableKeys(keys: ProviderKey[], now = Date.now()): ProviderKey[] {
-  return keys.filter((key) => isUsable(key, now));
-}
+import { usableKeys } from '../providers/lookup';
 
 // Per-isolate state: a round-robin cursor per provider, and the keys resting after a failure (this
 // isolate's own failures, merged with the other isolates' from src/forward/key-health.ts).

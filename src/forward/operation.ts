@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { GatewayError } from '../errors';
 import { describeIssues } from '../vault/schema';
+import { ModelField } from '../protocols/pivot/model';
 
 // What an operation path means, and the zod schema of the JSON body each kind of operation takes.
 
@@ -19,9 +20,6 @@ export interface Operation {
   /** The JSON body's schema, for operations that take JSON. */
   schema?: z.ZodType<Record<string, unknown>>;
 }
-
-/** A request's `model` field, with the message every route gives when it is missing. */
-export const ModelField = z.string({ error: 'field "model" is required (a model id string)' }).min(1, 'field "model" must not be empty');
 
 const ChatCompletionsBody = z.looseObject({
   model: ModelField,

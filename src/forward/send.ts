@@ -18,7 +18,7 @@ import { buildTarget } from './target';
 /** How an error is written into an SSE stream: OpenAI's `data: {"error":…}` or Anthropic's `event: error`. */
 export type StreamErrorDialect = ErrorDialect;
 
-export interface ForwardRequest {
+export interface SendRequest {
   providerId: string;
   provider: Provider;
   operation: string;
@@ -54,7 +54,7 @@ interface Metered {
   hideUsageChunk: boolean;
 }
 
-function metered(req: ForwardRequest): Metered {
+function metered(req: SendRequest): Metered {
   const json = req.json;
   const asksUsage = (json?.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
   if (!req.tap || json?.stream !== true || asksUsage || !/^(chat\/)?completions$/.test(req.operation) || usageFormat(req.operation) !== 'openai') {
@@ -93,7 +93,7 @@ type Attempt = { answer: Response } | { failed: Failed };
  * (streamed as it arrives) or, when keys run out, the last upstream error answer; throws a
  * GatewayError (502, 503, 504) when there is no upstream answer to give.
  */
-export async function forward(req: ForwardRequest): Promise<Response> {
+export async function send(req: SendRequest): Promise<Response> {
   const settings = settingsOf(req.env);
   const deadline = req.deadline ?? Date.now() + settings.UPSTREAM_DEADLINE_MS;
   const affinity = promptAffinity(req.json);
@@ -154,7 +154,7 @@ export async function forward(req: ForwardRequest): Promise<Response> {
 
 const TIMED_OUT = 'timed_out';
 
-async function attempt(req: ForwardRequest, key: ProviderKey, deadline: number, settings: ReturnType<typeof settingsOf>, meter: Metered): Promise<Attempt> {
+async function attempt(req: SendRequest, key: ProviderKey, deadline: number, settings: ReturnType<typeof settingsOf>, meter: Metered): Promise<Attempt> {
   const target = buildTarget({ ...req, key: key.key });
   const body =
     target.model && meter.json ? JSON.stringify({ ...meter.json, model: target.model }) : meter.json !== req.json ? JSON.stringify(meter.json) : req.body;
@@ -275,7 +275,7 @@ const withAttempts = (response: Response, attempts: number) => {
   return response;
 };
 
-function timedOut(req: ForwardRequest, attempts?: number) {
+function timedOut(req: SendRequest, attempts?: number) {
   return new GatewayError(504, `provider "${req.providerId}" did not answer in time`, 'upstream_timeout', attempts === undefined ? {} : { [ATTEMPTS_HEADER]: String(attempts) });
 }
 
@@ -319,7 +319,7 @@ function parseJson(text: string | Uint8Array): unknown {
 const isJsonText = (text: string) => parseJson(text) !== INVALID;
 
 /** Anthropic's native `messages` streams use `event: error`; every other stream `data: {"error":…}`. */
-const upstreamDialect = (req: ForwardRequest): StreamErrorDialect =>
+const upstreamDialect = (req: SendRequest): StreamErrorDialect =>
   wireProtocol(req.provider.protocol) === 'anthropic' && req.operation === 'messages' ? 'anthropic' : 'openai';
 
 function streamErrorEvent(dialect: StreamErrorDialect, providerId: string, failure: RelayFailure): string {
@@ -348,7 +348,7 @@ function upstreamError(providerId: string, text: string, init: { status: number;
 }
 
 /** Every secret an upstream might echo back: the provider's keys and the gateway's own tokens. */
-const secretsOf = (req: ForwardRequest) =>
+const secretsOf = (req: SendRequest) =>
   [...req.provider.keys.map((k) => k.key), req.env.CLOUDFLARE_AIG_TOKEN, req.env.AI_JSON_CRYPTOKEN].filter((s): s is string => !!s);
 
 /** An upstream error body with every secret it echoes replaced. */

@@ -1,7 +1,7 @@
 import type { Bindings } from '../env';
 import { GatewayError } from '../errors';
 import { endpointBase } from '../providers/endpoint';
-import { ADAPTERS } from '../providers/protocols/adapter';
+import { ADAPTERS } from '../protocols/registry';
 import { PROVIDERS, wireProtocol } from '../providers/table';
 import type { Provider } from '../vault/schema';
 

@@ -1,6 +1,7 @@
 import type { Bindings } from '../env';
 import { keyHealthRows, keyIdOf } from '../forward/key-health';
-import { isUsable, restingUntil } from '../forward/keys';
+import { restingUntil } from '../forward/keys';
+import { isUsable } from '../providers/lookup';
 import type { KeyHealthRow } from '../limits/key-health';
 import { USERS_DIRECTORY_NAME } from '../users/directory';
 import { loadVault } from '../vault/store';

@@ -1,6 +1,6 @@
 import type { AiConfig, Provider } from '../vault/schema';
-import { usableKeys } from '../forward/keys';
 import { canonicalProviderId, wireProtocol } from './table';
+import type { ProviderKey } from '../vault/schema';
 
 export interface ResolvedProvider {
   id: string;
@@ -38,3 +38,13 @@ export function byPriority<T>(items: readonly T[], priorityOf: (item: T) => numb
 export const modelsByPriority = (provider: Provider) => byPriority(provider.models, (model) => model.priority);
 
 export { wireProtocol };
+
+/** A key is usable unless marked `expired` or past its `expiresAt`. */
+export function isUsable(key: ProviderKey, now = Date.now()): boolean {
+  if (key.type === 'expired') return false;
+  return !(key.expiresAt && Date.parse(key.expiresAt) <= now);
+}
+
+export function usableKeys(keys: ProviderKey[], now = Date.now()): ProviderKey[] {
+  return keys.filter((key) => isUsable(key, now));
+}

@@ -2,7 +2,7 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { every } from 'hono/combine';
 import type { Env } from '../env';
 import { cacheCallOf, throughCache } from '../cache/serve';
-import { forward } from '../forward/send';
+import { send } from '../forward/send';
 import { formModel, parseJsonBody, parseOperation } from '../forward/operation';
 import { gatewaySlug } from '../forward/target';
 import { meteredUserAuth } from '../middleware/auth';
@@ -54,7 +54,7 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
     modelTtl: listed?.cacheTtl,
   });
   return throughCache(call, (signal) =>
-    forward({
+    send({
       providerId: id,
       provider,
       operation: operation.path,

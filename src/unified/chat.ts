@@ -1,9 +1,10 @@
 import type { Context } from 'hono';
 import { cacheCallOf, throughCache } from '../cache/serve';
 import type { Env } from '../env';
-import { ADAPTERS, type ClientDialect, type ProtocolAdapter, type TranslateContext } from '../providers/protocols/adapter';
-import type { ChatRequest, PivotEvent } from '../translate/chat';
-import { endOnFailure, SSE_HEADERS, sseEvents } from '../translate/sse';
+import { type ClientDialect, type ProtocolAdapter, type TranslateContext } from '../protocols/adapter';
+import { ADAPTERS } from '../protocols/registry';
+import type { ChatRequest, PivotEvent } from '../protocols/pivot/chat';
+import { endOnFailure, SSE_HEADERS, sseEvents } from '../protocols/pivot/sse';
 import { loadConfig } from '../vault/store';
 import { readBody } from './body';
 import { type Candidate, resolveCandidates } from './candidates';
@@ -14,7 +15,7 @@ import {
   chainDeadline,
   JSON_HEADERS,
   labelled,
-  send,
+  sendTo,
   translatedAnswer,
   translatedError,
   translatedHeaders,
@@ -64,12 +65,12 @@ async function answerChat<Body extends Record<string, unknown>>(
     const upstream = candidate.protocol === client.protocol || !viaUnifiedCompat(c, candidate) ? candidate.protocol : 'openai';
     if (upstream === client.protocol) {
       const call = { operation: client.chatOperation, search: '', body: { ...client.passThrough(body, c.req.raw.headers), model: candidate.model.id } };
-      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline, signal }) };
+      return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline, signal }) };
     }
     const adapter = ADAPTERS[upstream];
     const ctx: TranslateContext = { model: candidate.model.id, maxOutputTokens: candidate.model.maxOutputTokens ?? undefined, signal };
     const call = await adapter.chat.request({ ...pivotOf(), model: candidate.model.id }, ctx);
-    const response = await send(c, candidate, call, { incoming: translatedHeaders(stream), deadline, signal });
+    const response = await sendTo(c, candidate, call, { incoming: translatedHeaders(stream), deadline, signal });
     return { response, translated: { adapter, ctx } };
   };
 

@@ -1,15 +1,16 @@
 import type { Context } from 'hono';
 import type { Env } from '../env';
 import { GatewayError } from '../errors';
-import { ADAPTERS, type TranslateContext } from '../providers/protocols/adapter';
-import { foldMidConversationSystem, messagesToChat } from '../providers/protocols/anthropic/request';
-import { CountTokensRequest } from '../providers/protocols/anthropic/schema';
+import { type TranslateContext } from '../protocols/adapter';
+import { ADAPTERS } from '../protocols/registry';
+import { foldMidConversationSystem, messagesToChat } from '../protocols/anthropic/request';
+import { CountTokensRequest } from '../protocols/anthropic/schema';
 import type { WireProtocol } from '../providers/table';
 import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { firstServed } from './fallback';
-import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders } from './upstream';
+import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders } from './upstream';
 
 // POST /v1/messages/count_tokens, answered only where the count is the provider's own: Anthropic
 // (passed through) and protocols with a token-counting API (Gemini countTokens). Anything else is a
@@ -45,11 +46,11 @@ export async function serveCountTokens(c: Context<Env>): Promise<Response> {
     const counter = candidate.protocol === 'anthropic' ? undefined : ADAPTERS[candidate.protocol].countTokens;
     if (!counter) {
       const call = { operation: 'messages/count_tokens', search: '', body: { ...foldMidConversationSystem(body, c.req.header('anthropic-beta')), model: candidate.model.id } };
-      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
+      return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
     }
     const ctx: TranslateContext = { model: candidate.model.id, signal: c.req.raw.signal };
     const call = await counter.request({ ...messagesToChat(body), model: candidate.model.id }, ctx);
-    return { response: await send(c, candidate, call, { incoming: translatedHeaders(false), deadline }), translated: { counter } };
+    return { response: await sendTo(c, candidate, call, { incoming: translatedHeaders(false), deadline }), translated: { counter } };
   };
 
   const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });

@@ -2,14 +2,15 @@ import type { Context } from 'hono';
 import { cacheCallOf, throughCache } from '../cache/serve';
 import type { Env } from '../env';
 import { GatewayError } from '../errors';
-import { ADAPTERS, type EmbeddingsTranslation, type TranslateContext } from '../providers/protocols/adapter';
+import { type EmbeddingsTranslation, type TranslateContext } from '../protocols/adapter';
+import { ADAPTERS } from '../protocols/registry';
 import type { WireProtocol } from '../providers/table';
-import { EmbeddingsRequest } from '../translate/embeddings';
+import { EmbeddingsRequest } from '../protocols/pivot/embeddings';
 import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { firstServed } from './fallback';
-import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders } from './upstream';
+import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders } from './upstream';
 
 // POST /v1/embeddings: OpenAI-protocol providers get the request as it is; others with an
 // embeddings API (Gemini) get it translated.
@@ -50,10 +51,10 @@ async function answerEmbeddings(c: Context<Env>, body: EmbeddingsRequest, candid
     const translation = candidate.protocol === 'openai' ? undefined : ADAPTERS[candidate.protocol].embeddings;
     if (!translation) {
       const call = { operation: 'embeddings', search: '', body: { ...body, model: candidate.model.id } };
-      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline, signal }) };
+      return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline, signal }) };
     }
     const ctx: TranslateContext = { model: candidate.model.id, signal };
-    const response = await send(c, candidate, translation.request(body, ctx), { incoming: translatedHeaders(false), deadline, signal });
+    const response = await sendTo(c, candidate, translation.request(body, ctx), { incoming: translatedHeaders(false), deadline, signal });
     return { response, translated: { translation, ctx } };
   };
 

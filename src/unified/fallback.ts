@@ -4,13 +4,13 @@ import { logEvent } from '../log';
 import { GatewayError } from '../errors';
 import type { Candidate } from './candidates';
 
-/** forward() throws these when a provider gave no usable answer: the next candidate may. */
+/** send() throws these when a provider gave no usable answer: the next candidate may. */
 const NEXT_CANDIDATE_ERRORS = new Set([502, 503, 504]);
 
 export type Served<T> = T & { candidate: Candidate };
 
 /**
- * Try the candidates in order. A retryable failure (forward() throwing 502/503/504, or an upstream
+ * Try the candidates in order. A retryable failure (send() throwing 502/503/504, or an upstream
  * status that isRetryableStatus) moves on to the next; any other answer is final. When every
  * candidate fails, the last failure is the answer.
  */

@@ -3,20 +3,21 @@ import { createParser } from 'eventsource-parser';
 import type { Env } from '../env';
 import { GatewayError } from '../errors';
 import { logEvent } from '../log';
-import { ADAPTERS, type ProtocolAdapter, type TranslateContext } from '../providers/protocols/adapter';
-import { inputItems, responsesToChat } from '../providers/protocols/responses/request';
-import { chatToResponse, type ResponseMeta, responseMeta } from '../providers/protocols/responses/response';
-import { ResponseObject, ResponsesRequest } from '../providers/protocols/responses/schema';
-import { encodeResponsesStream } from '../providers/protocols/responses/stream';
+import { type ProtocolAdapter, type TranslateContext } from '../protocols/adapter';
+import { ADAPTERS } from '../protocols/registry';
+import { inputItems, responsesToChat } from '../protocols/responses/request';
+import { chatToResponse, type ResponseMeta, responseMeta } from '../protocols/responses/response';
+import { ResponseObject, ResponsesRequest } from '../protocols/responses/schema';
+import { encodeResponsesStream } from '../protocols/responses/stream';
 import { speaksResponsesApi } from '../providers/table';
 import { readConversation, storeTurn } from '../responses/store';
-import type { ChatRequest, PivotEvent } from '../translate/chat';
-import { endOnFailure, SSE_HEADERS, sseEvents } from '../translate/sse';
+import type { ChatRequest, PivotEvent } from '../protocols/pivot/chat';
+import { endOnFailure, SSE_HEADERS, sseEvents } from '../protocols/pivot/sse';
 import { loadConfig } from '../vault/store';
 import { readBody } from './body';
 import { type Candidate, resolveCandidates } from './candidates';
 import { firstServed } from './fallback';
-import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, send, translatedAnswer, translatedError, translatedHeaders, viaUnifiedCompat } from './upstream';
+import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders, viaUnifiedCompat } from './upstream';
 
 // POST /v1/responses for every provider: passed through to providers that serve the Responses API,
 // translated through the Chat Completions pivot for the rest. The gateway keeps the stored
@@ -60,13 +61,13 @@ export async function serveResponses(c: Context<Env>): Promise<Response> {
       const { previous_response_id: _continued, ...rest } = body;
       const native = { ...rest, model: candidate.model.id, ...(history.length ? { input: [...history, ...input] } : {}) };
       const call = { operation: 'responses', search: '', body: native };
-      return { response: await send(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
+      return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
     }
     const upstream = candidate.protocol === 'openai' || viaUnifiedCompat(c, candidate) ? 'openai' : candidate.protocol;
     const adapter = ADAPTERS[upstream];
     const ctx: TranslateContext = { model: candidate.model.id, maxOutputTokens: candidate.model.maxOutputTokens ?? undefined, signal: c.req.raw.signal };
     const call = await adapter.chat.request({ ...pivotOf(), model: candidate.model.id }, ctx);
-    const response = await send(c, candidate, call, { incoming: translatedHeaders(stream), deadline });
+    const response = await sendTo(c, candidate, call, { incoming: translatedHeaders(stream), deadline });
     return { response, translated: { adapter, ctx } };
   };
 

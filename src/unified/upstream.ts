@@ -1,16 +1,16 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Env } from '../env';
-import { ATTEMPTS_HEADER, forward } from '../forward/send';
+import { ATTEMPTS_HEADER, send } from '../forward/send';
 import { buildTarget } from '../forward/target';
 import { settingsOf } from '../limits/settings';
 import { type ErrorDialect, errorResponse, GatewayError } from '../errors';
-import type { UpstreamCall } from '../providers/protocols/adapter';
-import { upstreamErrorMessage } from '../translate/failures';
+import type { UpstreamCall } from '../protocols/adapter';
+import { upstreamErrorMessage } from '../protocols/failures';
 import { requestedMaxTokens } from '../usage/price';
 import type { Candidate } from './candidates';
 
-// The unified routes' side of forwarding: one call to one candidate through forward(), and the
+// The unified routes' side of forwarding: one call to one candidate through send(), and the
 // answer labelled with the provider that gave it.
 
 export const PROVIDER_HEADER = 'X-Switchyard-Provider';
@@ -33,7 +33,7 @@ export const chainDeadline = (c: Context<Env>) => Date.now() + settingsOf(c.env)
 export const translatedHeaders = (stream: boolean) =>
   new Headers({ 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' });
 
-export interface SendOptions {
+export interface SendToOptions {
   /** The client's headers when its request passes through as it is, else translatedHeaders(). */
   incoming: Headers;
   deadline: number;
@@ -42,11 +42,11 @@ export interface SendOptions {
 }
 
 /**
- * One call through forward() (key failover, timeouts). A stream that breaks mid-way ends with an error
+ * One call through send() (key failover, timeouts). A stream that breaks mid-way ends with an error
  * event in the upstream's own dialect, which the pass-through client reads as it is and translation decodes.
  */
-export function send(c: Context<Env>, candidate: Candidate, call: UpstreamCall, options: SendOptions): Promise<Response> {
-  return forward({
+export function sendTo(c: Context<Env>, candidate: Candidate, call: UpstreamCall, options: SendToOptions): Promise<Response> {
+  return send({
     providerId: candidate.providerId,
     provider: candidate.provider,
     operation: call.operation,

@@ -3,7 +3,7 @@ import { type StreamCounter, type StreamEnding } from './extract';
 import { costUsd, type TokenCounts } from './price';
 import type { UsageRecord, UsageRoute, UsageSource } from './record';
 
-// What one request did upstream, gathered while it runs: forward() reports each attempt, the answer's
+// What one request did upstream, gathered while it runs: send() reports each attempt, the answer's
 // counts or the stream it relays; the route's middleware reports what the client was told. Once both
 // the handler and any relayed stream have ended, the record is built and handed to `deliver`.
 

@@ -1,3 +1,4 @@
+import { bytesToBase64 } from '../base64';
 // The vault's on-disk format, byte-compatible with
 //   openssl enc -aes-256-cbc -a -pbkdf2 -iter 100000 -salt
 // (OpenSSL 3 defaults: PBKDF2-HMAC-SHA256, "Salted__" + 8-byte salt, 48 derived bytes = key + IV).
@@ -30,12 +31,6 @@ async function deriveKeyAndIv(passphrase: string, salt: Uint8Array<ArrayBuffer>,
   return { key, iv: bits.slice(32, 48) };
 }
 
-function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
 function fromBase64(text: string): Uint8Array {
   const compact = text.replace(/\s+/g, '');
   if (compact.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {
@@ -50,7 +45,7 @@ function fromBase64(text: string): Uint8Array {
 
 /** Base64 wrapped at 64 columns with a final newline, exactly as `openssl enc -a` writes it. */
 export function wrapBase64(bytes: Uint8Array): string {
-  const flat = toBase64(bytes);
+  const flat = bytesToBase64(bytes);
   const lines: string[] = [];
   for (let i = 0; i < flat.length; i += 64) lines.push(flat.slice(i, i + 64));
   return lines.join('\n') + '\n';

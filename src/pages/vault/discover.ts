@@ -1,6 +1,6 @@
 // "Refresh from API": ask a provider for its model list, straight from the browser with the
 // provider's first usable key, and merge what it lists into the vault's models.
-import { usableKeys } from '../../forward/keys';
+import { usableKeys } from '../../providers/lookup';
 import { endpointBase } from '../../providers/endpoint';
 import { PROVIDERS, type WireProtocol, wireProtocol } from '../../providers/table';
 import type { Model, ModelUsage, Provider } from '../../vault/schema';

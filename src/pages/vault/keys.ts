@@ -1,5 +1,5 @@
 // A provider's keys: shown masked (with a reveal toggle), labelled, marked expired, added and removed.
-import { isUsable } from '../../forward/keys';
+import { isUsable } from '../../providers/lookup';
 import type { Provider, ProviderKey } from '../../vault/schema';
 import { field, h, select } from '../shared/dom';
 import { type Draft, setOptionalText } from './draft';

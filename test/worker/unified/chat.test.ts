@@ -5,7 +5,7 @@ import anthropicStreamError from '../../fixtures/protocols/anthropic/stream-erro
 import openaiStreamToolCalls from '../../fixtures/protocols/openai/stream-tool-calls.sse?raw';
 import { makeEnv, postJson, USER_KEY, userHeaders } from '../helpers/env';
 import { forbidUpstream } from '../helpers/fetch';
-import { parseSse } from '../translate/streams';
+import { parseSse } from '../helpers/streams';
 import { fixtureErrors, forgetKeyRests, mockFixtures } from './answers';
 
 afterEach(() => {
