@@ -1,10 +1,14 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
-// The one error shape (OpenAI's): {"error":{"message","type","code"}}; Anthropic-dialect routes
-// (`/v1/messages`) set `errorDialect` and get Anthropic's {"type":"error","error":{"type","message"}}.
+// The ground floor's error shape is OpenAI's: {"error":{"message","type","code"}}. A route whose
+// clients read another shape sets `errorDialect` (Anthropic's lives in src/protocols/anthropic/errors.ts),
+// so this file knows no protocol.
 
-/** Who reads an error: OpenAI-shaped clients (the default) or Anthropic-shaped ones. */
-export type ErrorDialect = 'openai' | 'anthropic';
+/** How one family of clients reads an error: the JSON body, and the SSE frame that ends a stream. */
+export interface ErrorDialect {
+  body(status: number, message: string, code?: string): unknown;
+  streamFrame(status: number, message: string, code?: string): string;
+}
 
 const DEFAULTS: Record<number, { type: string; code: string }> = {
   400: { type: 'invalid_request_error', code: 'bad_request' },
@@ -33,33 +37,18 @@ export class GatewayError extends Error {
   }
 }
 
-const ANTHROPIC_TYPES: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  402: 'billing_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  413: 'request_too_large',
-  429: 'rate_limit_error',
-  504: 'timeout_error',
-  529: 'overloaded_error',
+/** OpenAI's error shape, the default: also how OpenAI-protocol streams carry an error event. */
+export const openaiErrors: ErrorDialect = {
+  body(status, message, code) {
+    const fallback = DEFAULTS[status] ?? DEFAULTS[status >= 500 ? 500 : 400]!;
+    return { error: { message, type: fallback.type, code: code ?? fallback.code } };
+  },
+  streamFrame: (status, message, code) => `data: ${JSON.stringify(openaiErrors.body(status, message, code))}\n\n`,
 };
 
-/** The HTTP status an Anthropic error type stands for (an `error` event in a stream has none). */
-export function anthropicErrorStatus(type: string): number {
-  if (type === 'api_error') return 500;
-  const entry = Object.entries(ANTHROPIC_TYPES).find(([, name]) => name === type);
-  return entry ? Number(entry[0]) : 502;
-}
-
-/** The error body of a dialect, also used for error events inside a stream. */
-export function errorBody(status: number, message: string, code?: string, dialect: ErrorDialect = 'openai') {
-  if (dialect === 'anthropic') {
-    const type = ANTHROPIC_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
-    return { type: 'error', error: { type, message } };
-  }
-  const fallback = DEFAULTS[status] ?? DEFAULTS[status >= 500 ? 500 : 400]!;
-  return { error: { message, type: fallback.type, code: code ?? fallback.code } };
+/** The error body of a dialect. */
+export function errorBody(status: number, message: string, code?: string, dialect: ErrorDialect = openaiErrors) {
+  return dialect.body(status, message, code);
 }
 
 export function errorResponse(
@@ -67,7 +56,7 @@ export function errorResponse(
   message: string,
   code?: string,
   headers: Record<string, string> = {},
-  dialect: ErrorDialect = 'openai',
+  dialect: ErrorDialect = openaiErrors,
 ): Response {
   return new Response(JSON.stringify(errorBody(status, message, code, dialect)), {
     status,

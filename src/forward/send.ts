@@ -2,7 +2,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Bindings } from '../env';
 import { settingsOf } from '../limits/settings';
 import { logEvent } from '../log';
-import { type ErrorDialect, errorBody, errorResponse, GatewayError } from '../errors';
+import { type ErrorDialect, errorResponse, GatewayError, openaiErrors } from '../errors';
 import { wireProtocol } from '../providers/table';
 import { StreamCounter, usageFormat, usageFromJson } from '../usage/extract';
 import type { UsageTap } from '../usage/tap';
@@ -14,9 +14,7 @@ import { affinityRotation, type FailureKind, keyRotation, keySucceeded, restKey 
 import { abortable, CLIENT_CLOSED, readHead, relay, type RelayFailure, SseFramer, sseDataIsJson } from './relay';
 import { isRetryableStatus, providerWaitMs } from './retry';
 import { buildTarget } from './target';
-
-/** How an error is written into an SSE stream: OpenAI's `data: {"error":…}` or Anthropic's `event: error`. */
-export type StreamErrorDialect = ErrorDialect;
+import { anthropicErrors } from '../protocols/anthropic/errors';
 
 export interface SendRequest {
   providerId: string;
@@ -40,7 +38,7 @@ export interface SendRequest {
    */
   deadline?: number;
   /** The dialect of the SSE error event that ends a stream cut mid-way (default: the upstream's). */
-  streamErrorDialect?: StreamErrorDialect;
+  streamErrorDialect?: ErrorDialect;
   /** Metering: told of every attempt, the answer's token counts, and the stream's end. */
   tap?: UsageTap;
   /** The vault's entry for `model` (its prices), for the usage record. */
@@ -319,16 +317,15 @@ function parseJson(text: string | Uint8Array): unknown {
 const isJsonText = (text: string) => parseJson(text) !== INVALID;
 
 /** Anthropic's native `messages` streams use `event: error`; every other stream `data: {"error":…}`. */
-const upstreamDialect = (req: SendRequest): StreamErrorDialect =>
-  wireProtocol(req.provider.protocol) === 'anthropic' && req.operation === 'messages' ? 'anthropic' : 'openai';
+const upstreamDialect = (req: SendRequest): ErrorDialect =>
+  wireProtocol(req.provider.protocol) === 'anthropic' && req.operation === 'messages' ? anthropicErrors : openaiErrors;
 
-function streamErrorEvent(dialect: StreamErrorDialect, providerId: string, failure: RelayFailure): string {
+function streamErrorEvent(dialect: ErrorDialect, providerId: string, failure: RelayFailure): string {
   const [status, code, message] =
     failure === 'idle_timeout'
       ? [504, 'upstream_timeout', `provider "${providerId}" fell silent mid-stream; the answer is incomplete`]
       : [502, 'upstream_stream_failed', `provider "${providerId}" broke off the stream; the answer is incomplete`];
-  const data = JSON.stringify(errorBody(status, message, code, dialect));
-  return dialect === 'anthropic' ? `event: error\ndata: ${data}\n\n` : `data: ${data}\n\n`;
+  return dialect.streamFrame(status, message, code);
 }
 
 /**

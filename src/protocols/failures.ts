@@ -1,4 +1,4 @@
-import { anthropicErrorStatus } from '../errors';
+import { anthropicErrorStatus } from './anthropic/errors';
 import type { Failure } from './pivot/chat';
 
 // Upstream errors read into a status and the provider's message, whatever the protocol: OpenAI

@@ -10,13 +10,14 @@ import { serveChat } from '../unified/chat';
 import { serveCountTokens } from '../unified/count-tokens';
 import { serveEmbeddings } from '../unified/embeddings';
 import { serveImages } from '../unified/images';
+import { anthropicErrors } from '../protocols/anthropic/errors';
 
 // One base URL for every provider: the model picks the provider. OpenAI-compatible routes, and
 // Anthropic's Messages API for tools built on the Anthropic SDK. (GET /v1/models is in catalog.ts.)
 
 /** Errors on these routes are told in Anthropic's shape. */
 const anthropicDialect: MiddlewareHandler<Env> = async (c, next) => {
-  c.set('errorDialect', 'anthropic');
+  c.set('errorDialect', anthropicErrors);
   await next();
 };
 

@@ -11,6 +11,7 @@ import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { firstServed } from './fallback';
 import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders } from './upstream';
+import { anthropicErrors } from '../protocols/anthropic/errors';
 
 // POST /v1/messages/count_tokens, answered only where the count is the provider's own: Anthropic
 // (passed through) and protocols with a token-counting API (Gemini countTokens). Anything else is a
@@ -55,7 +56,7 @@ export async function serveCountTokens(c: Context<Env>): Promise<Response> {
 
   const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });
   if (!translated) return labelled(response, candidate);
-  if (!response.ok) return translatedError(response, candidate, 'anthropic');
+  if (!response.ok) return translatedError(response, candidate, anthropicErrors);
   const inputTokens = translated.counter.response(await answerJson(response, candidate));
   return translatedAnswer(response, candidate, JSON.stringify({ input_tokens: inputTokens }), JSON_HEADERS);
 }

@@ -11,6 +11,7 @@ import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { firstServed } from './fallback';
 import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders } from './upstream';
+import { openaiErrors } from '../errors';
 
 // POST /v1/embeddings: OpenAI-protocol providers get the request as it is; others with an
 // embeddings API (Gemini) get it translated.
@@ -60,7 +61,7 @@ async function answerEmbeddings(c: Context<Env>, body: EmbeddingsRequest, candid
 
   const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });
   if (!translated) return labelled(response, candidate);
-  if (!response.ok) return translatedError(response, candidate, 'openai');
+  if (!response.ok) return translatedError(response, candidate, openaiErrors);
   const answer = translated.translation.response(await answerJson(response, candidate), body, translated.ctx);
   return translatedAnswer(response, candidate, JSON.stringify(answer), JSON_HEADERS);
 }

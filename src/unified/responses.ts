@@ -18,6 +18,7 @@ import { readBody } from './body';
 import { type Candidate, resolveCandidates } from './candidates';
 import { firstServed } from './fallback';
 import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders, viaUnifiedCompat } from './upstream';
+import { openaiErrors } from '../errors';
 
 // POST /v1/responses for every provider: passed through to providers that serve the Responses API,
 // translated through the Chat Completions pivot for the rest. The gateway keeps the stored
@@ -73,7 +74,7 @@ export async function serveResponses(c: Context<Env>): Promise<Response> {
 
   const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });
   if (!translated) return passedThrough(c, response, candidate, body, keep);
-  if (!response.ok) return translatedError(response, candidate, 'openai');
+  if (!response.ok) return translatedError(response, candidate, openaiErrors);
   const { adapter, ctx } = translated;
   const meta: ResponseMeta = responseMeta(body, candidate.model.id);
   if (stream && response.body) {

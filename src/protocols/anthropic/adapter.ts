@@ -3,6 +3,7 @@ import { chatToMessages, foldMidConversationSystem, messagesToChat } from './req
 import { chatToMessage, messageToChat } from './response';
 import { MessagesRequest } from './schema';
 import { decodeMessagesStream, encodeMessagesStream } from './stream';
+import { anthropicErrors } from './errors';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 
@@ -22,7 +23,7 @@ export const anthropic: ProtocolAdapter = {
 /** Clients of `POST /v1/messages`: Anthropic requests in, Anthropic messages and events out. */
 export const anthropicClient: ClientDialect<MessagesRequest> = {
   protocol: 'anthropic',
-  errorDialect: 'anthropic',
+  errorDialect: anthropicErrors,
   chatOperation: 'messages',
   schema: MessagesRequest,
   toPivot: messagesToChat,

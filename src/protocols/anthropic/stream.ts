@@ -1,4 +1,3 @@
-import { anthropicErrorStatus, errorBody } from '../../errors';
 import { type PivotEvent, reasoningOf, type ThinkingBlock, type Usage } from '../pivot/chat';
 import { ChunkWriter } from '../pivot/chunks';
 import { truncated, unreadable } from '../failures';
@@ -8,6 +7,7 @@ import type { TranslateContext } from '../adapter';
 import { anthropicUsage, anthropicMessageId, finishReasonOf, pivotUsage, signedBlocks, stopReasonOf } from './response';
 import { anthropicToolId } from './request';
 import { type AnthropicUsage, StreamEvent } from './schema';
+import { anthropicErrors, anthropicErrorStatus } from './errors';
 
 // Streams both ways. Anthropic: message_start, then per block content_block_start / _delta / _stop,
 // then message_delta (stop reason, usage) and message_stop; `ping` anywhere; `error` ends it.
@@ -139,7 +139,7 @@ export function encodeMessagesStream(): TransformStream<PivotEvent, string> {
       if ('failure' in event) {
         failed = true;
         const { status, message } = event.failure;
-        controller.enqueue(sseFrame(errorBody(status, message, undefined, 'anthropic'), 'error'));
+        controller.enqueue(anthropicErrors.streamFrame(status, message));
         return;
       }
       const { chunk } = event;
@@ -185,7 +185,7 @@ export function encodeMessagesStream(): TransformStream<PivotEvent, string> {
     flush(controller) {
       if (failed) return;
       if (!started) {
-        controller.enqueue(sseFrame(errorBody(502, 'the provider ended the stream without an answer', undefined, 'anthropic'), 'error'));
+        controller.enqueue(anthropicErrors.streamFrame(502, 'the provider ended the stream without an answer'));
         return;
       }
       if (openBlock) controller.enqueue(frame('content_block_stop', { index: blockIndex }));

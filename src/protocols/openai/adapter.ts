@@ -1,4 +1,4 @@
-import { errorBody, GatewayError } from '../../errors';
+import { GatewayError, openaiErrors } from '../../errors';
 import { ChatChunk, ChatCompletion, ChatRequest, type PivotEvent } from '../pivot/chat';
 import { type EventSourceMessage, sseFrame } from '../pivot/sse';
 import type { ClientDialect, ProtocolAdapter } from '../adapter';
@@ -63,7 +63,7 @@ function encodeStream(req: ChatRequest): TransformStream<PivotEvent, string> {
       if (failed) return;
       if ('failure' in event) {
         failed = true;
-        controller.enqueue(sseFrame(errorBody(event.failure.status, event.failure.message)));
+        controller.enqueue(openaiErrors.streamFrame(event.failure.status, event.failure.message));
         return;
       }
       const { usage, ...chunk } = event.chunk;
@@ -81,7 +81,7 @@ function encodeStream(req: ChatRequest): TransformStream<PivotEvent, string> {
 
 export const openaiClient: ClientDialect<ChatRequest> = {
   protocol: 'openai',
-  errorDialect: 'openai',
+  errorDialect: openaiErrors,
   chatOperation: 'chat/completions',
   schema: ChatRequest,
   toPivot: (body) => body,

@@ -17,6 +17,7 @@ import {
   sseEvents,
   sseResponse,
 } from '../helpers/upstreams';
+import { openaiErrors } from '../../../src/errors';
 
 // Streams stay streams: events reach the client as the upstream sends them; an upstream that breaks
 // off mid-stream ends the client's stream with one well-formed error event; a client that leaves
@@ -116,7 +117,7 @@ describe('streaming relay', () => {
       incoming: new Headers({ 'content-type': 'application/json' }),
       body: new TextEncoder().encode(JSON.stringify({ ...MESSAGES, stream: true })).buffer as ArrayBuffer,
       env,
-      streamErrorDialect: 'openai',
+      streamErrorDialect: openaiErrors,
     });
     upstream.fail();
     const events = sseEvents(await readAll(res));
