@@ -15,6 +15,7 @@ import { abortable, CLIENT_CLOSED, readHead, relay, type RelayFailure, SseFramer
 import { isRetryableStatus, providerWaitMs } from './retry';
 import { buildTarget } from './target';
 import { anthropicErrors } from '../protocols/anthropic/errors';
+import { noUsableKey } from '../providers/lookup';
 
 export interface SendRequest {
   providerId: string;
@@ -82,7 +83,7 @@ interface Failed {
   answer: Response | GatewayError;
 }
 
-type Attempt = { answer: Response } | { failed: Failed };
+type Outcome = { answer: Response } | { failed: Failed };
 
 /**
  * Forward one request upstream. Attempts that fail before anything reached the client (401, 403, 408,
@@ -98,9 +99,7 @@ export async function send(req: SendRequest): Promise<Response> {
   await syncKeyHealth(req.env, req.providerId, req.provider.keys);
   const turns = affinity === undefined ? keyRotation(req.providerId, req.provider.keys) : affinityRotation(req.providerId, req.provider.keys, affinity);
   if (turns.length === 0) {
-    throw new GatewayError(503, `provider "${req.providerId}" has no usable key (all are expired or marked expired)`, 'no_usable_key', {
-      [ATTEMPTS_HEADER]: '0',
-    });
+    throw noUsableKey(`provider "${req.providerId}"`, { [ATTEMPTS_HEADER]: '0' });
   }
   let attempts = 0;
   let last: Failed | undefined;
@@ -152,7 +151,7 @@ export async function send(req: SendRequest): Promise<Response> {
 
 const TIMED_OUT = 'timed_out';
 
-async function attempt(req: SendRequest, key: ProviderKey, deadline: number, settings: ReturnType<typeof settingsOf>, meter: Metered): Promise<Attempt> {
+async function attempt(req: SendRequest, key: ProviderKey, deadline: number, settings: ReturnType<typeof settingsOf>, meter: Metered): Promise<Outcome> {
   const target = buildTarget({ ...req, key: key.key });
   const body =
     target.model && meter.json ? JSON.stringify({ ...meter.json, model: target.model }) : meter.json !== req.json ? JSON.stringify(meter.json) : req.body;
@@ -264,7 +263,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
   }
 }
 
-const invalidJson = (providerId: string): Attempt => ({
+const invalidJson = (providerId: string): Outcome => ({
   failed: { kind: 'server', reason: 'invalid_json', answer: new GatewayError(502, `provider "${providerId}" sent an answer that is not valid JSON`, 'upstream_invalid_json') },
 });
 

@@ -1,6 +1,7 @@
 import type { AiConfig, Provider } from '../vault/schema';
 import { canonicalProviderId, wireProtocol } from './table';
 import type { ProviderKey } from '../vault/schema';
+import { GatewayError } from '../errors';
 
 export interface ResolvedProvider {
   id: string;
@@ -48,3 +49,7 @@ export function isUsable(key: ProviderKey, now = Date.now()): boolean {
 export function usableKeys(keys: ProviderKey[], now = Date.now()): ProviderKey[] {
   return keys.filter((key) => isUsable(key, now));
 }
+
+/** The refusal when keys exist but none may be used; `subject` names the provider, or the model. */
+export const noUsableKey = (subject: string, headers: Record<string, string> = {}) =>
+  new GatewayError(503, `${subject} has no usable key (all are expired or marked expired)`, 'no_usable_key', headers);

@@ -9,7 +9,7 @@ import { meteredUserAuth } from '../middleware/auth';
 import { requestedMaxTokens } from '../usage/price';
 import { requestBodyLimit } from '../middleware/body-limit';
 import { GatewayError } from '../errors';
-import { findModel, hasUsableKey, resolveProvider } from '../providers/lookup';
+import { findModel, hasUsableKey, noUsableKey, resolveProvider } from '../providers/lookup';
 import { PROVIDERS, providerForHost } from '../providers/table';
 import { assertMayUse } from '../users/access';
 import { loadConfig } from '../vault/store';
@@ -26,7 +26,7 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
   const user = c.get('user');
   assertMayUse(user, c.get('userName'), id);
   if (!hasUsableKey(provider)) {
-    throw new GatewayError(503, `provider "${id}" has no usable key (all are expired or marked expired)`, 'no_usable_key');
+    throw noUsableKey(`provider "${id}"`);
   }
 
   const method = c.req.method;

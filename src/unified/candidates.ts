@@ -1,6 +1,6 @@
 import { gatewaySlug } from '../forward/target';
 import { GatewayError } from '../errors';
-import { byPriority, findModel, hasUsableKey, resolveProvider } from '../providers/lookup';
+import { byPriority, findModel, hasUsableKey, noUsableKey, resolveProvider } from '../providers/lookup';
 import { type WireProtocol, wireProtocol } from '../providers/table';
 import { mayUseModel, mayUseProvider } from '../users/access';
 import type { AiConfig, Model, Provider, User } from '../vault/schema';
@@ -61,7 +61,7 @@ export function resolveCandidates(
   if (able.length === 0) throw serves!.refusal([...new Set(allowed.map((c) => c.protocol))].join(', '));
   const keyed = able.filter((c) => hasUsableKey(c.provider));
   if (keyed.length === 0) {
-    throw new GatewayError(503, `no provider of model "${requested}" has a usable key (all are expired or marked expired)`, 'no_usable_key');
+    throw noUsableKey(`model "${requested}"`);
   }
   return keyed;
 }

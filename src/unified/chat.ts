@@ -8,7 +8,7 @@ import { endOnFailure, SSE_HEADERS, sseEvents } from '../protocols/pivot/sse';
 import { loadConfig } from '../vault/store';
 import { readBody } from './body';
 import { type Candidate, resolveCandidates } from './candidates';
-import { firstServed } from './fallback';
+import { type Attempt, firstServed } from './fallback';
 import {
   admitCandidates,
   answerJson,
@@ -28,11 +28,6 @@ import {
 
 const lostStream: PivotEvent = { failure: { status: 502, message: "the provider's stream broke off; the answer is incomplete" } };
 
-interface Attempt {
-  response: Response;
-  /** Set when the call was translated: the protocol that answers, and what it was told. */
-  translated?: { adapter: ProtocolAdapter; ctx: TranslateContext };
-}
 
 export async function serveChat<Body extends Record<string, unknown>>(c: Context<Env>, client: ClientDialect<Body>): Promise<Response> {
   const body = await readBody(c, { path: client.chatOperation, kind: 'chat' }, client.schema);
@@ -61,7 +56,7 @@ async function answerChat<Body extends Record<string, unknown>>(
   const pivotOf = () => (pivot ??= client.toPivot(body));
   const deadline = chainDeadline(c);
 
-  const attempt = async (candidate: Candidate): Promise<Attempt> => {
+  const attempt = async (candidate: Candidate): Promise<Attempt<{ adapter: ProtocolAdapter; ctx: TranslateContext }>> => {
     const upstream = candidate.protocol === client.protocol || !viaUnifiedCompat(c, candidate) ? candidate.protocol : 'openai';
     if (upstream === client.protocol) {
       const call = { operation: client.chatOperation, search: '', body: { ...client.passThrough(body, c.req.raw.headers), model: candidate.model.id } };

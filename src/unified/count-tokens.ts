@@ -9,7 +9,7 @@ import type { WireProtocol } from '../providers/table';
 import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
-import { firstServed } from './fallback';
+import { type Attempt, firstServed } from './fallback';
 import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders } from './upstream';
 import { anthropicErrors } from '../protocols/anthropic/errors';
 
@@ -24,10 +24,6 @@ const COUNTING_PROTOCOLS: WireProtocol[] = [
   ...(Object.entries(ADAPTERS) as [WireProtocol, (typeof ADAPTERS)[WireProtocol]][]).filter(([, a]) => a.countTokens).map(([p]) => p),
 ];
 
-interface Attempt {
-  response: Response;
-  translated?: { counter: Counter };
-}
 
 export async function serveCountTokens(c: Context<Env>): Promise<Response> {
   const body = await readBody(c, { path: 'messages/count_tokens', kind: 'chat' }, CountTokensRequest);
@@ -43,7 +39,7 @@ export async function serveCountTokens(c: Context<Env>): Promise<Response> {
   await admitCandidates(c, candidates, body);
   const deadline = chainDeadline(c);
 
-  const attempt = async (candidate: Candidate): Promise<Attempt> => {
+  const attempt = async (candidate: Candidate): Promise<Attempt<{ counter: Counter }>> => {
     const counter = candidate.protocol === 'anthropic' ? undefined : ADAPTERS[candidate.protocol].countTokens;
     if (!counter) {
       const call = { operation: 'messages/count_tokens', search: '', body: { ...foldMidConversationSystem(body, c.req.header('anthropic-beta')), model: candidate.model.id } };

@@ -9,7 +9,7 @@ import { EmbeddingsRequest } from '../protocols/pivot/embeddings';
 import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
-import { firstServed } from './fallback';
+import { type Attempt, firstServed } from './fallback';
 import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders } from './upstream';
 import { openaiErrors } from '../errors';
 
@@ -21,10 +21,6 @@ const EMBEDDING_PROTOCOLS: WireProtocol[] = [
   ...(Object.entries(ADAPTERS) as [WireProtocol, (typeof ADAPTERS)[WireProtocol]][]).filter(([, a]) => a.embeddings).map(([p]) => p),
 ];
 
-interface Attempt {
-  response: Response;
-  translated?: { translation: EmbeddingsTranslation; ctx: TranslateContext };
-}
 
 export async function serveEmbeddings(c: Context<Env>): Promise<Response> {
   const body = await readBody(c, { path: 'embeddings', kind: 'embedding' }, EmbeddingsRequest);
@@ -48,7 +44,7 @@ export async function serveEmbeddings(c: Context<Env>): Promise<Response> {
 async function answerEmbeddings(c: Context<Env>, body: EmbeddingsRequest, candidates: Candidate[], signal: AbortSignal): Promise<Response> {
   const deadline = chainDeadline(c);
 
-  const attempt = async (candidate: Candidate): Promise<Attempt> => {
+  const attempt = async (candidate: Candidate): Promise<Attempt<{ translation: EmbeddingsTranslation; ctx: TranslateContext }>> => {
     const translation = candidate.protocol === 'openai' ? undefined : ADAPTERS[candidate.protocol].embeddings;
     if (!translation) {
       const call = { operation: 'embeddings', search: '', body: { ...body, model: candidate.model.id } };

@@ -7,6 +7,12 @@ import type { Candidate } from './candidates';
 /** send() throws these when a provider gave no usable answer: the next candidate may. */
 const NEXT_CANDIDATE_ERRORS = new Set([502, 503, 504]);
 
+/** One candidate's answer; `translated` is what the route needs to translate it back, when it must. */
+export interface Attempt<Translated = never> {
+  response: Response;
+  translated?: Translated;
+}
+
 export type Served<T> = T & { candidate: Candidate };
 
 /**

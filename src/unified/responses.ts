@@ -16,7 +16,7 @@ import { endOnFailure, SSE_HEADERS, sseEvents } from '../protocols/pivot/sse';
 import { loadConfig } from '../vault/store';
 import { readBody } from './body';
 import { type Candidate, resolveCandidates } from './candidates';
-import { firstServed } from './fallback';
+import { type Attempt, firstServed } from './fallback';
 import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders, viaUnifiedCompat } from './upstream';
 import { openaiErrors } from '../errors';
 
@@ -27,11 +27,6 @@ import { openaiErrors } from '../errors';
 
 const lostStream: PivotEvent = { failure: { status: 502, message: "the provider's stream broke off; the answer is incomplete" } };
 
-interface Attempt {
-  response: Response;
-  /** Set when the call was translated: the protocol that answers, and what it was told. */
-  translated?: { adapter: ProtocolAdapter; ctx: TranslateContext };
-}
 
 export async function serveResponses(c: Context<Env>): Promise<Response> {
   const body = await readBody(c, { path: 'responses', kind: 'chat' }, ResponsesRequest);
@@ -57,7 +52,7 @@ export async function serveResponses(c: Context<Env>): Promise<Response> {
     }
   };
 
-  const attempt = async (candidate: Candidate): Promise<Attempt> => {
+  const attempt = async (candidate: Candidate): Promise<Attempt<{ adapter: ProtocolAdapter; ctx: TranslateContext }>> => {
     if (speaksResponsesApi(candidate.providerId, candidate.provider)) {
       const { previous_response_id: _continued, ...rest } = body;
       const native = { ...rest, model: candidate.model.id, ...(history.length ? { input: [...history, ...input] } : {}) };

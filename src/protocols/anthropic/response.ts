@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors';
-import { type ChatCompletion, reasoningOf, type ThinkingBlock, type Usage } from '../pivot/chat';
+import { type ChatCompletion, jsonObjectOf, reasoningOf, type ThinkingBlock, type Usage } from '../pivot/chat';
 import { usageOf } from '../pivot/chunks';
 import { nowSeconds, randomId } from '../pivot/ids';
 import { anthropicToolId } from './request';
@@ -97,13 +97,6 @@ export function messageToChat(json: unknown): ChatCompletion {
 
 export const anthropicMessageId = (id: string) => (id.startsWith('msg_') ? id : randomId('msg_'));
 
-function toolInput(args: string): unknown {
-  try {
-    return JSON.parse(args || '{}');
-  } catch {
-    return {};
-  }
-}
 
 /**
  * Reasoning of another provider as Anthropic thinking blocks. Only Anthropic can sign them: the
@@ -129,7 +122,7 @@ export function chatToMessage(completion: ChatCompletion) {
     content: [
       ...thinking,
       ...(text || calls.length === 0 ? [{ type: 'text', text }] : []),
-      ...calls.map((call) => ({ type: 'tool_use', id: anthropicToolId(call.id), name: call.function.name, input: toolInput(call.function.arguments) })),
+      ...calls.map((call) => ({ type: 'tool_use', id: anthropicToolId(call.id), name: call.function.name, input: jsonObjectOf(call.function.arguments || '{}') ?? {} })),
     ],
     stop_reason: stopReasonOf(choice?.finish_reason),
     stop_sequence: null,

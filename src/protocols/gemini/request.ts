@@ -1,15 +1,5 @@
 import { GatewayError } from '../../errors';
-import {
-  type ChatMessage,
-  type ChatRequest,
-  type ContentPart,
-  maxTokensOf,
-  omitUndefined,
-  stopSequencesOf,
-  textOf,
-  THINKING_BUDGET,
-  toolArgumentsOf,
-} from '../pivot/chat';
+import { type ChatMessage, type ChatRequest, type ContentPart, jsonObjectOf, maxTokensOf, omitUndefined, stopSequencesOf, textOf, THINKING_BUDGET, toolArgumentsOf } from '../pivot/chat';
 import { thoughtSignatureOf } from '../pivot/thought-signatures';
 import { fetchImage, parseDataUrl } from '../pivot/images';
 import type { TranslateContext } from '../adapter';
@@ -42,13 +32,7 @@ async function userParts(content: ChatMessage['content'], signal?: AbortSignal):
 
 /** A tool result as Gemini's `response` object: JSON objects as they are, anything else as `output`. */
 function toolResponse(text: string): Record<string, unknown> {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch {
-    // plain text
-  }
-  return { output: text };
+  return jsonObjectOf(text) ?? { output: text };
 }
 
 function toolConfig(req: ChatRequest): Record<string, unknown> | undefined {

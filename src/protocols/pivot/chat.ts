@@ -209,14 +209,21 @@ export function omitUndefined<T extends Record<string, unknown>>(object: T): T {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
 }
 
+/** The JSON object a string holds, or undefined when it holds anything else. */
+export function jsonObjectOf(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // not JSON
+  }
+  return undefined;
+}
+
 /** A pivot tool call's `arguments` (a JSON string) as the object Anthropic and Gemini want. */
 export function toolArgumentsOf(args: string, name: string): Record<string, unknown> {
   if (args.trim() === '') return {};
-  try {
-    const parsed: unknown = JSON.parse(args);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
+  const parsed = jsonObjectOf(args);
+  if (parsed) return parsed;
   throw new GatewayError(400, `the arguments of tool call "${name}" are not a JSON object`, 'invalid_tool_arguments');
 }
