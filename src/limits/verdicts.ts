@@ -1,10 +1,10 @@
 import type { Bindings } from '../env';
 import { logEvent } from '../log';
-import type { Verdict } from './rate-limiter';
+import type { RateLimiter, Verdict } from './rate-limiter';
 
 export type { Verdict };
 
-type Limiter = DurableObjectStub<import('./rate-limiter').RateLimiter>;
+type Limiter = DurableObjectStub<RateLimiter>;
 
 /**
  * Ask the limiter object `name` for a verdict. When the Durable Object cannot answer, the request is

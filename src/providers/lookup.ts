@@ -1,6 +1,5 @@
-import type { AiConfig, Provider } from '../vault/schema';
+import type { AiConfig, Provider, ProviderKey } from '../vault/schema';
 import { canonicalProviderId, wireProtocol } from './table';
-import type { ProviderKey } from '../vault/schema';
 import { GatewayError } from '../errors';
 
 export interface ResolvedProvider {

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { cacheCallOf, throughCache } from '../cache/serve';
 import type { Env } from '../env';
-import { GatewayError } from '../errors';
+import { GatewayError, openaiErrors } from '../errors';
 import { type EmbeddingsTranslation, type TranslateContext } from '../protocols/adapter';
 import { ADAPTERS } from '../protocols/registry';
 import type { WireProtocol } from '../providers/table';
@@ -11,7 +11,6 @@ import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { type Attempt, firstServed } from './fallback';
 import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders } from './upstream';
-import { openaiErrors } from '../errors';
 
 // POST /v1/embeddings: OpenAI-protocol providers get the request as it is; others with an
 // embeddings API (Gemini) get it translated.

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { createParser } from 'eventsource-parser';
 import type { Env } from '../env';
-import { GatewayError } from '../errors';
+import { GatewayError, openaiErrors } from '../errors';
 import { logEvent } from '../log';
 import { type ProtocolAdapter, type TranslateContext } from '../protocols/adapter';
 import { ADAPTERS } from '../protocols/registry';
@@ -18,7 +18,6 @@ import { readBody } from './body';
 import { type Candidate, resolveCandidates } from './candidates';
 import { type Attempt, firstServed } from './fallback';
 import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders, viaUnifiedCompat } from './upstream';
-import { openaiErrors } from '../errors';
 
 // POST /v1/responses for every provider: passed through to providers that serve the Responses API,
 // translated through the Chat Completions pivot for the rest. The gateway keeps the stored

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Fault } from '../../dev/stand-ins/server';
-import { startStandIn, type StandIn } from '../../dev/stand-ins/server';
+import type { Fault, StandIn } from '../../dev/stand-ins/server';
+import { startStandIn } from '../../dev/stand-ins/server';
 import { encryptWithOpenssl, type Gateway, startGateway } from './harness/gateway';
 
 // The resilience suite: the gateway in `wrangler dev` in front of the stand-in providers, which

@@ -184,7 +184,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     } catch (err) {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`wrangler dev at ${url} does not answer: ${String(err)}\n${logs()}`);
+        throw new Error(`wrangler dev at ${url} does not answer: ${String(err)}\n${logs()}`, { cause: err });
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

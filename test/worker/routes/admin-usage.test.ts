@@ -212,7 +212,7 @@ describe('GET /admin/requests', () => {
     // r05 and r06 share 2026-10-02T09:00: one per page.
     const first = await page(env, 'provider=mistral&limit=1');
     const all: string[] = [];
-    let body = await page(env, 'limit=1&status=2xx&user=alice');
+    const body = await page(env, 'limit=1&status=2xx&user=alice');
     all.push(...ids(body));
     const seen = new Set<string>();
     let cursor: string | null = null;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import app from '../../../src/app';
 import { makeEnv, postJson, USER_KEY, userHeaders } from '../helpers/env';
-import { forbidUpstream, mockUpstream, type UpstreamCall } from '../helpers/fetch';
+import { forbidUpstream, type UpstreamCall } from '../helpers/fetch';
 import { parseSse } from '../helpers/streams';
 import { fixtureErrors, forgetKeyRests, mockFixtures } from '../unified/answers';
 import { testConfig } from '../helpers/vault';
