@@ -26,7 +26,15 @@ const floorZones = FLOORS.slice(1).map((floor, i) => ({
 }));
 
 // The browser pages import each other and only the pure modules listed here: no I/O, no bindings.
-const PURE_FOR_PAGES = ['./pages', './base64.ts', './vault/crypto.ts', './vault/schema.ts', './providers/table.ts', './providers/endpoint.ts', './providers/lookup.ts'];
+const PURE_FOR_PAGES = [
+  './pages',
+  './base64.ts',
+  './vault/crypto.ts',
+  './vault/schema.ts',
+  './providers/table.ts',
+  './providers/endpoint.ts',
+  './providers/lookup.ts',
+];
 
 const zones = [
   ...floorZones,
@@ -89,7 +97,10 @@ export default tseslint.config(
     // The type hub may name any module's types, and nothing else from src/.
     files: ['src/env.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: ['./*', '../*'], allowTypeImports: true, message: 'env.ts imports types only' }] }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['./*', '../*'], allowTypeImports: true, message: 'env.ts imports types only' }] },
+      ],
     },
   },
   {

@@ -47,7 +47,9 @@ export function barChart(data: RunData, figures: ReturnType<typeof computeFigure
     label,
     bars: (['bare', 'gateway', 'portkey'] as const).map((target) => ({ target, value: figure(prefix).against(target, 'direct') })),
   });
-  const all = (prefix: string) => [{ label: '', bars: (['direct', 'bare', 'gateway', 'portkey'] as const).map((target) => ({ target, value: figure(prefix).values[target]! })) }];
+  const all = (prefix: string) => [
+    { label: '', bars: (['direct', 'bare', 'gateway', 'portkey'] as const).map((target) => ({ target, value: figure(prefix).values[target]! })) },
+  ];
   const panels: Panel[] = [
     {
       title: 'Latency added over calling the upstream directly (median of rounds; less is better)',
@@ -61,7 +63,12 @@ export function barChart(data: RunData, figures: ReturnType<typeof computeFigure
       ],
     },
     { title: `Throughput at concurrency ${CONCURRENCY} (more is better)`, unit: 'req/s', digits: 0, rows: all('Throughput, concurrency') },
-    { title: 'CPU time per request of the process under test, sequential (less is better)', unit: 'ms', digits: 3, rows: all('CPU time per request, sequential') },
+    {
+      title: 'CPU time per request of the process under test, sequential (less is better)',
+      unit: 'ms',
+      digits: 3,
+      rows: all('CPU time per request, sequential'),
+    },
   ];
   let top = 44;
   const bodies: string[] = [];
@@ -71,7 +78,10 @@ export function barChart(data: RunData, figures: ReturnType<typeof computeFigure
     top += height + 12;
   }
   const legend = (['direct', 'bare', 'gateway', 'portkey'] as const)
-    .map((t, i) => `<rect x="${10 + i * 150}" y="${top}" width="12" height="12" fill="${COLORS[t]}"/><text x="${27 + i * 150}" y="${top + 10}" class="label">${NAMES[t]}</text>`)
+    .map(
+      (t, i) =>
+        `<rect x="${10 + i * 150}" y="${top}" width="12" height="12" fill="${COLORS[t]}"/><text x="${27 + i * 150}" y="${top + 10}" class="label">${NAMES[t]}</text>`,
+    )
     .join('\n');
   const height = top + 24;
   return [

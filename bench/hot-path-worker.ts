@@ -71,7 +71,8 @@ export const STAGES: Record<string, Stage> = {
   'empty loop': () => undefined,
   'route match': () => app.router.match('POST', PATH),
   'auth lookup (users map, SHA-256 of the key)': (env) => findUser(env, BENCH_USER_KEY),
-  'failed-login count (Durable Object RPC, take; only after a failure)': (env) => consultLimiter(env, `auth-ip:${CLIENT_IP}`, (l) => l.take(1_000_000_000, 300_000)),
+  'failed-login count (Durable Object RPC, take; only after a failure)': (env) =>
+    consultLimiter(env, `auth-ip:${CLIENT_IP}`, (l) => l.take(1_000_000_000, 300_000)),
   'admit: rate limit + budget reservation (Durable Object RPC)': (env) =>
     userMeter(env, 'hot-path').admit({ rpm: 1_000_000_000, monthlyBudgetUsd: 1e9, dailyTokens: 1e15, reserve: { usd: 0, tokens: 0 } }),
   'vault access (decrypted config, cached)': (env) => loadConfig(env),
@@ -79,13 +80,30 @@ export const STAGES: Record<string, Stage> = {
   'key choice': async (env) => keyRotation('openai', resolveProvider(await loadConfig(env), 'openai')!.provider.keys),
   'target and headers, both ways': async (env) => {
     const { provider } = resolveProvider(await loadConfig(env), 'openai')!;
-    const target = buildTarget({ providerId: 'openai', provider, operation: 'chat/completions', search: '', key: provider.keys[0]!.key, incoming: clientHeaders(), env });
+    const target = buildTarget({
+      providerId: 'openai',
+      provider,
+      operation: 'chat/completions',
+      search: '',
+      key: provider.keys[0]!.key,
+      incoming: clientHeaders(),
+      env,
+    });
     upstreamHeaders(clientHeaders(), target.headers);
     downstreamHeaders(upstreamAnswer().headers);
   },
   'forward: timers, abort, fetch (stub), answer': async (env) => {
     const { provider } = resolveProvider(await loadConfig(env), 'openai')!;
-    const res = await send({ providerId: 'openai', provider, operation: 'chat/completions', search: '', method: 'POST', incoming: clientHeaders(), body: BODY, env });
+    const res = await send({
+      providerId: 'openai',
+      provider,
+      operation: 'chat/completions',
+      search: '',
+      method: 'POST',
+      incoming: clientHeaders(),
+      body: BODY,
+      env,
+    });
     await res.arrayBuffer();
   },
   'whole request, user object answering at once': (env) => wholeRequest((instantEnv ??= { ...env, USER_METER: instantMeter })),

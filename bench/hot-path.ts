@@ -64,11 +64,7 @@ export async function measureHotPath(rounds: number, source = ROOT): Promise<Sta
 }
 
 export function hotPathTable(costs: StageCost[]): string {
-  return [
-    '| Stage (bench/hot-path-worker.ts) | µs per request |',
-    '|---|--:|',
-    ...costs.map((c) => `| ${c.stage} | ${c.us.toFixed(1)} |`),
-  ].join('\n');
+  return ['| Stage (bench/hot-path-worker.ts) | µs per request |', '|---|--:|', ...costs.map((c) => `| ${c.stage} | ${c.us.toFixed(1)} |`)].join('\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

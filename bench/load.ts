@@ -148,11 +148,26 @@ async function streams(job: Extract<Job, { op: 'streams' }>): Promise<StreamsRes
   return {
     count: timings.length,
     failures,
-    ttfbP50: percentile(timings.map((t) => t.ttfb), 50),
-    ttfbP99: percentile(timings.map((t) => t.ttfb), 99),
-    totalP50: percentile(timings.map((t) => t.total), 50),
-    ttfbShare: percentile(timings.map((t) => t.ttfb / t.total), 50),
-    bytes: percentile(timings.map((t) => t.bytes), 50),
+    ttfbP50: percentile(
+      timings.map((t) => t.ttfb),
+      50,
+    ),
+    ttfbP99: percentile(
+      timings.map((t) => t.ttfb),
+      99,
+    ),
+    totalP50: percentile(
+      timings.map((t) => t.total),
+      50,
+    ),
+    ttfbShare: percentile(
+      timings.map((t) => t.ttfb / t.total),
+      50,
+    ),
+    bytes: percentile(
+      timings.map((t) => t.bytes),
+      50,
+    ),
   };
 }
 
@@ -169,8 +184,7 @@ async function once(job: Target): Promise<OnceResult> {
   return { status: res.status, ms: elapsedMs(start), headers: Object.fromEntries(res.headers), body };
 }
 
-const run = (job: Job) =>
-  job.op === 'json' ? json(job) : job.op === 'streams' ? streams(job) : job.op === 'drain' ? drain(job) : once(job);
+const run = (job: Job) => (job.op === 'json' ? json(job) : job.op === 'streams' ? streams(job) : job.op === 'drain' ? drain(job) : once(job));
 
 process.on('message', (message: { id: number; job: Job }) => {
   run(message.job).then(

@@ -12,7 +12,9 @@ import { benchVault, buildGateway, GATEWAY_WORKER, startGateway, TOOL_ENV } from
 
 if (typeof WebSocket === 'undefined') {
   // Node 20 has WebSocket behind a flag: run again with it.
-  const again = spawnSync(process.execPath, ['--experimental-websocket', ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const again = spawnSync(process.execPath, ['--experimental-websocket', ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
   process.exit(again.status ?? 1);
 }
 Object.assign(process.env, TOOL_ENV);

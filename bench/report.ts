@@ -130,8 +130,24 @@ export function computeFigures(data: RunData) {
   const mb = LARGE_STREAM_BYTES / 1024 / 1024;
   const largeFigures: Figure[] = data.plan.largeStream
     ? [
-        { label: `${mb} MB SSE stream, first: RSS growth`, unit: 'MiB', values: firstGrowth, compare: 'difference', against: (t, b) => firstGrowth[t]! - firstGrowth[b]!, digits: 1, ratios: false },
-        { label: `${mb} MB SSE stream, second: RSS above the first’s peak`, unit: 'MiB', values: secondGrowth, compare: 'difference', against: (t, b) => secondGrowth[t]! - secondGrowth[b]!, digits: 1, ratios: false },
+        {
+          label: `${mb} MB SSE stream, first: RSS growth`,
+          unit: 'MiB',
+          values: firstGrowth,
+          compare: 'difference',
+          against: (t, b) => firstGrowth[t]! - firstGrowth[b]!,
+          digits: 1,
+          ratios: false,
+        },
+        {
+          label: `${mb} MB SSE stream, second: RSS above the first’s peak`,
+          unit: 'MiB',
+          values: secondGrowth,
+          compare: 'difference',
+          against: (t, b) => secondGrowth[t]! - secondGrowth[b]!,
+          digits: 1,
+          ratios: false,
+        },
         { label: `${mb} MB SSE stream: transfer rate`, unit: 'MiB/s', values: rate, compare: 'ratio', against: (t, b) => rate[t]! / rate[b]!, digits: 0 },
       ]
     : [];
@@ -200,7 +216,12 @@ export function computeGoals(data: RunData, figures: ReturnType<typeof computeFi
   const ttfbAdded = ttfb.against('gateway', 'bare');
   const goals: Goal[] = [
     { goal: 'Median added latency over (b), sequential', target: '< 0.5 ms', measured: `${fmt(addedSeq, 3)} ms`, met: addedSeq < 0.5 },
-    { goal: `Throughput at concurrency ${CONCURRENCY}, share of (b)`, target: '≥ 80 %', measured: `${fmt(throughputShare * 100, 0)} %`, met: throughputShare >= 0.8 },
+    {
+      goal: `Throughput at concurrency ${CONCURRENCY}, share of (b)`,
+      target: '≥ 80 %',
+      measured: `${fmt(throughputShare * 100, 0)} %`,
+      met: throughputShare >= 0.8,
+    },
     {
       goal: 'Added latency over (a) below Portkey’s (p50 sequential; p50 c=32)',
       target: 'below',

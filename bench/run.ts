@@ -5,18 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  BENCH_PROVIDER_KEY,
-  BENCH_USER_KEY,
-  BENCH_USER_RPM,
-  CONCURRENCY,
-  FULL,
-  JSON_BODY,
-  LARGE_BODY,
-  LARGE_STREAM_BYTES,
-  QUICK,
-  STREAM_BODY,
-} from './config';
+import { BENCH_PROVIDER_KEY, BENCH_USER_KEY, BENCH_USER_RPM, CONCURRENCY, FULL, JSON_BODY, LARGE_BODY, LARGE_STREAM_BYTES, QUICK, STREAM_BODY } from './config';
 import { measureHotPath } from './hot-path';
 import type { Target as LoadTarget } from './load';
 import { startPortkey, portkeyHeaders } from './portkey';
@@ -85,8 +74,7 @@ try {
 
   const providerAuth = { authorization: `Bearer ${BENCH_PROVIDER_KEY}` };
   const gatewayAuth = { authorization: `Bearer ${BENCH_USER_KEY}` };
-  const chat = (origin: string, name: TargetName) =>
-    name === 'gateway' ? `${origin}/openai/v1/chat/completions` : `${origin}/v1/chat/completions`;
+  const chat = (origin: string, name: TargetName) => (name === 'gateway' ? `${origin}/openai/v1/chat/completions` : `${origin}/v1/chat/completions`);
   const request = (endpoint: Pick<Endpoint, 'url' | 'headers'>, body: string): LoadTarget => ({ url: endpoint.url, headers: endpoint.headers, body });
 
   // First requests after start: each a fresh process (and for the gateway a fresh isolate, vault and limiter).
@@ -94,9 +82,27 @@ try {
   for (let i = 0; i < plan.coldStarts; i++) {
     say(`cold start ${i + 1}/${plan.coldStarts}`);
     const starts: [TargetName, () => Promise<{ origin: string; startMs: number; headers: Record<string, string>; stop: () => Promise<void> }>][] = [
-      ['bare', async () => { const t = await startBareWorker(upstreamOrigin); return { origin: t.url, startMs: t.startMs, headers: providerAuth, stop: t.dispose }; }],
-      ['gateway', async () => { const t = await startGateway(bundle, vaultText); return { origin: t.url, startMs: t.startMs, headers: gatewayAuth, stop: t.dispose }; }],
-      ['portkey', async () => { const t = await startPortkey(); return { origin: t.origin, startMs: t.startMs, headers: portkeyHeaders(upstreamOrigin), stop: t.stop }; }],
+      [
+        'bare',
+        async () => {
+          const t = await startBareWorker(upstreamOrigin);
+          return { origin: t.url, startMs: t.startMs, headers: providerAuth, stop: t.dispose };
+        },
+      ],
+      [
+        'gateway',
+        async () => {
+          const t = await startGateway(bundle, vaultText);
+          return { origin: t.url, startMs: t.startMs, headers: gatewayAuth, stop: t.dispose };
+        },
+      ],
+      [
+        'portkey',
+        async () => {
+          const t = await startPortkey();
+          return { origin: t.origin, startMs: t.startMs, headers: portkeyHeaders(upstreamOrigin), stop: t.stop };
+        },
+      ],
     ];
     for (const [name, start] of starts) {
       const target = await start();
@@ -133,8 +139,10 @@ try {
   for (const name of TARGETS) {
     const endpoint = endpoints[name];
     const answer = await load.run({ op: 'once', ...request(endpoint, JSON_BODY) });
-    const content = answer.status === 200 ? (JSON.parse(answer.body) as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content : undefined;
-    if (content !== 'Hello from the bench upstream.') throw new Error(`${name} does not relay the upstream's answer: ${answer.status} ${answer.body.slice(0, 300)}`);
+    const content =
+      answer.status === 200 ? (JSON.parse(answer.body) as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content : undefined;
+    if (content !== 'Hello from the bench upstream.')
+      throw new Error(`${name} does not relay the upstream's answer: ${answer.status} ${answer.body.slice(0, 300)}`);
     // The limiter fails open when its Durable Object cannot answer: its headers prove it was consulted.
     if (name === 'gateway' && answer.headers['x-ratelimit-limit'] !== String(BENCH_USER_RPM)) {
       throw new Error(`the gateway answered without consulting its rate limiter (X-RateLimit-Limit: ${answer.headers['x-ratelimit-limit']})`);
@@ -151,7 +159,8 @@ try {
     const before = cpuMs(endpoint.pid);
     const result = await load.run({ op: 'json', connections, requests, seconds, ...request(endpoint, JSON_BODY) });
     const cpu = cpuMs(endpoint.pid) - before;
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${endpoint.name}: ${result.non2xx} non-2xx answers, ${result.errors} errors at c=${connections}`);
+    if (result.non2xx > 0 || result.errors > 0)
+      throw new Error(`${endpoint.name}: ${result.non2xx} non-2xx answers, ${result.errors} errors at c=${connections}`);
     return { ...result, cpuMsPerRequest: cpu / result.requests };
   }
 
@@ -172,7 +181,13 @@ try {
     say(`round ${r + 1}/${plan.rounds}: JSON at concurrency ${CONCURRENCY}`);
     for (const name of order) {
       const endpoint = endpoints[name];
-      await load.run({ op: 'json', connections: CONCURRENCY, requests: plan.concurrent.requests, seconds: plan.concurrent.warmupSeconds, ...request(endpoint, JSON_BODY) });
+      await load.run({
+        op: 'json',
+        connections: CONCURRENCY,
+        requests: plan.concurrent.requests,
+        seconds: plan.concurrent.warmupSeconds,
+        ...request(endpoint, JSON_BODY),
+      });
       round.concurrent[name] = await measureJson(endpoint, CONCURRENCY, plan.concurrent.requests, plan.concurrent.seconds);
     }
     say(`round ${r + 1}/${plan.rounds}: sequential streams`);
@@ -190,10 +205,17 @@ try {
     const cached: Endpoint = { ...endpoints.gateway, headers: { ...endpoints.gateway.headers, 'x-switchyard-cache-ttl': '86400' } };
     await load.run({ op: 'once', ...request(cached, JSON_BODY) });
     const hit = await load.run({ op: 'once', ...request(cached, JSON_BODY) });
-    if (hit.status !== 200 || hit.headers['x-switchyard-cache'] !== 'HIT') throw new Error(`the gateway's cache did not answer (${hit.status}, X-Switchyard-Cache: ${hit.headers['x-switchyard-cache']})`);
+    if (hit.status !== 200 || hit.headers['x-switchyard-cache'] !== 'HIT')
+      throw new Error(`the gateway's cache did not answer (${hit.status}, X-Switchyard-Cache: ${hit.headers['x-switchyard-cache']})`);
     await load.run({ op: 'json', connections: 1, requests: plan.sequential.warmup, seconds: plan.sequential.seconds, ...request(cached, JSON_BODY) });
     const cacheSequential = await measureJson(cached, 1, plan.sequential.requests, plan.sequential.seconds);
-    await load.run({ op: 'json', connections: CONCURRENCY, requests: plan.concurrent.requests, seconds: plan.concurrent.warmupSeconds, ...request(cached, JSON_BODY) });
+    await load.run({
+      op: 'json',
+      connections: CONCURRENCY,
+      requests: plan.concurrent.requests,
+      seconds: plan.concurrent.warmupSeconds,
+      ...request(cached, JSON_BODY),
+    });
     round.cacheHit = { sequential: cacheSequential, concurrent: await measureJson(cached, CONCURRENCY, plan.concurrent.requests, plan.concurrent.seconds) };
     rounds.push(round);
   }
@@ -214,7 +236,8 @@ try {
         const sampler = sampleRss(pid);
         const drained = await load.run({ op: 'drain', ...request(endpoints[name], LARGE_BODY) });
         const rssPeakMiB = sampler.stop();
-        if (drained.status !== 200 || drained.bytes < LARGE_STREAM_BYTES) throw new Error(`${name}: the large stream ended after ${drained.bytes} bytes (status ${drained.status})`);
+        if (drained.status !== 200 || drained.bytes < LARGE_STREAM_BYTES)
+          throw new Error(`${name}: the large stream ended after ${drained.bytes} bytes (status ${drained.status})`);
         passes.push({ rssBeforeMiB, rssPeakMiB, bytes: drained.bytes, ms: drained.ms });
       }
       largeStream[name] = { first: passes[0]!, second: passes[1]! };

@@ -13,14 +13,7 @@ import { Log, LogLevel, Miniflare, type MiniflareOptions, type WorkerOptions } f
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import { encryptVault } from '../src/vault/crypto';
 import { VAULT_KEY } from '../src/vault/store';
-import {
-  BENCH_PROVIDER_KEY,
-  BENCH_USER_KEY,
-  BENCH_USER_RPM,
-  BENCH_VAULT_TOKEN,
-  LARGE_MODEL,
-  SMALL_MODEL,
-} from './config';
+import { BENCH_PROVIDER_KEY, BENCH_USER_KEY, BENCH_USER_RPM, BENCH_VAULT_TOKEN, LARGE_MODEL, SMALL_MODEL } from './config';
 import { childPids } from './proc';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -82,7 +75,15 @@ function runtimeOutput(stdout: Readable, stderr: Readable) {
 async function startWorker(worker: WorkerOptions, extra: Partial<MiniflareOptions> = {}): Promise<WorkerTarget> {
   const before = new Set(childPids('workerd'));
   const started = performance.now();
-  const mf = new Miniflare({ host: '127.0.0.1', port: 0, cf: false, log: new Log(LogLevel.WARN), handleRuntimeStdio: runtimeOutput, ...extra, workers: [worker] } as MiniflareOptions);
+  const mf = new Miniflare({
+    host: '127.0.0.1',
+    port: 0,
+    cf: false,
+    log: new Log(LogLevel.WARN),
+    handleRuntimeStdio: runtimeOutput,
+    ...extra,
+    workers: [worker],
+  } as MiniflareOptions);
   const url = await mf.ready;
   const startMs = performance.now() - started;
   const pids = childPids('workerd').filter((pid) => !before.has(pid));
@@ -150,7 +151,13 @@ export async function startGateway(
   const { assets: _assets, ...options } = wranglerWorkerOptions(bundle.config);
   const objectsDir = objectStorage === 'memory' ? mkdtempSync(join(existsSync(TMPFS) ? TMPFS : tmpdir(), 'switchyard-bench-')) : undefined;
   const target = await startWorker(
-    { ...options, name: GATEWAY_WORKER, modules: true, scriptPath: bundle.path, bindings: { ...options.bindings, AI_JSON_CRYPTOKEN: BENCH_VAULT_TOKEN } } as WorkerOptions,
+    {
+      ...options,
+      name: GATEWAY_WORKER,
+      modules: true,
+      scriptPath: bundle.path,
+      bindings: { ...options.bindings, AI_JSON_CRYPTOKEN: BENCH_VAULT_TOKEN },
+    } as WorkerOptions,
     { durableObjectsPersist: objectsDir, ...extra },
   );
   if (objectsDir) {
@@ -166,7 +173,9 @@ export async function startGateway(
   // every request pays for metering as deployed (admit with a reservation, settle, records to D1).
   await kv.put('users', JSON.stringify({ bench: { key: BENCH_USER_KEY, rpm: BENCH_USER_RPM, monthlyBudgetUsd: 1e9, dailyTokens: 1e15 } }));
   const db = await target.mf.getD1Database('DB');
-  for (const file of readdirSync(join(ROOT, 'migrations')).filter((name) => name.endsWith('.sql')).sort()) {
+  for (const file of readdirSync(join(ROOT, 'migrations'))
+    .filter((name) => name.endsWith('.sql'))
+    .sort()) {
     for (const statement of readFileSync(join(ROOT, 'migrations', file), 'utf8').split(/;\s*$/m)) {
       const sql = statement.replace(/^--.*$/gm, '').trim();
       if (sql) await db.prepare(sql).run();

@@ -32,10 +32,13 @@ if (demo) {
   const dir = '.wrangler/demo';
   mkdirSync(dir, { recursive: true });
   const vault = await encryptVault(JSON.stringify(demoConfig(standIn.url), null, 2), DEMO_VAULT_TOKEN);
-  writeFileSync(`${dir}/kv.json`, JSON.stringify([
-    { key: 'vault:ai.json.enc', value: vault },
-    { key: 'users', value: JSON.stringify(DEMO_USERS) },
-  ]));
+  writeFileSync(
+    `${dir}/kv.json`,
+    JSON.stringify([
+      { key: 'vault:ai.json.enc', value: vault },
+      { key: 'users', value: JSON.stringify(DEMO_USERS) },
+    ]),
+  );
   await exec(wranglerBin, ['kv', 'bulk', 'put', `${dir}/kv.json`, '--binding', 'KV_AI_PROXY', '--local', '--persist-to', `${dir}/state`]);
   await exec(wranglerBin, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', `${dir}/state`]);
   // Two weeks of made-up usage, so the operator console's charts show something on first run.

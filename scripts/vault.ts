@@ -25,7 +25,10 @@ function passphrase(): string {
     const line = readFileSync('.dev.vars', 'utf8')
       .split('\n')
       .find((l) => l.startsWith('AI_JSON_CRYPTOKEN='));
-    const value = line?.slice('AI_JSON_CRYPTOKEN='.length).trim().replace(/^"(.*)"$/, '$1');
+    const value = line
+      ?.slice('AI_JSON_CRYPTOKEN='.length)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
     if (value) return value;
   }
   fail('no passphrase: set AI_JSON_CRYPTOKEN or put it in .dev.vars');

@@ -93,7 +93,8 @@ export async function send(res: ServerResponse, answer: Answer, fault: Fault | u
     return;
   }
 
-  const events = fault?.invalidJson && answer.events[0] ? [{ ...answer.events[0], data: cut(answer.events[0].data) }, ...answer.events.slice(1)] : answer.events;
+  const events =
+    fault?.invalidJson && answer.events[0] ? [{ ...answer.events[0], data: cut(answer.events[0].data) }, ...answer.events.slice(1)] : answer.events;
   res.writeHead(200, { 'content-type': STREAM_TYPES[answer.format], 'cache-control': 'no-cache', ...answer.headers });
   res.flushHeaders();
   const limit = fault?.resetAfterChunks;

@@ -54,7 +54,11 @@ const blocksOf = (m: MessageParam | undefined): Block[] => (Array.isArray(m?.con
  */
 function conversationRefusal(list: MessageParam[], thinking: boolean): Answer | undefined {
   for (const [position, message] of list.entries()) {
-    const previousIds = new Set(blocksOf(list[position - 1]).filter((b) => b.type === 'tool_use').map((b) => b.id));
+    const previousIds = new Set(
+      blocksOf(list[position - 1])
+        .filter((b) => b.type === 'tool_use')
+        .map((b) => b.id),
+    );
     for (const [index, block] of blocksOf(message).entries()) {
       if (block.type === 'tool_result' && !previousIds.has(block.tool_use_id)) {
         return anthropicError(400, {
@@ -82,13 +86,20 @@ function thinkingOf(body: Json): { budget: number } | Answer | undefined {
   const thinking = body.thinking as { type?: string; budget_tokens?: number } | undefined;
   if (!thinking || thinking.type === 'disabled') return undefined;
   if (thinking.type === 'adaptive') return { budget: 0 };
-  if (thinking.type !== 'enabled' || typeof thinking.budget_tokens !== 'number') return anthropicError(400, { message: 'thinking.enabled.budget_tokens: Field required' });
+  if (thinking.type !== 'enabled' || typeof thinking.budget_tokens !== 'number')
+    return anthropicError(400, { message: 'thinking.enabled.budget_tokens: Field required' });
   if (thinking.budget_tokens < 1024) return anthropicError(400, { message: 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024' });
   if (typeof body.max_tokens === 'number' && body.max_tokens <= thinking.budget_tokens) {
-    return anthropicError(400, { message: '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size' });
+    return anthropicError(400, {
+      message:
+        '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size',
+    });
   }
   if (body.temperature !== undefined && body.temperature !== 1) {
-    return anthropicError(400, { message: '`temperature` may only be set to 1 when thinking is enabled or in adaptive mode. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility' });
+    return anthropicError(400, {
+      message:
+        '`temperature` may only be set to 1 when thinking is enabled or in adaptive mode. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility',
+    });
   }
   return { budget: thinking.budget_tokens };
 }
@@ -100,7 +111,8 @@ function cachedPrefix(body: Json): string[] | undefined {
   for (const tool of Array.isArray(body.tools) ? (body.tools as Json[]) : []) add(tool);
   if (Array.isArray(body.system)) for (const block of body.system as Block[]) add(block);
   else if (typeof body.system === 'string') add({ text: body.system });
-  for (const message of body.messages as MessageParam[]) for (const block of typeof message.content === 'string' ? [{ text: message.content }] : blocksOf(message)) add(block);
+  for (const message of body.messages as MessageParam[])
+    for (const block of typeof message.content === 'string' ? [{ text: message.content }] : blocksOf(message)) add(block);
   const last = pieces.findLastIndex((piece) => piece.marked);
   return last < 0 ? undefined : pieces.slice(0, last + 1).map((piece) => piece.text);
 }
@@ -130,7 +142,11 @@ function refusal(body: Json, req: Incoming): Answer | undefined {
 
 /** The request's text for the token count: system, messages and tool definitions. */
 const promptTextOf = (body: Json) =>
-  [textOf(body.system), ...(body.messages as MessageParam[]).map((m) => textOf(m.content)), ...(Array.isArray(body.tools) ? [JSON.stringify(body.tools)] : [])].join('\n');
+  [
+    textOf(body.system),
+    ...(body.messages as MessageParam[]).map((m) => textOf(m.content)),
+    ...(Array.isArray(body.tools) ? [JSON.stringify(body.tools)] : []),
+  ].join('\n');
 
 function countTokens(body: Json, req: Incoming): Answer {
   const refused = refusal(body, req);
@@ -160,7 +176,10 @@ function messages(body: Json, req: Incoming): Answer {
     toolNames: choice?.type === 'none' ? [] : tools.map((t) => t.name).filter((n): n is string => typeof n === 'string'),
     forcedTool,
     maxTokens: body.max_tokens as number,
-    toolResultsSinceUser: list.slice(turnStart + 1).flatMap(blocksOf).filter((b) => b.type === 'tool_result').length,
+    toolResultsSinceUser: list
+      .slice(turnStart + 1)
+      .flatMap(blocksOf)
+      .filter((b) => b.type === 'tool_result').length,
   });
 
   const id = answerId('msg_');
@@ -207,11 +226,22 @@ function messages(body: Json, req: Incoming): Answer {
     event('content_block_stop', { index: 0 }),
   ]);
   const deltas = call
-    ? ['', ...jsonChunks(call.argumentsJson)].map((partial_json) => event('content_block_delta', { index: at, delta: { type: 'input_json_delta', partial_json } }))
+    ? ['', ...jsonChunks(call.argumentsJson)].map((partial_json) =>
+        event('content_block_delta', { index: at, delta: { type: 'input_json_delta', partial_json } }),
+      )
     : textChunks(reply.text).map((text) => event('content_block_delta', { index: at, delta: { type: 'text_delta', text } }));
   const events = [
     event('message_start', {
-      message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
+      message: {
+        id,
+        type: 'message',
+        role: 'assistant',
+        model: body.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { ...usage, output_tokens: 1 },
+      },
     }),
     ...thinkingEvents,
     event('content_block_start', {

@@ -52,7 +52,8 @@ export function planReply(input: ReplyInput): Reply {
   const promptTokens = tokenCount(input.promptText);
   const done = input.toolResultsSinceUser ?? 0;
   // A weather question gets one call per city it names, one turn each, then the answer.
-  const nextCity = /weather/i.test(input.lastUserText) && (input.endsWithUserText || (input.toolResultsSinceUser !== undefined && done < citiesOf(input.lastUserText).length));
+  const nextCity =
+    /weather/i.test(input.lastUserText) && (input.endsWithUserText || (input.toolResultsSinceUser !== undefined && done < citiesOf(input.lastUserText).length));
   const wantsTool = input.toolNames.length > 0 && (input.forcedTool !== undefined || nextCity);
   if (wantsTool) {
     const name =
@@ -126,10 +127,7 @@ export function answerId(prefix: string): string {
 }
 
 /** 1×1 transparent PNG. */
-export const TINY_PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
-  'base64',
-);
+export const TINY_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 
 /**
  * A signature the stand-in can check later, in the shape of the real ones (standard base64 of opaque

@@ -11,11 +11,15 @@ const ERRORS: Record<number, { status: string; message: string }> = {
   400: { status: 'INVALID_ARGUMENT', message: 'Request contains an invalid argument.' },
   403: {
     status: 'PERMISSION_DENIED',
-    message: "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API identity to call this API.",
+    message:
+      "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API identity to call this API.",
   },
   404: { status: 'NOT_FOUND', message: 'Requested entity was not found.' },
   429: { status: 'RESOURCE_EXHAUSTED', message: 'Resource has been exhausted (e.g. check quota).' },
-  500: { status: 'INTERNAL', message: 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting' },
+  500: {
+    status: 'INTERNAL',
+    message: 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting',
+  },
   503: { status: 'UNAVAILABLE', message: 'The model is overloaded. Please try again later.' },
   504: { status: 'DEADLINE_EXCEEDED', message: 'The request timed out. Please try again.' },
 };
@@ -112,7 +116,10 @@ function generate(model: string, body: Json, stream: 'sse' | 'json-array' | unde
     toolNames: calling?.mode === 'NONE' ? [] : declarations.map((d) => d.name).filter((n): n is string => typeof n === 'string'),
     forcedTool: calling?.mode === 'ANY' ? (calling.allowedFunctionNames?.[0] ?? true) : undefined,
     maxTokens: config.maxOutputTokens,
-    toolResultsSinceUser: contents.slice(turnStart + 1).flatMap((c) => c.parts ?? []).filter((p) => p.functionResponse).length,
+    toolResultsSinceUser: contents
+      .slice(turnStart + 1)
+      .flatMap((c) => c.parts ?? [])
+      .filter((p) => p.functionResponse).length,
   });
 
   const responseId = answerId('');
@@ -194,14 +201,18 @@ function embed(body: Json): Answer {
 
 function batchEmbed(body: Json): Answer {
   const requests = Array.isArray(body.requests) ? (body.requests as Json[]) : [];
-  return ok({ embeddings: requests.map((r) => ({ values: embeddingOf(contentText(r.content), typeof r.outputDimensionality === 'number' ? r.outputDimensionality : 8) })) });
+  return ok({
+    embeddings: requests.map((r) => ({ values: embeddingOf(contentText(r.content), typeof r.outputDimensionality === 'number' ? r.outputDimensionality : 8) })),
+  });
 }
 
 function models(req: Incoming): Answer {
   if (req.operation === 'models') return ok({ models: GEMINI_MODELS });
   const name = req.operation;
   const model = GEMINI_MODELS.find((m) => m.name === name);
-  return model ? ok(model) : geminiError(404, { message: `models/${name.slice('models/'.length)} is not found for API version v1beta, or is not supported for generateContent.` });
+  return model
+    ? ok(model)
+    : geminiError(404, { message: `models/${name.slice('models/'.length)} is not found for API version v1beta, or is not supported for generateContent.` });
 }
 
 export const gemini: Dialect = {

@@ -1,6 +1,19 @@
 import type { Answer, Dialect, ErrorOptions, Incoming, StreamEvent } from './answer';
 import { OPENAI_MODELS } from './catalog';
-import { answerId, embeddingOf, float32Base64, jsonChunks, planReply, PromptCache, type Reply, reasoningFor, textChunks, textOf, TINY_PNG, tokenCount } from './conversation';
+import {
+  answerId,
+  embeddingOf,
+  float32Base64,
+  jsonChunks,
+  planReply,
+  PromptCache,
+  type Reply,
+  reasoningFor,
+  textChunks,
+  textOf,
+  TINY_PNG,
+  tokenCount,
+} from './conversation';
 import { parseMultipart } from './multipart';
 import { responses } from './responses';
 
@@ -114,7 +127,11 @@ function chatCompletions(body: Json): Answer {
 
   if (body.stream !== true) {
     const message = toolCall
-      ? { role: 'assistant', content: null, tool_calls: [{ id: callId, type: 'function', function: { name: toolCall.name, arguments: toolCall.argumentsJson } }] }
+      ? {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: callId, type: 'function', function: { name: toolCall.name, arguments: toolCall.argumentsJson } }],
+        }
       : { role: 'assistant', content: reply.text };
     return ok({
       ...base,
@@ -130,7 +147,9 @@ function chatCompletions(body: Json): Answer {
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),
   });
-  const thinking = reasoning ? textChunks(reasoning).map((piece, i) => chunk(i === 0 && toolCall ? { role: 'assistant', reasoning: piece } : { reasoning: piece })) : [];
+  const thinking = reasoning
+    ? textChunks(reasoning).map((piece, i) => chunk(i === 0 && toolCall ? { role: 'assistant', reasoning: piece } : { reasoning: piece }))
+    : [];
   const chunks: unknown[] = toolCall
     ? [
         chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: callId, type: 'function', function: { name: toolCall.name, arguments: '' } }] }),
@@ -146,7 +165,13 @@ function chatCompletions(body: Json): Answer {
 function completions(body: Json): Answer {
   if (typeof body.model !== 'string') return openaiError(400, { message: 'you must provide a model parameter' });
   const prompt = Array.isArray(body.prompt) ? body.prompt.join('\n') : String(body.prompt ?? '');
-  const reply = planReply({ lastUserText: prompt, endsWithUserText: true, promptText: prompt, toolNames: [], maxTokens: body.max_tokens as number | undefined });
+  const reply = planReply({
+    lastUserText: prompt,
+    endsWithUserText: true,
+    promptText: prompt,
+    toolNames: [],
+    maxTokens: body.max_tokens as number | undefined,
+  });
   const base = { id: answerId('cmpl-'), object: 'text_completion', created: Math.floor(Date.now() / 1000), model: body.model };
   const finish = FINISH[reply.finish];
   if (body.stream !== true) {

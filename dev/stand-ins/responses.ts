@@ -93,7 +93,9 @@ export function responses(body: Json): Answer {
   if (reasoning) output.push(reasoning);
   const call = reply.toolCall;
   const messageId = answerId('msg_');
-  const callItem = call ? { id: answerId('fc_'), type: 'function_call', status: 'completed', arguments: call.argumentsJson, call_id: answerId('call_'), name: call.name } : undefined;
+  const callItem = call
+    ? { id: answerId('fc_'), type: 'function_call', status: 'completed', arguments: call.argumentsJson, call_id: answerId('call_'), name: call.name }
+    : undefined;
   const text = { type: 'output_text', annotations: [], logprobs: [], text: reply.text };
   if (callItem) output.push(callItem);
   else output.push({ id: messageId, type: 'message', status: 'completed', content: [text], role: 'assistant' });

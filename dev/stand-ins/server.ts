@@ -115,7 +115,11 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
           standIn.reset();
           return json(res, 200, { ok: true });
         case 'GET /__control/requests':
-          return json(res, 200, requests.map(({ bytes: _bytes, ...recorded }) => recorded));
+          return json(
+            res,
+            200,
+            requests.map(({ bytes: _bytes, ...recorded }) => recorded),
+          );
         default:
           return json(res, 404, { error: `no control route ${route}` });
       }
@@ -139,7 +143,8 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
     requests.push(recorded);
 
     const route = routeOf(url.pathname);
-    if (!route) return json(res, 404, { error: { message: `stand-in: no provider dialect serves ${url.pathname}`, type: 'invalid_request_error', code: 'unknown_url' } });
+    if (!route)
+      return json(res, 404, { error: { message: `stand-in: no provider dialect serves ${url.pathname}`, type: 'invalid_request_error', code: 'unknown_url' } });
     recorded.dialect = route.dialect;
     const dialect = DIALECTS[route.dialect];
     const paceHeader = Number(headers['x-stand-in-pace-ms']);
@@ -155,8 +160,7 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
       origin: standIn.url,
     };
     const gatewayHeaders = route.gateway ? { 'cf-aig-cache-status': 'MISS' } : {};
-    const reply = (answer: Answer, fault?: Fault) =>
-      send(res, { ...answer, headers: { ...answer.headers, ...gatewayHeaders } } as Answer, fault, pace);
+    const reply = (answer: Answer, fault?: Fault) => send(res, { ...answer, headers: { ...answer.headers, ...gatewayHeaders } } as Answer, fault, pace);
 
     if (route.gateway) {
       const token = /^Bearer\s+(.+)$/i.exec(headers['cf-aig-authorization'] ?? '')?.[1]?.trim();

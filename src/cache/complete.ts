@@ -34,7 +34,9 @@ function isCompleteStream(text: string): boolean {
 /** A Gemini chunk that carries a candidate's finishReason is the stream's last (alt=sse has no [DONE]). */
 function hasFinishReason(data: Record<string, unknown>): boolean {
   const candidates = data.candidates;
-  return Array.isArray(candidates) && candidates.some((c) => typeof c === 'object' && c !== null && typeof c.finishReason === 'string' && c.finishReason !== '');
+  return (
+    Array.isArray(candidates) && candidates.some((c) => typeof c === 'object' && c !== null && typeof c.finishReason === 'string' && c.finishReason !== '')
+  );
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {

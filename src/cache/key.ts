@@ -24,5 +24,8 @@ export async function cacheKey(subject: CacheSubject, body: ArrayBuffer): Promis
   bytes.set(head);
   bytes.set(new Uint8Array(body), head.length);
   const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return btoa(String.fromCharCode(...hash)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return btoa(String.fromCharCode(...hash))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 }

@@ -68,11 +68,7 @@ export async function throughCache(call: CacheCall, produce: Produce): Promise<R
   if (shared) return labelled(await shared.join(call.signal), 'HIT');
   const flight = new Flight(produce, MAX_STORED_BYTES, () => forget(key, flight));
   flights.set(key, flight);
-  call.waitUntil(
-    flight.done
-      .then(() => store(call, key, ttl, flight))
-      .finally(() => forget(key, flight)),
-  );
+  call.waitUntil(flight.done.then(() => store(call, key, ttl, flight)).finally(() => forget(key, flight)));
   return labelled(await flight.join(call.signal), 'MISS');
 }
 

@@ -25,7 +25,14 @@ describe('provider wait hints', () => {
     // No remaining headers: the soonest reset.
     expect(wait({ 'x-ratelimit-reset-requests': '30s', 'x-ratelimit-reset-tokens': '2s' })).toBe(2000);
     // Requests exhausted: their reset decides even though tokens reset sooner.
-    expect(wait({ 'x-ratelimit-reset-requests': '30s', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-tokens': '2s', 'x-ratelimit-remaining-tokens': '900' })).toBe(30_000);
+    expect(
+      wait({
+        'x-ratelimit-reset-requests': '30s',
+        'x-ratelimit-remaining-requests': '0',
+        'x-ratelimit-reset-tokens': '2s',
+        'x-ratelimit-remaining-tokens': '900',
+      }),
+    ).toBe(30_000);
   });
 
   it('reads Anthropic RFC 3339 reset instants', () => {

@@ -237,7 +237,13 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
       errorEvent: (failure) => streamErrorEvent(dialect, req.providerId, failure),
       upstream,
       onFailure: (failure) =>
-        logEvent(req.env, 'error', { requestId: req.requestId, provider: req.providerId, event: 'stream_failed', reason: failure, keyIndex: req.provider.keys.indexOf(key) }),
+        logEvent(req.env, 'error', {
+          requestId: req.requestId,
+          provider: req.providerId,
+          event: 'stream_failed',
+          reason: failure,
+          keyIndex: req.provider.keys.indexOf(key),
+        }),
       onEnd: (ending) => {
         req.signal?.removeEventListener('abort', onClientAbort);
         streamEnded?.(ending);
@@ -264,7 +270,11 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
 }
 
 const invalidJson = (providerId: string): Outcome => ({
-  failed: { kind: 'server', reason: 'invalid_json', answer: new GatewayError(502, `provider "${providerId}" sent an answer that is not valid JSON`, 'upstream_invalid_json') },
+  failed: {
+    kind: 'server',
+    reason: 'invalid_json',
+    answer: new GatewayError(502, `provider "${providerId}" sent an answer that is not valid JSON`, 'upstream_invalid_json'),
+  },
 });
 
 const withAttempts = (response: Response, attempts: number) => {
@@ -273,7 +283,12 @@ const withAttempts = (response: Response, attempts: number) => {
 };
 
 function timedOut(req: SendRequest, attempts?: number) {
-  return new GatewayError(504, `provider "${req.providerId}" did not answer in time`, 'upstream_timeout', attempts === undefined ? {} : { [ATTEMPTS_HEADER]: String(attempts) });
+  return new GatewayError(
+    504,
+    `provider "${req.providerId}" did not answer in time`,
+    'upstream_timeout',
+    attempts === undefined ? {} : { [ATTEMPTS_HEADER]: String(attempts) },
+  );
 }
 
 // 499: nginx's "client closed request". Nobody reads it; it stops a fallback chain (not 502/503/504).

@@ -47,7 +47,13 @@ async function check<T extends object>(run: () => Promise<T>): Promise<Check & P
   }
 }
 
-function providerHealth(providerId: string, keys: { key: string; type?: string; expiresAt?: string }[], ids: string[], rows: Map<string, KeyHealthRow>, now: number): ProviderHealth {
+function providerHealth(
+  providerId: string,
+  keys: { key: string; type?: string; expiresAt?: string }[],
+  ids: string[],
+  rows: Map<string, KeyHealthRow>,
+  now: number,
+): ProviderHealth {
   const health: ProviderHealth = { keys: keys.length, usable: 0, resting: 0, expired: 0, lastFailure: null };
   let last: KeyHealthRow | undefined;
   keys.forEach((key, i) => {

@@ -66,9 +66,15 @@ export class KeyHealth extends DurableObject<Bindings> {
 
   snapshot(): KeyHealthRow[] {
     return this.sql
-      .exec<{ provider: string; key_id: string; until: number; failures: number; last_status: number | null; last_reason: string | null; last_failure_at: number | null }>(
-        'SELECT * FROM key_health',
-      )
+      .exec<{
+        provider: string;
+        key_id: string;
+        until: number;
+        failures: number;
+        last_status: number | null;
+        last_reason: string | null;
+        last_failure_at: number | null;
+      }>('SELECT * FROM key_health')
       .toArray()
       .map((row) => ({
         provider: row.provider,

@@ -115,7 +115,9 @@ export class UserMeter extends DurableObject<Bindings> {
     const { month, day } = periodsOf(record.time);
     const usd = record.cost_usd ?? 0;
     const tokens = record.input_tokens + record.output_tokens;
-    const inserted = this.sql.exec('INSERT INTO pending (id, record) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id', record.id, JSON.stringify(record)).toArray();
+    const inserted = this.sql
+      .exec('INSERT INTO pending (id, record) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id', record.id, JSON.stringify(record))
+      .toArray();
     // A record settled twice (a retried waitUntil) counts once.
     if (inserted.length === 0) return;
     for (const period of [`month:${month}`, `day:${day}`]) {
@@ -145,7 +147,10 @@ export class UserMeter extends DurableObject<Bindings> {
 
   /** Records settled but not yet in D1. */
   pendingRecords(id?: string): UsageRecord[] {
-    const rows = id === undefined ? this.sql.exec<{ record: string }>('SELECT record FROM pending') : this.sql.exec<{ record: string }>('SELECT record FROM pending WHERE id = ?', id);
+    const rows =
+      id === undefined
+        ? this.sql.exec<{ record: string }>('SELECT record FROM pending')
+        : this.sql.exec<{ record: string }>('SELECT record FROM pending WHERE id = ?', id);
     return rows.toArray().map((row) => JSON.parse(row.record) as UsageRecord);
   }
 
@@ -158,7 +163,9 @@ export class UserMeter extends DurableObject<Bindings> {
     try {
       await this.env.DB.batch(rows.map((row) => insert.bind(...recordRow(JSON.parse(row.record) as UsageRecord))));
     } catch (err) {
-      console.error(JSON.stringify({ level: 'error', event: 'usage_flush_failed', records: rows.length, reason: err instanceof Error ? err.message : String(err) }));
+      console.error(
+        JSON.stringify({ level: 'error', event: 'usage_flush_failed', records: rows.length, reason: err instanceof Error ? err.message : String(err) }),
+      );
       return this.scheduleFlush(FLUSH_RETRY_MS);
     }
     // INSERT OR IGNORE: a batch written again after a crash between the two steps adds nothing.

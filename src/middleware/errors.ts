@@ -18,5 +18,4 @@ export const onError: ErrorHandler<Env> = (err, c) => {
   return errorResponse(500, 'internal error in the gateway; the request id identifies it in the logs', undefined, {}, dialect);
 };
 
-export const notFound: NotFoundHandler = (c) =>
-  errorResponse(404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, 'route_not_found');
+export const notFound: NotFoundHandler = (c) => errorResponse(404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, 'route_not_found');

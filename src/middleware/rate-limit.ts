@@ -39,7 +39,8 @@ async function admit(c: Context<Env>, limits: Limits, cost: CostBound | undefine
     admission = await userMeter(c.env, c.get('userName')).admit(request);
   } catch (err) {
     logEvent(c.env, 'error', { requestId: c.get('requestId'), event: 'rate_limiter_unavailable', reason: err instanceof Error ? err.message : String(err) });
-    if (limits.budgeted && cost) throw new GatewayError(503, 'the budget of this user cannot be checked right now; retry shortly', 'budget_unavailable', { 'Retry-After': '5' });
+    if (limits.budgeted && cost)
+      throw new GatewayError(503, 'the budget of this user cannot be checked right now; retry shortly', 'budget_unavailable', { 'Retry-After': '5' });
     return { headers: {} };
   }
   const headers = admission.rate ? rateLimitHeaders(admission.rate) : {};
@@ -89,7 +90,11 @@ export const meteredUserLimits =
       if (limits.budgeted && limits.request.monthlyBudgetUsd !== undefined) {
         const unpriced = cost.models.find((model) => !isPriced(model));
         if (unpriced !== undefined || cost.models.length === 0) {
-          throw new GatewayError(403, `user "${userName}" has a monthly budget and model "${unpriced?.id ?? 'unknown'}" has no price in the vault`, 'model_unpriced');
+          throw new GatewayError(
+            403,
+            `user "${userName}" has a monthly budget and model "${unpriced?.id ?? 'unknown'}" has no price in the vault`,
+            'model_unpriced',
+          );
         }
       }
       if (!needsCall(limits, cost)) return;

@@ -57,8 +57,7 @@ export async function deleteResponse(db: D1Database, user: string, id: string): 
   return result.meta.changes > 0;
 }
 
-const notFound = (id: string) =>
-  new GatewayError(404, `Previous response with id '${id}' not found.`, 'previous_response_not_found');
+const notFound = (id: string) => new GatewayError(404, `Previous response with id '${id}' not found.`, 'previous_response_not_found');
 
 /**
  * The conversation a response ends: every turn's input items and output items, oldest first. 404

@@ -33,9 +33,7 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
   const body = method === 'GET' || method === 'HEAD' ? null : await c.req.arrayBuffer();
   const contentType = c.req.header('content-type');
   const json = body ? parseJsonBody(operation, body, contentType) : undefined;
-  const model =
-    operation.pathModel ??
-    (typeof json?.model === 'string' ? json.model : body ? await formModel(body, contentType) : undefined);
+  const model = operation.pathModel ?? (typeof json?.model === 'string' ? json.model : body ? await formModel(body, contentType) : undefined);
   const listed = model === undefined ? undefined : findModel(provider, model, gatewaySlug(id, provider));
   if (operation.kind !== 'other' && model !== undefined && !listed) {
     throw new GatewayError(404, `model "${model}" is not offered by provider "${id}"`, 'model_not_found');

@@ -8,7 +8,10 @@ import { usageTotals, userRecord } from '../usage/queries';
 
 // GET /v1/usage and GET /v1/usage/requests/:id: a user's own usage (README, "Usage and budgets").
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((value) => !Number.isNaN(Date.parse(value)), 'must be a real date');
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
+  .refine((value) => !Number.isNaN(Date.parse(value)), 'must be a real date');
 
 const Range = z.object({ from: day.optional(), to: day.optional() });
 

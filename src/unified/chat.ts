@@ -28,7 +28,6 @@ import {
 
 const lostStream: PivotEvent = { failure: { status: 502, message: "the provider's stream broke off; the answer is incomplete" } };
 
-
 export async function serveChat<Body extends Record<string, unknown>>(c: Context<Env>, client: ClientDialect<Body>): Promise<Response> {
   const body = await readBody(c, { path: client.chatOperation, kind: 'chat' }, client.schema);
   const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), String(body.model));

@@ -24,7 +24,6 @@ const COUNTING_PROTOCOLS: WireProtocol[] = [
   ...(Object.entries(ADAPTERS) as [WireProtocol, (typeof ADAPTERS)[WireProtocol]][]).filter(([, a]) => a.countTokens).map(([p]) => p),
 ];
 
-
 export async function serveCountTokens(c: Context<Env>): Promise<Response> {
   const body = await readBody(c, { path: 'messages/count_tokens', kind: 'chat' }, CountTokensRequest);
   const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), body.model, {
@@ -42,7 +41,11 @@ export async function serveCountTokens(c: Context<Env>): Promise<Response> {
   const attempt = async (candidate: Candidate): Promise<Attempt<{ counter: Counter }>> => {
     const counter = candidate.protocol === 'anthropic' ? undefined : ADAPTERS[candidate.protocol].countTokens;
     if (!counter) {
-      const call = { operation: 'messages/count_tokens', search: '', body: { ...foldMidConversationSystem(body, c.req.header('anthropic-beta')), model: candidate.model.id } };
+      const call = {
+        operation: 'messages/count_tokens',
+        search: '',
+        body: { ...foldMidConversationSystem(body, c.req.header('anthropic-beta')), model: candidate.model.id },
+      };
       return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
     }
     const ctx: TranslateContext = { model: candidate.model.id, signal: c.req.raw.signal };

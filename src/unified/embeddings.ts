@@ -20,7 +20,6 @@ const EMBEDDING_PROTOCOLS: WireProtocol[] = [
   ...(Object.entries(ADAPTERS) as [WireProtocol, (typeof ADAPTERS)[WireProtocol]][]).filter(([, a]) => a.embeddings).map(([p]) => p),
 ];
 
-
 export async function serveEmbeddings(c: Context<Env>): Promise<Response> {
   const body = await readBody(c, { path: 'embeddings', kind: 'embedding' }, EmbeddingsRequest);
   const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), body.model, {

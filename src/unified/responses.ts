@@ -17,7 +17,18 @@ import { loadConfig } from '../vault/store';
 import { readBody } from './body';
 import { type Candidate, resolveCandidates } from './candidates';
 import { type Attempt, firstServed } from './fallback';
-import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders, viaUnifiedCompat } from './upstream';
+import {
+  admitCandidates,
+  answerJson,
+  chainDeadline,
+  JSON_HEADERS,
+  labelled,
+  sendTo,
+  translatedAnswer,
+  translatedError,
+  translatedHeaders,
+  viaUnifiedCompat,
+} from './upstream';
 
 // POST /v1/responses for every provider: passed through to providers that serve the Responses API,
 // translated through the Chat Completions pivot for the rest. The gateway keeps the stored
@@ -25,7 +36,6 @@ import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sen
 // stored turns are prepended to the input, and no provider ever sees another user's response id.
 
 const lostStream: PivotEvent = { failure: { status: 502, message: "the provider's stream broke off; the answer is incomplete" } };
-
 
 export async function serveResponses(c: Context<Env>): Promise<Response> {
   const body = await readBody(c, { path: 'responses', kind: 'chat' }, ResponsesRequest);
@@ -93,7 +103,8 @@ async function passedThrough(c: Context<Env>, response: Response, candidate: Can
   const continued = { previous_response_id: body.previous_response_id ?? null };
   if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
     const parsed = ResponseObject.safeParse(await answerJson(response, candidate));
-    if (!parsed.success) throw new GatewayError(502, `provider "${candidate.providerId}" answered with a Response the gateway cannot read`, 'upstream_unreadable');
+    if (!parsed.success)
+      throw new GatewayError(502, `provider "${candidate.providerId}" answered with a Response the gateway cannot read`, 'upstream_unreadable');
     const answer = body.previous_response_id ? { ...parsed.data, ...continued } : parsed.data;
     await keep(answer);
     return translatedAnswer(response, candidate, JSON.stringify(answer), JSON_HEADERS);

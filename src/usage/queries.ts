@@ -61,7 +61,16 @@ export async function usageTotals(env: Bindings, userName: string, user: User, f
     const day = record.time.slice(0, 10);
     if (day < from || day > to) continue;
     const id = `${record.provider}\n${record.model}`;
-    const row = byModel.get(id) ?? { provider: record.provider, model: record.model, requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0, unpriced_requests: 0 };
+    const row = byModel.get(id) ?? {
+      provider: record.provider,
+      model: record.model,
+      requests: 0,
+      errors: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      cost_usd: 0,
+      unpriced_requests: 0,
+    };
     row.requests++;
     row.errors += record.status >= 400 ? 1 : 0;
     row.input_tokens += record.input_tokens;
@@ -90,7 +99,14 @@ export async function usageTotals(env: Bindings, userName: string, user: User, f
     },
     by_model: rows
       .sort((a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests)
-      .map(({ provider, model, requests, input_tokens, output_tokens, cost_usd }) => ({ provider, model, requests, input_tokens, output_tokens, cost_usd: round(cost_usd) })),
+      .map(({ provider, model, requests, input_tokens, output_tokens, cost_usd }) => ({
+        provider,
+        model,
+        requests,
+        input_tokens,
+        output_tokens,
+        cost_usd: round(cost_usd),
+      })),
   };
 }
 

@@ -22,7 +22,11 @@ export const UsageQuery = z
       .string()
       .optional()
       .transform((value) => (value ? value.split(',').map((field) => field.trim()) : []))
-      .pipe(z.array(z.enum(GROUP_FIELDS, { message: `each of user, provider, model, day` })).refine((fields) => new Set(fields).size === fields.length, 'names a field twice')),
+      .pipe(
+        z
+          .array(z.enum(GROUP_FIELDS, { message: `each of user, provider, model, day` }))
+          .refine((fields) => new Set(fields).size === fields.length, 'names a field twice'),
+      ),
   })
   .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from is after to', path: ['from'] });
 
@@ -46,7 +50,10 @@ export function period(query: { from?: string; to?: string }, now = new Date()) 
 }
 
 /** Totals per group over the days `from`..`to` (inclusive). */
-export async function usageTotals(db: D1Database, query: UsageQuery): Promise<{ from: string; to: string; data: (Partial<Record<GroupField, string | null>> & UsageTotals)[] }> {
+export async function usageTotals(
+  db: D1Database,
+  query: UsageQuery,
+): Promise<{ from: string; to: string; data: (Partial<Record<GroupField, string | null>> & UsageTotals)[] }> {
   const { from, to } = period(query);
   // Group columns come from GROUP_FIELDS only (validated above), never from the request text.
   const groups = query.group_by.map((field) => `"${field}"`);
@@ -92,7 +99,11 @@ interface Cursor {
   id: string;
 }
 
-const encodeCursor = (cursor: Cursor) => btoa(JSON.stringify([cursor.time, cursor.id])).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const encodeCursor = (cursor: Cursor) =>
+  btoa(JSON.stringify([cursor.time, cursor.id]))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 
 /** The cursor's position, or undefined when it is not one this API gave out. */
 export function decodeCursor(text: string): Cursor | undefined {

@@ -8,8 +8,7 @@ import type { UsageRecord } from './record';
 // that user to D1 in batches. docs/architecture.md, "Usage records", says why.
 
 /** The user's own object: rate limit, budget reservations, pending usage records. */
-export const userMeter = (env: Bindings, userName: string): DurableObjectStub<UserMeter> =>
-  env.USER_METER.get(env.USER_METER.idFromName(`user:${userName}`));
+export const userMeter = (env: Bindings, userName: string): DurableObjectStub<UserMeter> => env.USER_METER.get(env.USER_METER.idFromName(`user:${userName}`));
 
 /**
  * Settle a request: release its budget reservation (if any) and store its record (if any). Failures

@@ -91,6 +91,9 @@ export function applyChange(users: RawUsers, change: UserChange): ChangeOutcome 
 /** A new user key: 256 random bits, base64url, with a recognisable prefix. Returned once, never stored. */
 export function generateKey(): { key: string; stored: Promise<StoredKey> } {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const key = `sy-${btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+  const key = `sy-${btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '')}`;
   return { key, stored: digestText(key).then((keySha256) => ({ keySha256, keyHint: key.slice(-4) })) };
 }

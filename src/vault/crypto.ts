@@ -21,12 +21,8 @@ export class VaultCryptoError extends Error {
 }
 
 async function deriveKeyAndIv(passphrase: string, salt: Uint8Array<ArrayBuffer>, iterations: number) {
-  const material = await crypto.subtle.importKey('raw', new TextEncoder().encode(passphrase), 'PBKDF2', false, [
-    'deriveBits',
-  ]);
-  const bits = new Uint8Array(
-    await crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt, iterations }, material, 48 * 8),
-  );
+  const material = await crypto.subtle.importKey('raw', new TextEncoder().encode(passphrase), 'PBKDF2', false, ['deriveBits']);
+  const bits = new Uint8Array(await crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt, iterations }, material, 48 * 8));
   const key = await crypto.subtle.importKey('raw', bits.slice(0, 32), 'AES-CBC', false, ['encrypt', 'decrypt']);
   return { key, iv: bits.slice(32, 48) };
 }
@@ -58,9 +54,7 @@ export async function encryptVault(
 ): Promise<string> {
   const salt = options.salt ?? crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const { key, iv } = await deriveKeyAndIv(passphrase, salt, options.iterations ?? PBKDF2_ITERATIONS);
-  const cipher = new Uint8Array(
-    await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, key, new TextEncoder().encode(plaintext)),
-  );
+  const cipher = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, key, new TextEncoder().encode(plaintext)));
   const out = new Uint8Array(MAGIC.length + SALT_BYTES + cipher.length);
   out.set(MAGIC, 0);
   out.set(salt, MAGIC.length);
@@ -68,11 +62,7 @@ export async function encryptVault(
   return wrapBase64(out);
 }
 
-export async function decryptVault(
-  text: string,
-  passphrase: string,
-  options: { iterations?: number } = {},
-): Promise<string> {
+export async function decryptVault(text: string, passphrase: string, options: { iterations?: number } = {}): Promise<string> {
   const bytes = fromBase64(text);
   const header = bytes.subarray(0, MAGIC.length);
   if (bytes.length < MAGIC.length + SALT_BYTES + 16 || !header.every((b, i) => b === MAGIC[i])) {

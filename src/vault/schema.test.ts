@@ -35,9 +35,7 @@ describe('AiConfig schema', () => {
           gatewayEndpoint: 'https://gateway.ai.cloudflare.com/v1/{account}/default/compat',
           gatewayModelPrefix: 'groq',
           keys: [{ key: 'gsk_x', owner: 'ronan', type: 'paid' }],
-          models: [
-            { id: 'llama-3.3-70b-versatile', usage: 'chat', contextWindow: 8192, maxOutputTokens: 2048, tpmLimit: null, priority: 1, tags: ['fast'] },
-          ],
+          models: [{ id: 'llama-3.3-70b-versatile', usage: 'chat', contextWindow: 8192, maxOutputTokens: 2048, tpmLimit: null, priority: 1, tags: ['fast'] }],
         },
       },
     };
@@ -49,8 +47,16 @@ describe('AiConfig schema', () => {
     ['a provider without endpoint', { providers: { groq: { protocol: 'openai' } } }, 'providers.groq.endpoint'],
     ['an endpoint that is not a URL', { providers: { groq: { protocol: 'openai', endpoint: 'api.groq.com' } } }, 'providers.groq.endpoint'],
     ['an empty key', { providers: { g: { protocol: 'openai', endpoint: 'https://g.example', keys: [{ key: '' }] } } }, 'providers.g.keys.0.key'],
-    ['a bad expiresAt', { providers: { g: { protocol: 'openai', endpoint: 'https://g.example', keys: [{ key: 'k', expiresAt: 'soon' }] } } }, 'providers.g.keys.0.expiresAt'],
-    ['an unknown usage', { providers: { g: { protocol: 'openai', endpoint: 'https://g.example', models: [{ id: 'm', usage: 'telepathy' }] } } }, 'providers.g.models.0.usage'],
+    [
+      'a bad expiresAt',
+      { providers: { g: { protocol: 'openai', endpoint: 'https://g.example', keys: [{ key: 'k', expiresAt: 'soon' }] } } },
+      'providers.g.keys.0.expiresAt',
+    ],
+    [
+      'an unknown usage',
+      { providers: { g: { protocol: 'openai', endpoint: 'https://g.example', models: [{ id: 'm', usage: 'telepathy' }] } } },
+      'providers.g.models.0.usage',
+    ],
     ['an upper-case provider id', { providers: { Groq: { protocol: 'openai', endpoint: 'https://g.example' } } }, 'providers.Groq'],
   ])('refuses %s, naming the path', (_, config, path) => {
     const parsed = AiConfig.safeParse(config);

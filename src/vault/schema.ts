@@ -2,9 +2,7 @@ import * as z from 'zod';
 
 // Every object is loose: fields this project does not know survive a read-modify-write.
 
-const isoDate = z
-  .string()
-  .refine((value) => !Number.isNaN(Date.parse(value)), { message: 'must be an ISO 8601 date' });
+const isoDate = z.string().refine((value) => !Number.isNaN(Date.parse(value)), { message: 'must be an ISO 8601 date' });
 
 export const ProviderKey = z.looseObject({
   key: z.string().min(1, 'a key must not be empty'),
@@ -56,7 +54,10 @@ export const AiConfig = z.looseObject({
  */
 export const UserFields = z.looseObject({
   key: z.string().min(1).optional(),
-  keySha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256').optional(),
+  keySha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256')
+    .optional(),
   keyHint: z.string().max(8).optional(),
   rpm: z.number().int().positive().optional(),
   providers: z.array(z.string()).optional(),

@@ -68,7 +68,10 @@ describe.each(Object.entries(MODELS))('Anthropic client → %s protocol', (proto
     expect(use).toMatchObject({ name: 'get_weather', input: { location: 'Paris' } });
     expect(use.id).toMatch(/^[a-zA-Z0-9_-]+$/);
 
-    messages.push({ role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '18 degrees' }] });
+    messages.push(
+      { role: 'assistant', content: first.content },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '18 degrees' }] },
+    );
     const second = await client.messages.create({ model, max_tokens: 200, messages, tools: [weather] });
     expect(second.content).toEqual([{ type: 'text', text: "Echo: What's the weather in Paris?" }]);
 
@@ -204,7 +207,11 @@ describe('fallback chain', () => {
 
 describe('count_tokens', () => {
   it("an Anthropic model is counted by Anthropic's messages/count_tokens", async () => {
-    const counted = await client.messages.countTokens({ model: MODELS.anthropic, system: 'Be brief.', messages: [{ role: 'user', content: 'count me please' }] });
+    const counted = await client.messages.countTokens({
+      model: MODELS.anthropic,
+      system: 'Be brief.',
+      messages: [{ role: 'user', content: 'count me please' }],
+    });
     // The stand-in counts one token per 4 characters of "Be brief.\ncount me please".
     expect(counted.input_tokens).toBe(7);
     expect(received(rig.standIn, '/anthropic/v1/messages/count_tokens')[0]).toMatchObject({ model: 'claude-sonnet-5' });
@@ -235,11 +242,15 @@ describe('errors, in the Anthropic shape', () => {
     expect(denied).toBeInstanceOf(Anthropic.AuthenticationError);
     expect((denied as APIError).type).toBe('authentication_error');
 
-    const unknown = await client.messages.create({ model: 'claude-opus-99', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const unknown = await client.messages
+      .create({ model: 'claude-opus-99', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(Anthropic.NotFoundError);
     expect((unknown as APIError).type).toBe('not_found_error');
 
-    const invalid = await client.messages.create({ model: MODELS.openai, messages: [{ role: 'user', content: 'x' }] } as unknown as Anthropic.MessageCreateParamsNonStreaming).catch((e: unknown) => e);
+    const invalid = await client.messages
+      .create({ model: MODELS.openai, messages: [{ role: 'user', content: 'x' }] } as unknown as Anthropic.MessageCreateParamsNonStreaming)
+      .catch((e: unknown) => e);
     expect(invalid).toBeInstanceOf(Anthropic.BadRequestError);
     expect((invalid as APIError).message).toContain('max_tokens');
     expect(rig.standIn.requests).toEqual([]);

@@ -60,7 +60,12 @@ describe('gateway in wrangler dev, direct to the providers', () => {
       });
       expect(cli.code, cli.stderr).toBe(0);
       const text = await readFile(`${dir}/ai.json.enc`, 'utf8');
-      expect(text.split('\n').slice(0, -2).every((line) => line.length === 64)).toBe(true);
+      expect(
+        text
+          .split('\n')
+          .slice(0, -2)
+          .every((line) => line.length === 64),
+      ).toBe(true);
       expect(JSON.parse(await decryptWithOpenssl(text, TOKEN))).toEqual(config);
       const put = await fetch(`${gateway.url}/ai.json.enc`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` }, body: text });
       expect(put.status).toBe(200);
@@ -163,9 +168,10 @@ describe('gateway in wrangler dev, direct to the providers', () => {
     const embedding = await client.embeddings.create({ model: 'nomic-embed-text-v1.5', input: 'vector' });
     expect(embedding.data[0]!.embedding.length).toBeGreaterThan(0);
 
-    await expect(
-      client.chat.completions.create({ model: 'not-in-the-vault', messages: [{ role: 'user', content: 'x' }] }),
-    ).rejects.toMatchObject({ status: 404, message: expect.stringContaining('not-in-the-vault') });
+    await expect(client.chat.completions.create({ model: 'not-in-the-vault', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({
+      status: 404,
+      message: expect.stringContaining('not-in-the-vault'),
+    });
   });
 
   it('passes Anthropic and Gemini native calls through, streaming included', async () => {

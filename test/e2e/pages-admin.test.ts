@@ -188,9 +188,9 @@ describe('operator console in Chromium', () => {
       await page.mouse.move(over.x + ((dayIndex + 0.6) / 14.2) * over.width, over.y + over.height / 2);
       const day = await rows.nth(dayIndex).locator('th').textContent();
       await expect.poll(() => page.locator('#usage-chart .u-legend tr').first().locator('.u-value').textContent()).toBe(day);
-      const legend = await page.locator('#usage-chart .u-legend tr.u-series').evaluateAll((trs) =>
-        trs.slice(1).map((tr) => [tr.querySelector('.u-label')!.textContent, tr.querySelector('.u-value')!.textContent]),
-      );
+      const legend = await page
+        .locator('#usage-chart .u-legend tr.u-series')
+        .evaluateAll((trs) => trs.slice(1).map((tr) => [tr.querySelector('.u-label')!.textContent, tr.querySelector('.u-value')!.textContent]));
       const cells = await rows.nth(dayIndex).locator('td').allTextContents();
       for (const [label, value] of legend) {
         const cell = cells[headers.indexOf(label!)]!;

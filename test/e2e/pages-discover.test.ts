@@ -103,7 +103,11 @@ describe('discoverModels', () => {
     vi.spyOn(globalThis, 'fetch').mockResolvedValue(
       json({
         data: [
-          { id: 'anthropic/claude-sonnet-4.5', context_length: 1000000, pricing: { prompt: '0.000003', completion: '0.000015', input_cache_read: '0.0000003', request: '0' } },
+          {
+            id: 'anthropic/claude-sonnet-4.5',
+            context_length: 1000000,
+            pricing: { prompt: '0.000003', completion: '0.000015', input_cache_read: '0.0000003', request: '0' },
+          },
           { id: 'meta-llama/llama-3.3-70b-instruct', pricing: { prompt: '0.00000013', completion: '0.0000004' } },
           { id: 'openrouter/auto', pricing: { prompt: '-1', completion: '-1' } },
         ],
@@ -128,7 +132,10 @@ describe('discoverModels', () => {
       .mockResolvedValueOnce(json({ data: [{ id: 'claude-a' }, { id: 'claude-b' }], has_more: true, last_id: 'claude-b' }))
       .mockResolvedValueOnce(json({ data: [{ id: 'claude-c' }], has_more: false }))
       .mockResolvedValueOnce(
-        json({ models: [{ name: 'models/gemini-x', inputTokenLimit: 1000, outputTokenLimit: 100, supportedGenerationMethods: ['generateContent'] }], nextPageToken: 'p2' }),
+        json({
+          models: [{ name: 'models/gemini-x', inputTokenLimit: 1000, outputTokenLimit: 100, supportedGenerationMethods: ['generateContent'] }],
+          nextPageToken: 'p2',
+        }),
       )
       .mockResolvedValueOnce(json({ models: [{ name: 'models/embedding-y', inputTokenLimit: 2048, supportedGenerationMethods: ['embedContent'] }] }));
 

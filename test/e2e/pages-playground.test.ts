@@ -71,17 +71,13 @@ describe('playground in Chromium', () => {
   it('lists the providers and models for the key, streams an answer as it arrives', async () => {
     standIn.paceMs = 120;
     await connect();
-    await expect.poll(() => page.getByLabel('Provider').locator('option').allTextContents()).toEqual([
-      'groq (openai)',
-      'anthropic (anthropic)',
-      'gemini (gemini)',
-    ]);
+    await expect
+      .poll(() => page.getByLabel('Provider').locator('option').allTextContents())
+      .toEqual(['groq (openai)', 'anthropic (anthropic)', 'gemini (gemini)']);
     // Embedding models cannot be tried with a prompt: only chat and image models are offered.
-    await expect.poll(() => page.getByLabel('Model').locator('option').allTextContents()).toEqual([
-      'llama-3.3-70b-versatile',
-      'llama-3.1-8b-instant',
-      'gpt-image-1',
-    ]);
+    await expect
+      .poll(() => page.getByLabel('Model').locator('option').allTextContents())
+      .toEqual(['llama-3.3-70b-versatile', 'llama-3.1-8b-instant', 'gpt-image-1']);
     await choose('groq', 'llama-3.1-8b-instant');
     await page.getByLabel('System prompt').fill('Answer briefly.');
     await page.getByLabel('Prompt', { exact: true }).fill('hello from the browser playground');

@@ -138,7 +138,12 @@ describe('vault editor in Chromium', () => {
     expect(body).not.toContain('sk-ant-added-in-the-browser');
     expect(body).not.toContain('providers');
     expect(body.endsWith('\n')).toBe(true);
-    expect(body.trimEnd().split('\n').every((line) => line.length <= 64 && /^[A-Za-z0-9+/=]+$/.test(line))).toBe(true);
+    expect(
+      body
+        .trimEnd()
+        .split('\n')
+        .every((line) => line.length <= 64 && /^[A-Za-z0-9+/=]+$/.test(line)),
+    ).toBe(true);
 
     const stored = await storedVault();
     expect(stored.text).toBe(body);
@@ -279,9 +284,9 @@ describe('vault editor in Chromium', () => {
     const endpoint = card('groq').getByLabel('Endpoint', { exact: true });
     await endpoint.fill('ftp://files.example.com/v1');
     await page.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => page.getByRole('alert').first().textContent(), SAVED).toMatch(
-      /^Not saved\. The gateway refused it: .*providers\.groq\.endpoint: must be an http\(s\) URL/,
-    );
+    await expect
+      .poll(() => page.getByRole('alert').first().textContent(), SAVED)
+      .toMatch(/^Not saved\. The gateway refused it: .*providers\.groq\.endpoint: must be an http\(s\) URL/);
     expect((await storedVault()).text).toBe(before.text);
     expect(await draftState()).toBe('Unsaved changes');
 

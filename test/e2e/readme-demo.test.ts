@@ -84,7 +84,10 @@ describe('README: npm run dev serves the embedded demo', () => {
     const readme = await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8');
     const blocks = readmeExampleBlocks(readme);
     expect(blocks.length).toBeGreaterThanOrEqual(2);
-    const setup = blocks[0]!.split('\n').find((line) => line.startsWith('GW='))!.replace(/GW=\S+/, `GW=${gw}`);
+    const setup = blocks[0]!
+      .split('\n')
+      .find((line) => line.startsWith('GW='))!
+      .replace(/GW=\S+/, `GW=${gw}`);
     const curls = blocks.flatMap(commands);
     expect(curls.length).toBeGreaterThanOrEqual(20);
     for (const command of curls) {

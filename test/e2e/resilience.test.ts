@@ -41,17 +41,31 @@ let abortProbe: { server: Server; url: string; closedAt?: number; eventsWritten:
 let serial = 0;
 
 const REQUESTS: Record<Kind, { path: string; body: (id: string) => unknown }> = {
-  openai: { path: '/groq/v1/chat/completions', body: (id) => ({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: `resilience ${id}` }] }) },
+  openai: {
+    path: '/groq/v1/chat/completions',
+    body: (id) => ({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: `resilience ${id}` }] }),
+  },
   'openai-stream': {
     path: '/groq/v1/chat/completions',
     body: (id) => ({ model: 'llama-3.3-70b-versatile', stream: true, messages: [{ role: 'user', content: `resilience stream ${id} with a few more words` }] }),
   },
-  anthropic: { path: '/anthropic/v1/messages', body: (id) => ({ model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: `resilience ${id}` }] }) },
+  anthropic: {
+    path: '/anthropic/v1/messages',
+    body: (id) => ({ model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: `resilience ${id}` }] }),
+  },
   'anthropic-stream': {
     path: '/anthropic/v1/messages',
-    body: (id) => ({ model: 'claude-sonnet-4-5', max_tokens: 256, stream: true, messages: [{ role: 'user', content: `resilience stream ${id} with more words` }] }),
+    body: (id) => ({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 256,
+      stream: true,
+      messages: [{ role: 'user', content: `resilience stream ${id} with more words` }],
+    }),
   },
-  gemini: { path: '/gemini/v1beta/models/gemini-2.0-flash:generateContent', body: (id) => ({ contents: [{ role: 'user', parts: [{ text: `resilience ${id}` }] }] }) },
+  gemini: {
+    path: '/gemini/v1beta/models/gemini-2.0-flash:generateContent',
+    body: (id) => ({ contents: [{ role: 'user', parts: [{ text: `resilience ${id}` }] }] }),
+  },
   'gemini-stream': {
     path: '/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse',
     body: (id) => ({ contents: [{ role: 'user', parts: [{ text: `resilience stream ${id} with more words` }] }] }),
@@ -65,8 +79,14 @@ function sseBlocks(text: string): { event?: string; data: string }[] {
     .map((block) => {
       const lines = block.split(/\r?\n/);
       return {
-        event: lines.find((l) => l.startsWith('event:'))?.slice(6).trim(),
-        data: lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n'),
+        event: lines
+          .find((l) => l.startsWith('event:'))
+          ?.slice(6)
+          .trim(),
+        data: lines
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).trim())
+          .join('\n'),
       };
     });
 }
@@ -175,7 +195,12 @@ beforeAll(async () => {
     version: 1,
     providers: {
       groq: { protocol: 'openai', endpoint: `${standIn.url}/openai/v1`, keys: keys(GROQ_KEYS), models: [{ id: 'llama-3.3-70b-versatile', usage: 'chat' }] },
-      anthropic: { protocol: 'anthropic', endpoint: `${standIn.url}/anthropic/v1`, keys: keys(ANTHROPIC_KEYS), models: [{ id: 'claude-sonnet-4-5', usage: 'chat' }] },
+      anthropic: {
+        protocol: 'anthropic',
+        endpoint: `${standIn.url}/anthropic/v1`,
+        keys: keys(ANTHROPIC_KEYS),
+        models: [{ id: 'claude-sonnet-4-5', usage: 'chat' }],
+      },
       gemini: { protocol: 'gemini', endpoint: `${standIn.url}/gemini/v1beta`, keys: keys(GEMINI_KEYS), models: [{ id: 'gemini-2.0-flash', usage: 'chat' }] },
       slowpoke: { protocol: 'openai', endpoint: `${abortProbe.url}/v1`, keys: keys(['slowpoke-key']), models: [{ id: 'slow-1', usage: 'chat' }] },
     },
@@ -307,7 +332,11 @@ describe('resilience against faulty providers (wrangler dev + stand-ins)', () =>
 
   it('a stream cut after its first events ends with one well-formed SSE error event', async () => {
     standIn.reset();
-    for (const [kind, key] of [['openai-stream', GROQ_KEYS[0]], ['anthropic-stream', ANTHROPIC_KEYS[0]], ['gemini-stream', GEMINI_KEYS[0]]] as const) {
+    for (const [kind, key] of [
+      ['openai-stream', GROQ_KEYS[0]],
+      ['anthropic-stream', ANTHROPIC_KEYS[0]],
+      ['gemini-stream', GEMINI_KEYS[0]],
+    ] as const) {
       for (const k of kind === 'openai-stream' ? GROQ_KEYS : kind === 'anthropic-stream' ? ANTHROPIC_KEYS : GEMINI_KEYS) {
         standIn.addFault({ key: k, resetAfterChunks: 2, times: 1 });
       }

@@ -58,12 +58,26 @@ const geminiHeaders = (key = 'AIza-test-1') => ({ 'x-goog-api-key': key });
 
 const weatherTool = {
   type: 'function' as const,
-  function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] } },
+  function: {
+    name: 'get_weather',
+    description: 'Weather for a city',
+    parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] },
+  },
 };
 
 describe('OpenAI-compatible dialect', () => {
   it('answers chat.completion JSON with the echo, finish_reason and usage', async () => {
-    const res = await post('/openai/v1/chat/completions', { model: 'llama-3.3-70b-versatile', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello world' }] }, openaiHeaders());
+    const res = await post(
+      '/openai/v1/chat/completions',
+      {
+        model: 'llama-3.3-70b-versatile',
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: 'hello world' },
+        ],
+      },
+      openaiHeaders(),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const body = (await res.json()) as Record<string, any>;
@@ -100,7 +114,11 @@ describe('OpenAI-compatible dialect', () => {
   });
 
   it('without include_usage sends no usage chunk; max_tokens cuts the text with finish_reason length', async () => {
-    const res = await post('/openai/v1/chat/completions', { model: 'm', stream: true, max_tokens: 2, messages: [{ role: 'user', content: 'a long prompt here' }] }, openaiHeaders());
+    const res = await post(
+      '/openai/v1/chat/completions',
+      { model: 'm', stream: true, max_tokens: 2, messages: [{ role: 'user', content: 'a long prompt here' }] },
+      openaiHeaders(),
+    );
     const chunks = (await readSse(res)).slice(0, -1).map((e) => JSON.parse(e.data));
     expect(chunks.every((c) => c.choices.length === 1 && !('usage' in c))).toBe(true);
     expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe('Echo: a ');
@@ -109,7 +127,11 @@ describe('OpenAI-compatible dialect', () => {
 
   it('flushes each event as it is written: the first arrives long before the last', async () => {
     const sentAt = Date.now();
-    const res = await post('/openai/v1/chat/completions', { model: 'm', stream: true, messages: [{ role: 'user', content: 'a b c d' }] }, { ...openaiHeaders(), 'x-stand-in-pace-ms': '80' });
+    const res = await post(
+      '/openai/v1/chat/completions',
+      { model: 'm', stream: true, messages: [{ role: 'user', content: 'a b c d' }] },
+      { ...openaiHeaders(), 'x-stand-in-pace-ms': '80' },
+    );
     const events = await readSse(res, sentAt);
     expect(events.length).toBe(8); // role, 5 words, finish, [DONE]
     // 7 pauses of 80 ms separate the first event from the last; buffering would deliver them together.
@@ -126,7 +148,11 @@ describe('OpenAI-compatible dialect', () => {
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe('Echo: streamed hi');
 
-    const toolCall = await client.chat.completions.create({ model: 'm', tools: [weatherTool], messages: [{ role: 'user', content: 'What is the weather in Lisbon?' }] });
+    const toolCall = await client.chat.completions.create({
+      model: 'm',
+      tools: [weatherTool],
+      messages: [{ role: 'user', content: 'What is the weather in Lisbon?' }],
+    });
     expect(toolCall.choices[0]!.finish_reason).toBe('tool_calls');
     const call = toolCall.choices[0]!.message.tool_calls![0]!;
     expect(call.type === 'function' && call.function.name).toBe('get_weather');
@@ -151,7 +177,11 @@ describe('OpenAI-compatible dialect', () => {
       tools: [weatherTool],
       messages: [
         { role: 'user', content: 'weather in Oslo' },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Oslo"}' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Oslo"}' } }],
+        },
         { role: 'tool', tool_call_id: 'call_1', content: '12 degrees' },
       ],
     });
@@ -177,7 +207,11 @@ describe('OpenAI-compatible dialect', () => {
 
     const speech = await client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'say this' });
     expect(speech.headers.get('content-type')).toBe('audio/mpeg');
-    expect(Buffer.from(await speech.arrayBuffer()).subarray(0, 3).toString()).toBe('ID3');
+    expect(
+      Buffer.from(await speech.arrayBuffer())
+        .subarray(0, 3)
+        .toString(),
+    ).toBe('ID3');
 
     const audio = Buffer.from([0x49, 0x44, 0x33, 0xff, 0x00, 0x80, 0x7f, 0xfe]);
     const transcript = await client.audio.transcriptions.create({ model: 'whisper-large-v3-turbo', file: await toFile(audio, 'clip.mp3') });
@@ -208,7 +242,11 @@ describe('OpenAI-compatible dialect', () => {
 
 describe('Anthropic dialect', () => {
   it('answers a message JSON with content blocks, stop_reason and usage', async () => {
-    const res = await post('/anthropic/v1/messages', { model: 'claude-sonnet-5', max_tokens: 100, system: 'be brief', messages: [{ role: 'user', content: 'hello claude' }] }, anthropicHeaders());
+    const res = await post(
+      '/anthropic/v1/messages',
+      { model: 'claude-sonnet-5', max_tokens: 100, system: 'be brief', messages: [{ role: 'user', content: 'hello claude' }] },
+      anthropicHeaders(),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('request-id')).toMatch(/^req_/);
     const body = (await res.json()) as Record<string, any>;
@@ -225,14 +263,21 @@ describe('Anthropic dialect', () => {
   });
 
   it('streams named events in the real order', async () => {
-    const res = await post('/anthropic/v1/messages', { model: 'c', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'order please' }] }, anthropicHeaders());
+    const res = await post(
+      '/anthropic/v1/messages',
+      { model: 'c', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'order please' }] },
+      anthropicHeaders(),
+    );
     const events = await readSse(res);
     const names = events.map((e) => e.event);
     expect(names.slice(0, 3)).toEqual(['message_start', 'content_block_start', 'ping']);
     expect(names.slice(-3)).toEqual(['content_block_stop', 'message_delta', 'message_stop']);
     expect(new Set(names.slice(3, -3))).toEqual(new Set(['content_block_delta']));
     for (const e of events) expect(JSON.parse(e.data).type).toBe(e.event);
-    const text = events.filter((e) => e.event === 'content_block_delta').map((e) => JSON.parse(e.data).delta.text).join('');
+    const text = events
+      .filter((e) => e.event === 'content_block_delta')
+      .map((e) => JSON.parse(e.data).delta.text)
+      .join('');
     expect(text).toBe('Echo: order please');
     expect(JSON.parse(events.at(-2)!.data)).toMatchObject({ delta: { stop_reason: 'end_turn' }, usage: { output_tokens: Math.ceil(text.length / 4) } });
   });
@@ -254,7 +299,9 @@ describe('Anthropic dialect', () => {
     expect(toolUse.stop_reason).toBe('tool_use');
     expect(toolUse.content[0]).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { location: 'Rome' } });
 
-    const streamedTool = await client.messages.stream({ model: 'c', max_tokens: 50, tools, messages: [{ role: 'user', content: 'weather in Kyiv?' }] }).finalMessage();
+    const streamedTool = await client.messages
+      .stream({ model: 'c', max_tokens: 50, tools, messages: [{ role: 'user', content: 'weather in Kyiv?' }] })
+      .finalMessage();
     expect(streamedTool.content[0]).toMatchObject({ type: 'tool_use', input: { location: 'Kyiv' } });
 
     const answered = await client.messages.create({
@@ -300,7 +347,10 @@ describe('Gemini dialect', () => {
     post(`/gemini/v1beta/models/${model}:${method}`, body, headers);
 
   it('answers generateContent with candidates, finishReason and usageMetadata', async () => {
-    const res = await gemini('generateContent', { systemInstruction: { parts: [{ text: 'be brief' }] }, contents: [{ role: 'user', parts: [{ text: 'hello gemini' }] }] });
+    const res = await gemini('generateContent', {
+      systemInstruction: { parts: [{ text: 'be brief' }] },
+      contents: [{ role: 'user', parts: [{ text: 'hello gemini' }] }],
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, any>;
     expect(body.candidates[0]).toMatchObject({ content: { role: 'model', parts: [{ text: 'Echo: hello gemini' }] }, finishReason: 'STOP', index: 0 });
@@ -310,7 +360,11 @@ describe('Gemini dialect', () => {
   });
 
   it('streams alt=sse as data-only events framed with CRLF, the last with finishReason', async () => {
-    const res = await post('/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse', { contents: [{ parts: [{ text: 'stream me now' }] }] }, geminiHeaders());
+    const res = await post(
+      '/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse',
+      { contents: [{ parts: [{ text: 'stream me now' }] }] },
+      geminiHeaders(),
+    );
     const raw = await res.clone().text();
     expect(raw.startsWith('data: {')).toBe(true);
     expect(raw).toContain('}\r\n\r\ndata: {');
@@ -335,7 +389,9 @@ describe('Gemini dialect', () => {
     };
     const res = (await (await gemini('generateContent', body)).json()) as any;
     expect(res.candidates[0].content.parts[0]).toEqual({ functionCall: { name: 'get_weather', args: { location: 'Madrid' } } });
-    const streamed = (await readSse(await post('/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse', body, geminiHeaders()))).map((e) => JSON.parse(e.data));
+    const streamed = (await readSse(await post('/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse', body, geminiHeaders()))).map((e) =>
+      JSON.parse(e.data),
+    );
     expect(streamed.flatMap((e) => e.candidates[0].content.parts)).toEqual([{ functionCall: { name: 'get_weather', args: { location: 'Madrid' } } }]);
   });
 
@@ -351,7 +407,7 @@ describe('Gemini dialect', () => {
     expect(standIn.requests.at(-1)!.key).toBe('AIza-query');
   });
 
-  it("refuses like Google: 403 without a key, 400 API_KEY_INVALID for a revoked one", async () => {
+  it('refuses like Google: 403 without a key, 400 API_KEY_INVALID for a revoked one', async () => {
     const none = await gemini('generateContent', { contents: [{ parts: [{ text: 'x' }] }] }, {});
     expect(none.status).toBe(403);
     expect(((await none.json()) as any).error.status).toBe('PERMISSION_DENIED');
@@ -378,7 +434,11 @@ describe('AI Gateway stand-in', () => {
   });
 
   it('compat: strips the provider prefix and answers in the OpenAI format', async () => {
-    const res = await post(`${base}/compat/chat/completions`, { model: 'groq/llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'via gateway' }] }, { ...aig, ...openaiHeaders('gsk-1') });
+    const res = await post(
+      `${base}/compat/chat/completions`,
+      { model: 'groq/llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'via gateway' }] },
+      { ...aig, ...openaiHeaders('gsk-1') },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('cf-aig-cache-status')).toBe('MISS');
     expect(await res.json()).toMatchObject({ model: 'llama-3.3-70b-versatile', choices: [{ message: { content: 'Echo: via gateway' } }] });
@@ -387,13 +447,29 @@ describe('AI Gateway stand-in', () => {
   });
 
   it('provider-native paths dispatch to their dialect', async () => {
-    const groq = await post(`${base}/groq/chat/completions`, { model: 'm', messages: [{ role: 'user', content: 'native groq' }] }, { ...aig, ...openaiHeaders() });
+    const groq = await post(
+      `${base}/groq/chat/completions`,
+      { model: 'm', messages: [{ role: 'user', content: 'native groq' }] },
+      { ...aig, ...openaiHeaders() },
+    );
     expect(((await groq.json()) as any).choices[0].message.content).toBe('Echo: native groq');
-    const claude = await post(`${base}/anthropic/v1/messages`, { model: 'c', max_tokens: 9, messages: [{ role: 'user', content: 'native claude' }] }, { ...aig, ...anthropicHeaders() });
+    const claude = await post(
+      `${base}/anthropic/v1/messages`,
+      { model: 'c', max_tokens: 9, messages: [{ role: 'user', content: 'native claude' }] },
+      { ...aig, ...anthropicHeaders() },
+    );
     expect(((await claude.json()) as any).content[0].text).toBe('Echo: native claude');
-    const gemini = await post(`${base}/google-ai-studio/v1beta/models/gemini-2.0-flash:generateContent`, { contents: [{ parts: [{ text: 'native gemini' }] }] }, { ...aig, ...geminiHeaders() });
+    const gemini = await post(
+      `${base}/google-ai-studio/v1beta/models/gemini-2.0-flash:generateContent`,
+      { contents: [{ parts: [{ text: 'native gemini' }] }] },
+      { ...aig, ...geminiHeaders() },
+    );
     expect(((await gemini.json()) as any).candidates[0].content.parts[0].text).toBe('Echo: native gemini');
-    const custom = await post(`${base}/custom-sambanova/chat/completions`, { model: 'm', messages: [{ role: 'user', content: 'custom' }] }, { ...aig, ...openaiHeaders() });
+    const custom = await post(
+      `${base}/custom-sambanova/chat/completions`,
+      { model: 'm', messages: [{ role: 'user', content: 'custom' }] },
+      { ...aig, ...openaiHeaders() },
+    );
     expect(custom.status).toBe(200);
     expect(standIn.requests.map((r) => r.dialect)).toEqual(['openai', 'anthropic', 'gemini', 'openai']);
   });

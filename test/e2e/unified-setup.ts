@@ -29,7 +29,11 @@ export async function startUnifiedRig(): Promise<UnifiedRig> {
   let gateway: Gateway;
   try {
     // No per-user rate limit: a conformance run sends well over 60 requests a minute.
-    gateway = await startGateway({ vars: { AI_JSON_CRYPTOKEN: TOKEN, DEFAULT_RPM: '0' }, users, vaultText: await encryptWithOpenssl(JSON.stringify(vault), TOKEN) });
+    gateway = await startGateway({
+      vars: { AI_JSON_CRYPTOKEN: TOKEN, DEFAULT_RPM: '0' },
+      users,
+      vaultText: await encryptWithOpenssl(JSON.stringify(vault), TOKEN),
+    });
   } catch (err) {
     await standIn.close();
     throw err;

@@ -49,7 +49,14 @@ describe.each(Object.entries(MODELS))('OpenAI client → %s protocol', (protocol
 
   it('plain chat: the answer, its usage, and the provider that served it', async () => {
     const { data, response } = await client.chat.completions
-      .create({ model, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello there' }], max_tokens: 100 })
+      .create({
+        model,
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'hello there' },
+        ],
+        max_tokens: 100,
+      })
       .withResponse();
     expect(response.headers.get('x-switchyard-provider')).toBe(model.split('/')[0]);
     expect(data.object).toBe('chat.completion');
@@ -203,7 +210,10 @@ describe('errors, in the OpenAI shape', () => {
     rig.standIn.addFault({ path: '/gemini/', status: 429, times: 2, retryAfter: 1 });
     const gemini = await client.chat.completions.create({ model: MODELS.gemini, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(gemini).toBeInstanceOf(OpenAI.RateLimitError);
-    expect((gemini as InstanceType<typeof OpenAI.RateLimitError>).error).toMatchObject({ type: 'rate_limit_error', message: expect.stringContaining('gemini: Resource has been exhausted') });
+    expect((gemini as InstanceType<typeof OpenAI.RateLimitError>).error).toMatchObject({
+      type: 'rate_limit_error',
+      message: expect.stringContaining('gemini: Resource has been exhausted'),
+    });
   });
 
   it('a translated stream cut mid-way ends with an error event the SDK raises', async () => {

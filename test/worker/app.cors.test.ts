@@ -93,7 +93,12 @@ describe('responses a browser can read', () => {
   it.each([
     ['401', '/v1/providers', { headers: { origin: 'https://app.example' } }, 401],
     ['404', '/nowhere', { headers: { origin: 'https://app.example' } }, 404],
-    ['400 (unknown X-Host-Final)', '/v1/chat/completions', { method: 'POST', headers: { origin: 'https://app.example', 'x-host-final': 'evil.example' }, body: '{}' }, 400],
+    [
+      '400 (unknown X-Host-Final)',
+      '/v1/chat/completions',
+      { method: 'POST', headers: { origin: 'https://app.example', 'x-host-final': 'evil.example' }, body: '{}' },
+      400,
+    ],
   ])('an error answer (%s) is readable cross-origin too', async (_, path, init, status) => {
     const env = await makeEnv();
     const res = await app.request(path, init, env);

@@ -29,10 +29,7 @@ for (const [id, provider] of Object.entries(CONFIG.providers)) {
   provider.keys = [...(provider.keys as object[]), { key: `fuzz-second-key-${id}-7a3d` }];
 }
 const SECRETS = [...keysOf(CONFIG), USER_KEY, OTHER_USER_KEY, VAULT_TOKEN, AIG_TOKEN];
-const ALLOWED_HOSTS = new Set([
-  ...Object.values(CONFIG.providers).map((p) => new URL(p.endpoint as string).host),
-  'gateway.ai.cloudflare.com',
-]);
+const ALLOWED_HOSTS = new Set([...Object.values(CONFIG.providers).map((p) => new URL(p.endpoint as string).host), 'gateway.ai.cloudflare.com']);
 
 const counts = { requests: 0, bodies: 0, headers: 0, vaultTexts: 0, vaultConfigs: 0, storedTexts: 0 };
 /** Cases that reached the fake upstream, per property. */
@@ -50,7 +47,13 @@ function fakeUpstream() {
     const body = init?.body == null ? '' : await new Response(init.body).text();
     upstreamCalls.push({ url, headers, body });
     const key = headers.get('x-api-key') ?? headers.get('x-goog-api-key') ?? headers.get('authorization') ?? '';
-    const echo = { error: { message: `Incorrect API key provided: ${key} (gateway ${headers.get('cf-aig-authorization')})`, type: 'invalid_request_error', code: 'invalid_api_key' } };
+    const echo = {
+      error: {
+        message: `Incorrect API key provided: ${key} (gateway ${headers.get('cf-aig-authorization')})`,
+        type: 'invalid_request_error',
+        code: 'invalid_api_key',
+      },
+    };
     const host = new URL(url).host;
     const turn = turns.get(host) ?? 0;
     turns.set(host, turn + 1);
@@ -66,9 +69,15 @@ function fakeUpstream() {
         return Response.json(echo, { status: 429, headers: { 'retry-after': '0' } });
       case 2:
       case 6:
-        return new Response('data: {"id":"c","object":"chat.completion.chunk","choices":[]}\n\ndata: [DONE]\n\n', { headers: { 'content-type': 'text/event-stream' } });
+        return new Response('data: {"id":"c","object":"chat.completion.chunk","choices":[]}\n\ndata: [DONE]\n\n', {
+          headers: { 'content-type': 'text/event-stream' },
+        });
       default:
-        return Response.json({ id: 'chatcmpl-f', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] });
+        return Response.json({
+          id: 'chatcmpl-f',
+          object: 'chat.completion',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        });
     }
   });
 }
@@ -83,7 +92,11 @@ beforeAll(async () => {
 afterEach(() => vi.restoreAllMocks());
 afterAll(() => {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  console.log(`fuzz: ${total} cases (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}); reached upstream: ${JSON.stringify(forwarded)}`);
+  console.log(
+    `fuzz: ${total} cases (${Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}); reached upstream: ${JSON.stringify(forwarded)}`,
+  );
 });
 
 /** The properties every answer must have. `authorizedVaultRead`: GET /ai.json with the vault token returns the vault by design. */
@@ -108,17 +121,67 @@ async function checkAnswer(res: Response, authorizedVaultRead = false, head = fa
     expect(ALLOWED_HOSTS.has(url.host), call.url).toBe(true);
     const sent = [...call.headers].map(([n, v]) => `${n}: ${v}`).join('\n');
     for (const secret of [USER_KEY, OTHER_USER_KEY, VAULT_TOKEN]) expect(sent).not.toContain(secret);
-    for (const name of call.headers.keys()) expect(name).not.toMatch(/^(cookie|host|x-forwarded-.*|x-real-ip|forwarded|true-client-ip|x-host-final|proxy-authorization)$/);
+    for (const name of call.headers.keys())
+      expect(name).not.toMatch(/^(cookie|host|x-forwarded-.*|x-real-ip|forwarded|true-client-ip|x-host-final|proxy-authorization)$/);
     for (const name of call.headers.keys()) if (name.startsWith('cf-')) expect(name).toBe('cf-aig-authorization');
   }
 }
 
 const SEGMENTS = [
-  'groq', 'GROQ', 'Groq', 'openai', 'anthropic', 'gemini', 'mistral', 'sambanova', 'sambanova-ai', 'nope', 'v1', 'v1beta', 'v1alpha',
-  'chat', 'completions', 'messages', 'embeddings', 'models', 'responses', 'audio', 'speech', 'images', 'generations',
-  'llama-3.3-70b-versatile', 'gemini-2.0-flash:generateContent', 'gemini-2.0-flash:streamGenerateContent', 'claude-sonnet-4-5',
-  'ai.json', 'ai.json.enc', 'providers', '..', '.', '%2e%2e', '%2E', '%2F', '%2f..%2f', '%5C', '%00', '%0d%0a', '', '~', '@evil.example',
-  'evil.example', 'http:', '__proto__', 'constructor', 'prototype', 'gr\u043eq', 'ｇｒｏｑ', 'groq\u200b', '%67roq', '*', '?x=1', '#frag',
+  'groq',
+  'GROQ',
+  'Groq',
+  'openai',
+  'anthropic',
+  'gemini',
+  'mistral',
+  'sambanova',
+  'sambanova-ai',
+  'nope',
+  'v1',
+  'v1beta',
+  'v1alpha',
+  'chat',
+  'completions',
+  'messages',
+  'embeddings',
+  'models',
+  'responses',
+  'audio',
+  'speech',
+  'images',
+  'generations',
+  'llama-3.3-70b-versatile',
+  'gemini-2.0-flash:generateContent',
+  'gemini-2.0-flash:streamGenerateContent',
+  'claude-sonnet-4-5',
+  'ai.json',
+  'ai.json.enc',
+  'providers',
+  '..',
+  '.',
+  '%2e%2e',
+  '%2E',
+  '%2F',
+  '%2f..%2f',
+  '%5C',
+  '%00',
+  '%0d%0a',
+  '',
+  '~',
+  '@evil.example',
+  'evil.example',
+  'http:',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'gr\u043eq',
+  'ｇｒｏｑ',
+  'groq\u200b',
+  '%67roq',
+  '*',
+  '?x=1',
+  '#frag',
 ];
 const segment = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...SEGMENTS) },
@@ -169,21 +232,39 @@ const authorization = fc.oneof(
   headerValue.map((v) => `Bearer ${v}`),
   headerValue,
 );
-const hostFinal = fc.constantFrom('api.groq.com', 'API.GROQ.COM', 'https://api.anthropic.com/', 'generativelanguage.googleapis.com', 'evil.example', 'api.groq.com.evil.example', 'api.groq.com@evil.example', '', 'localhost', '127.0.0.1');
+const hostFinal = fc.constantFrom(
+  'api.groq.com',
+  'API.GROQ.COM',
+  'https://api.anthropic.com/',
+  'generativelanguage.googleapis.com',
+  'evil.example',
+  'api.groq.com.evil.example',
+  'api.groq.com@evil.example',
+  '',
+  'localhost',
+  '127.0.0.1',
+);
 const clientHeaders = {
-    'content-type': fc.constantFrom('application/json', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8', ''),
-    cookie: headerValue,
-    'cf-connecting-ip': fc.constantFrom('203.0.113.7', '2001:db8::1', '198.51.100.23'),
-    'cf-aig-authorization': headerValue.map((v) => `Bearer ${v}`),
-    'x-forwarded-for': fc.ipV4(),
-    'x-forwarded-host': fc.domain(),
-    'x-real-ip': fc.ipV4(),
-    host: fc.domain(),
-    forwarded: headerValue,
-    'x-api-key': fc.oneof(headerValue, fc.constant(USER_KEY)),
-    'x-goog-api-key': headerValue,
-    'anthropic-version': fc.constantFrom('2023-06-01', '2023-01-01', 'x'),
-    origin: fc.webUrl(),
+  'content-type': fc.constantFrom(
+    'application/json',
+    'text/plain',
+    'multipart/form-data; boundary=x',
+    'application/x-www-form-urlencoded',
+    'application/json; charset=utf-8',
+    '',
+  ),
+  cookie: headerValue,
+  'cf-connecting-ip': fc.constantFrom('203.0.113.7', '2001:db8::1', '198.51.100.23'),
+  'cf-aig-authorization': headerValue.map((v) => `Bearer ${v}`),
+  'x-forwarded-for': fc.ipV4(),
+  'x-forwarded-host': fc.domain(),
+  'x-real-ip': fc.ipV4(),
+  host: fc.domain(),
+  forwarded: headerValue,
+  'x-api-key': fc.oneof(headerValue, fc.constant(USER_KEY)),
+  'x-goog-api-key': headerValue,
+  'anthropic-version': fc.constantFrom('2023-06-01', '2023-01-01', 'x'),
+  origin: fc.webUrl(),
 };
 /** Headers a client might send along a valid call (the legacy X-Host-Final form is fuzzed with the requests). */
 const headers = fc.record(clientHeaders, { requiredKeys: [] });
@@ -191,7 +272,17 @@ const requestHeaders = fc.record({ authorization, ...clientHeaders, 'x-host-fina
   // X-Host-Final in about one request out of five.
   fc.nat({ max: 4 }).map((n) => (n === 0 ? h : { ...h, 'x-host-final': '' })),
 );
-const model = fc.constantFrom('llama-3.3-70b-versatile', 'groq/llama-3.3-70b-versatile', 'gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.0-flash', 'text-embedding-3-small', 'nope', '', '../../x');
+const model = fc.constantFrom(
+  'llama-3.3-70b-versatile',
+  'groq/llama-3.3-70b-versatile',
+  'gpt-4o-mini',
+  'claude-sonnet-4-5',
+  'gemini-2.0-flash',
+  'text-embedding-3-small',
+  'nope',
+  '',
+  '../../x',
+);
 const chatLike = fc.record(
   {
     model: fc.oneof(model, fc.jsonValue()),
@@ -215,9 +306,9 @@ const body = fc.oneof(
 const target = fc.oneof(
   {
     weight: 3,
-    arbitrary: fc.constantFrom(...ROUTES).chain(([route, own]) =>
-      fc.tuple(fc.oneof(fc.constant(route), bend(route)), own === null ? body : fc.oneof(fc.constant(JSON.stringify(own)), body)),
-    ),
+    arbitrary: fc
+      .constantFrom(...ROUTES)
+      .chain(([route, own]) => fc.tuple(fc.oneof(fc.constant(route), bend(route)), own === null ? body : fc.oneof(fc.constant(JSON.stringify(own)), body))),
   },
   { weight: 1, arbitrary: fc.tuple(randomPath, body) },
 );
@@ -258,7 +349,15 @@ describe('fuzz', () => {
 
   it('any body on every forwarding route: a 400 naming the problem or a forward with the body intact', async () => {
     fakeUpstream();
-    const routes = ['/groq/v1/chat/completions', '/openai/v1/embeddings', '/anthropic/v1/messages', '/gemini/v1beta/models/gemini-2.0-flash:generateContent', '/openai/v1/images/generations', '/v1/chat/completions', '/v1/messages'];
+    const routes = [
+      '/groq/v1/chat/completions',
+      '/openai/v1/embeddings',
+      '/anthropic/v1/messages',
+      '/gemini/v1beta/models/gemini-2.0-flash:generateContent',
+      '/openai/v1/images/generations',
+      '/v1/chat/completions',
+      '/v1/messages',
+    ];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...routes), body, fc.constantFrom('application/json', 'text/plain', undefined), async (route, b, type) => {
         counts.bodies++;
@@ -304,8 +403,7 @@ describe('fuzz', () => {
 });
 
 describe('fuzz: vault texts', () => {
-  const put = (text: string) =>
-    app.request('/ai.json.enc', { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: text }, env);
+  const put = (text: string) => app.request('/ai.json.enc', { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: text }, env);
 
   const base64ish = fc.oneof(
     fc.string({ maxLength: 300 }),
@@ -342,7 +440,14 @@ describe('fuzz: vault texts', () => {
     const before = await env.KV_AI_PROXY.get(VAULT_KEY);
     const endpoint = fc.oneof(
       fc.webUrl({ validSchemes: ['https'] }),
-      fc.constantFrom('http://169.254.169.254/latest', 'https://api.groq.com/openai/v1', 'ftp://x', 'javascript:alert(1)', '//evil.example', 'https://evil.example/v1/chat/completions'),
+      fc.constantFrom(
+        'http://169.254.169.254/latest',
+        'https://api.groq.com/openai/v1',
+        'ftp://x',
+        'javascript:alert(1)',
+        '//evil.example',
+        'https://evil.example/v1/chat/completions',
+      ),
     );
     const providerConfig = fc.record(
       {
@@ -354,7 +459,10 @@ describe('fuzz: vault texts', () => {
       { requiredKeys: ['protocol'] },
     );
     const config = fc.oneof(
-      fc.record({ version: fc.constant(1), providers: fc.dictionary(fc.constantFrom('groq', 'Groq', 'evil', 'a b', '__proto__'), providerConfig, { maxKeys: 2 }) }),
+      fc.record({
+        version: fc.constant(1),
+        providers: fc.dictionary(fc.constantFrom('groq', 'Groq', 'evil', 'a b', '__proto__'), providerConfig, { maxKeys: 2 }),
+      }),
       fc.jsonValue(),
     );
     try {
@@ -372,11 +480,15 @@ describe('fuzz: vault texts', () => {
           const providers = (value as { providers: Record<string, { endpoint: string }> }).providers;
           for (const [id, provider] of Object.entries(providers)) {
             upstreamCalls.length = 0;
-            const chat = await app.request(`/${id}/v1/chat/completions`, {
-              method: 'POST',
-              headers: { authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
-              body: JSON.stringify({ model: 'm1', messages: [{ role: 'user', content: 'hi' }] }),
-            }, env);
+            const chat = await app.request(
+              `/${id}/v1/chat/completions`,
+              {
+                method: 'POST',
+                headers: { authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
+                body: JSON.stringify({ model: 'm1', messages: [{ role: 'user', content: 'hi' }] }),
+              },
+              env,
+            );
             const text = await chat.text();
             if (chat.status >= 400) expect(JSON.parse(text)).toHaveProperty('error');
             for (const call of upstreamCalls) expect(new URL(call.url).host).toBe(new URL(provider.endpoint).host);
@@ -402,11 +514,15 @@ describe('fuzz: vault texts', () => {
           await env.KV_AI_PROXY.put(VAULT_KEY, text);
           clearVaultCache();
           upstreamCalls.length = 0;
-          const res = await app.request('/groq/v1/chat/completions', {
-            method: 'POST',
-            headers: { authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'hi' }] }),
-          }, env);
+          const res = await app.request(
+            '/groq/v1/chat/completions',
+            {
+              method: 'POST',
+              headers: { authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
+              body: JSON.stringify({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'hi' }] }),
+            },
+            env,
+          );
           expect(res.status >= 500 && res.status < 600).toBe(true);
           await checkAnswer(res);
           expect(upstreamCalls).toHaveLength(0);

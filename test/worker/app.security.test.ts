@@ -38,7 +38,7 @@ describe('bodies', () => {
     const res = await app.request('/groq/v1/chat/completions', { method: 'POST', headers: userHeaders(), body: big }, env);
     await expectErrorShape(res, 413);
     expect(calls).toHaveLength(0);
-    }, 30_000); // a body of MAX_REQUEST_BYTES takes seconds on a loaded machine
+  }, 30_000); // a body of MAX_REQUEST_BYTES takes seconds on a loaded machine
 
   it.each([
     ['{"model":', 'invalid_json', /not valid JSON/],

@@ -22,7 +22,14 @@ async function budgetEnv(limits: Record<string, unknown>) {
   const key = `key-${name}`;
   const env = await makeEnv({ config: pricedConfig(), users: { [name]: { key, ...limits } } });
   mockUpstream((call) =>
-    jsonResponse({ id: 'c', object: 'chat.completion', created: 1, model: call.json().model, choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }], usage: USAGE }),
+    jsonResponse({
+      id: 'c',
+      object: 'chat.completion',
+      created: 1,
+      model: call.json().model,
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }],
+      usage: USAGE,
+    }),
   );
   return { env, name, key };
 }

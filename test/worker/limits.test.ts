@@ -27,9 +27,7 @@ describe('per-user rate limit', () => {
     const name = unique('burst');
     const key = `key-${name}`;
     const env = await usersEnv({ [name]: { key, rpm: 10 } });
-    const responses = await Promise.all(
-      Array.from({ length: 50 }, () => app.request('/v1/providers', { headers: userHeaders(key) }, env)),
-    );
+    const responses = await Promise.all(Array.from({ length: 50 }, () => app.request('/v1/providers', { headers: userHeaders(key) }, env)));
     const ok = responses.filter((r) => r.status === 200);
     const refused = responses.filter((r) => r.status === 429);
     expect(ok).toHaveLength(10);

@@ -33,13 +33,18 @@ beforeAll(async () => {
   env = await makeEnv({
     config: CONFIG,
     users: { tester: { key: USER_KEY }, limited: { key: OTHER_USER_KEY, rpm: 1 } },
-    vars: { DEBUG: 'true', CLOUDFLARE_AIG_TOKEN: AIG_TOKEN, CLOUDFLARE_ACCOUNT_ID: 'acct-logs', AUTH_FAILURE_LIMIT: '2', UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '100' },
+    vars: {
+      DEBUG: 'true',
+      CLOUDFLARE_AIG_TOKEN: AIG_TOKEN,
+      CLOUDFLARE_ACCOUNT_ID: 'acct-logs',
+      AUTH_FAILURE_LIMIT: '2',
+      UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '100',
+    },
   });
 });
 afterAll(() => vi.restoreAllMocks());
 
-const chatBody = (extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }], ...extra });
+const chatBody = (extra: Record<string, unknown> = {}) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }], ...extra });
 const user = (key = USER_KEY, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json', ...extra });
 const echo = (input: RequestInfo | URL, init?: RequestInit) => {
   const headers = new Headers(init?.headers);
@@ -82,17 +87,31 @@ describe('log output', () => {
     await post('/v1/chat/completions');
     await post('/v1/messages', JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 9, messages: [{ role: 'user', content: PROMPT }] }));
     // Failed logins until lockout, for user keys and the vault token; a disabled limiter object.
-    for (const key of ['wrong-1', 'wrong-2', USER_KEY]) await post('/openai/v1/chat/completions', chatBody(), user(key, { 'cf-connecting-ip': '203.0.113.50' }));
-    for (const token of ['bad-token', VAULT_TOKEN]) await app.request('/ai.json', { headers: { authorization: `Bearer ${token}`, 'cf-connecting-ip': '203.0.113.51' } }, env);
+    for (const key of ['wrong-1', 'wrong-2', USER_KEY])
+      await post('/openai/v1/chat/completions', chatBody(), user(key, { 'cf-connecting-ip': '203.0.113.50' }));
+    for (const token of ['bad-token', VAULT_TOKEN])
+      await app.request('/ai.json', { headers: { authorization: `Bearer ${token}`, 'cf-connecting-ip': '203.0.113.51' } }, env);
     await app.request('/v1/providers', { headers: user(OTHER_USER_KEY) }, { ...env, USER_METER: undefined as unknown as Bindings['USER_METER'] });
     // The per-user rate limit.
     await app.request('/v1/providers', { headers: user(OTHER_USER_KEY) }, env);
     await app.request('/v1/providers', { headers: user(OTHER_USER_KEY) }, env);
     // Vault reads and writes, good and bad.
     await app.request('/ai.json', { headers: { authorization: `Bearer ${VAULT_TOKEN}` } }, env);
-    await app.request('/ai.json.enc', { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: await sealVault(CONFIG, { fresh: true }) }, env);
-    await app.request('/ai.json.enc', { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: await sealVault({ providers: { x: { key: AIG_TOKEN } } }) }, env);
-    await app.request('/ai.json.enc', { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: await sealVault(CONFIG, { token: 'another-token' }) }, env);
+    await app.request(
+      '/ai.json.enc',
+      { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: await sealVault(CONFIG, { fresh: true }) },
+      env,
+    );
+    await app.request(
+      '/ai.json.enc',
+      { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: await sealVault({ providers: { x: { key: AIG_TOKEN } } }) },
+      env,
+    );
+    await app.request(
+      '/ai.json.enc',
+      { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: await sealVault(CONFIG, { token: 'another-token' }) },
+      env,
+    );
 
     const output = printed.join('\n');
     // The capture works, and saw the events that matter.

@@ -41,21 +41,55 @@ function standIn(call: UpstreamCall): Response {
   })();
   if (path.endsWith('/chat/completions')) {
     if (!body.stream) {
-      return jsonResponse({ id: 'c1', object: 'chat.completion', created: 1, model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there' }, finish_reason: 'stop' }], usage: OPENAI_USAGE });
+      return jsonResponse({
+        id: 'c1',
+        object: 'chat.completion',
+        created: 1,
+        model: body.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there' }, finish_reason: 'stop' }],
+        usage: OPENAI_USAGE,
+      });
     }
-    const events = [openaiChunk(body.model, { role: 'assistant', content: '' }), openaiChunk(body.model, { content: 'Hello' }), openaiChunk(body.model, { content: ' there' }), openaiChunk(body.model, {}, 'stop')];
+    const events = [
+      openaiChunk(body.model, { role: 'assistant', content: '' }),
+      openaiChunk(body.model, { content: 'Hello' }),
+      openaiChunk(body.model, { content: ' there' }),
+      openaiChunk(body.model, {}, 'stop'),
+    ];
     if (body.stream_options?.include_usage) {
-      events.push(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [], usage: OPENAI_USAGE })}\n\n`);
+      events.push(
+        `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [], usage: OPENAI_USAGE })}\n\n`,
+      );
     }
     return sseResponse([...events, 'data: [DONE]\n\n']);
   }
   if (path.endsWith('/messages')) {
     const usage = { ...ANTHROPIC_USAGE, output_tokens: ANTHROPIC_OUTPUT };
     if (!body.stream) {
-      return jsonResponse({ id: 'msg_1', type: 'message', role: 'assistant', model: body.model, content: [{ type: 'text', text: 'Hello there' }], stop_reason: 'end_turn', stop_sequence: null, usage });
+      return jsonResponse({
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: body.model,
+        content: [{ type: 'text', text: 'Hello there' }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage,
+      });
     }
     return sseResponse([
-      anthropicEvent('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...ANTHROPIC_USAGE, output_tokens: 1 } } }),
+      anthropicEvent('message_start', {
+        message: {
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model: body.model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { ...ANTHROPIC_USAGE, output_tokens: 1 },
+        },
+      }),
       anthropicEvent('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
       anthropicEvent('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hello there' } }),
       anthropicEvent('content_block_stop', { index: 0 }),
@@ -64,7 +98,10 @@ function standIn(call: UpstreamCall): Response {
     ]);
   }
   if (path.endsWith(':generateContent')) {
-    return jsonResponse({ candidates: [{ content: { parts: [{ text: 'Hello there' }], role: 'model' }, finishReason: 'STOP', index: 0 }], usageMetadata: GEMINI_USAGE });
+    return jsonResponse({
+      candidates: [{ content: { parts: [{ text: 'Hello there' }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+      usageMetadata: GEMINI_USAGE,
+    });
   }
   if (path.endsWith(':streamGenerateContent')) {
     // Counts grow chunk by chunk; the last one is the total.
@@ -100,7 +137,11 @@ async function metered(env: Bindings, name: string, path: string, init: RequestI
   return { res, text, record: record! };
 }
 
-const post = (key: string, body: unknown, extra: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: userHeaders(key, extra), body: JSON.stringify(body) });
+const post = (key: string, body: unknown, extra: Record<string, string> = {}): RequestInit => ({
+  method: 'POST',
+  headers: userHeaders(key, extra),
+  body: JSON.stringify(body),
+});
 const chat = (model: string, extra: Json = {}) => ({ model, messages: [{ role: 'user', content: 'Say hello' }], ...extra });
 const messages = (model: string, extra: Json = {}) => ({ model, max_tokens: 256, messages: [{ role: 'user', content: 'Say hello' }], ...extra });
 const gemini = { contents: [{ role: 'user', parts: [{ text: 'Say hello' }] }] };
@@ -110,23 +151,129 @@ type Case = { name: string; protocol: keyof typeof EXPECTED; path: string; body:
 const CASES: Case[] = [
   // OpenAI protocol
   { name: 'proxy, OpenAI, plain', protocol: 'openai', path: '/groq/v1/chat/completions', body: chat('llama-3.3-70b-versatile'), stream: false, route: 'proxy' },
-  { name: 'proxy, OpenAI, streamed', protocol: 'openai', path: '/groq/v1/chat/completions', body: chat('llama-3.3-70b-versatile', { stream: true }), stream: true, route: 'proxy' },
-  { name: 'legacy X-Host-Final, OpenAI, streamed', protocol: 'openai', path: '/openai/v1/chat/completions', body: chat('llama-3.3-70b-versatile', { stream: true }), stream: true, route: 'legacy', extra: { 'x-host-final': 'api.groq.com' } },
-  { name: 'unified, OpenAI, plain', protocol: 'openai', path: '/v1/chat/completions', body: chat('groq/llama-3.3-70b-versatile'), stream: false, route: 'unified' },
-  { name: 'unified, OpenAI, streamed', protocol: 'openai', path: '/v1/chat/completions', body: chat('groq/llama-3.3-70b-versatile', { stream: true }), stream: true, route: 'unified' },
-  { name: 'unified Anthropic client → OpenAI provider (translated), plain', protocol: 'openai', path: '/v1/messages', body: messages('groq/llama-3.3-70b-versatile'), stream: false, route: 'unified' },
-  { name: 'unified Anthropic client → OpenAI provider (translated), streamed', protocol: 'openai', path: '/v1/messages', body: messages('groq/llama-3.3-70b-versatile', { stream: true }), stream: true, route: 'unified' },
+  {
+    name: 'proxy, OpenAI, streamed',
+    protocol: 'openai',
+    path: '/groq/v1/chat/completions',
+    body: chat('llama-3.3-70b-versatile', { stream: true }),
+    stream: true,
+    route: 'proxy',
+  },
+  {
+    name: 'legacy X-Host-Final, OpenAI, streamed',
+    protocol: 'openai',
+    path: '/openai/v1/chat/completions',
+    body: chat('llama-3.3-70b-versatile', { stream: true }),
+    stream: true,
+    route: 'legacy',
+    extra: { 'x-host-final': 'api.groq.com' },
+  },
+  {
+    name: 'unified, OpenAI, plain',
+    protocol: 'openai',
+    path: '/v1/chat/completions',
+    body: chat('groq/llama-3.3-70b-versatile'),
+    stream: false,
+    route: 'unified',
+  },
+  {
+    name: 'unified, OpenAI, streamed',
+    protocol: 'openai',
+    path: '/v1/chat/completions',
+    body: chat('groq/llama-3.3-70b-versatile', { stream: true }),
+    stream: true,
+    route: 'unified',
+  },
+  {
+    name: 'unified Anthropic client → OpenAI provider (translated), plain',
+    protocol: 'openai',
+    path: '/v1/messages',
+    body: messages('groq/llama-3.3-70b-versatile'),
+    stream: false,
+    route: 'unified',
+  },
+  {
+    name: 'unified Anthropic client → OpenAI provider (translated), streamed',
+    protocol: 'openai',
+    path: '/v1/messages',
+    body: messages('groq/llama-3.3-70b-versatile', { stream: true }),
+    stream: true,
+    route: 'unified',
+  },
   // Anthropic
-  { name: 'proxy, Anthropic, plain', protocol: 'anthropic', path: '/anthropic/v1/messages', body: messages('claude-sonnet-4-5'), stream: false, route: 'proxy' },
-  { name: 'proxy, Anthropic, streamed', protocol: 'anthropic', path: '/anthropic/v1/messages', body: messages('claude-sonnet-4-5', { stream: true }), stream: true, route: 'proxy' },
-  { name: 'unified /v1/messages, Anthropic, streamed', protocol: 'anthropic', path: '/v1/messages', body: messages('anthropic/claude-sonnet-4-5', { stream: true }), stream: true, route: 'unified' },
-  { name: 'unified OpenAI client → Anthropic (translated), plain', protocol: 'anthropic', path: '/v1/chat/completions', body: chat('anthropic/claude-sonnet-4-5'), stream: false, route: 'unified' },
-  { name: 'unified OpenAI client → Anthropic (translated), streamed', protocol: 'anthropic', path: '/v1/chat/completions', body: chat('anthropic/claude-sonnet-4-5', { stream: true }), stream: true, route: 'unified' },
+  {
+    name: 'proxy, Anthropic, plain',
+    protocol: 'anthropic',
+    path: '/anthropic/v1/messages',
+    body: messages('claude-sonnet-4-5'),
+    stream: false,
+    route: 'proxy',
+  },
+  {
+    name: 'proxy, Anthropic, streamed',
+    protocol: 'anthropic',
+    path: '/anthropic/v1/messages',
+    body: messages('claude-sonnet-4-5', { stream: true }),
+    stream: true,
+    route: 'proxy',
+  },
+  {
+    name: 'unified /v1/messages, Anthropic, streamed',
+    protocol: 'anthropic',
+    path: '/v1/messages',
+    body: messages('anthropic/claude-sonnet-4-5', { stream: true }),
+    stream: true,
+    route: 'unified',
+  },
+  {
+    name: 'unified OpenAI client → Anthropic (translated), plain',
+    protocol: 'anthropic',
+    path: '/v1/chat/completions',
+    body: chat('anthropic/claude-sonnet-4-5'),
+    stream: false,
+    route: 'unified',
+  },
+  {
+    name: 'unified OpenAI client → Anthropic (translated), streamed',
+    protocol: 'anthropic',
+    path: '/v1/chat/completions',
+    body: chat('anthropic/claude-sonnet-4-5', { stream: true }),
+    stream: true,
+    route: 'unified',
+  },
   // Gemini
-  { name: 'proxy, Gemini, plain', protocol: 'gemini', path: '/gemini/v1beta/models/gemini-2.0-flash:generateContent', body: gemini, stream: false, route: 'proxy' },
-  { name: 'proxy, Gemini, streamed', protocol: 'gemini', path: '/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse', body: gemini, stream: true, route: 'proxy' },
-  { name: 'unified OpenAI client → Gemini (translated), plain', protocol: 'gemini', path: '/v1/chat/completions', body: chat('gemini/gemini-2.0-flash'), stream: false, route: 'unified' },
-  { name: 'unified OpenAI client → Gemini (translated), streamed', protocol: 'gemini', path: '/v1/chat/completions', body: chat('gemini/gemini-2.0-flash', { stream: true }), stream: true, route: 'unified' },
+  {
+    name: 'proxy, Gemini, plain',
+    protocol: 'gemini',
+    path: '/gemini/v1beta/models/gemini-2.0-flash:generateContent',
+    body: gemini,
+    stream: false,
+    route: 'proxy',
+  },
+  {
+    name: 'proxy, Gemini, streamed',
+    protocol: 'gemini',
+    path: '/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse',
+    body: gemini,
+    stream: true,
+    route: 'proxy',
+  },
+  {
+    name: 'unified OpenAI client → Gemini (translated), plain',
+    protocol: 'gemini',
+    path: '/v1/chat/completions',
+    body: chat('gemini/gemini-2.0-flash'),
+    stream: false,
+    route: 'unified',
+  },
+  {
+    name: 'unified OpenAI client → Gemini (translated), streamed',
+    protocol: 'gemini',
+    path: '/v1/chat/completions',
+    body: chat('gemini/gemini-2.0-flash', { stream: true }),
+    stream: true,
+    route: 'unified',
+  },
 ];
 
 describe('usage records: the provider’s counts and the exact cost', () => {
@@ -218,7 +365,11 @@ describe('usage records: the provider’s counts and the exact cost', () => {
         upstream.push(openaiChunk('llama-3.3-70b-versatile', { role: 'assistant', content: '' }));
         upstream.push(openaiChunk('llama-3.3-70b-versatile', { content: 'Once upon a time, in a land far away' }));
       } else {
-        upstream.push(anthropicEvent('message_start', { message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [], usage: { input_tokens: 100, output_tokens: 1 } } }));
+        upstream.push(
+          anthropicEvent('message_start', {
+            message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [], usage: { input_tokens: 100, output_tokens: 1 } },
+          }),
+        );
         upstream.push(anthropicEvent('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Once upon a time, in a land far away' } }));
       }
       const path = provider === 'openai' ? '/groq/v1/chat/completions' : '/anthropic/v1/messages';

@@ -180,8 +180,7 @@ describe('allow-lists', () => {
     const env = await makeEnv({
       users: { audrey: { key: USER_KEY, models: ['groq/llama-3.3-70b-versatile', 'gpt-4o-mini', 'anthropic/*'] } },
     });
-    const post = (provider: string, model: string) =>
-      app.request(`/${provider}/v1/chat/completions`, postJson(chat(model)), env);
+    const post = (provider: string, model: string) => app.request(`/${provider}/v1/chat/completions`, postJson(chat(model)), env);
     expect((await post('groq', 'llama-3.3-70b-versatile')).status).toBe(200);
     expect((await post('openai', 'gpt-4o-mini')).status).toBe(200);
     expect((await post('anthropic', 'claude-sonnet-4-5')).status).toBe(200);

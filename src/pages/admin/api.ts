@@ -11,7 +11,10 @@ export const signOut = () => {
 };
 
 /** A call to the operator API: its JSON answer, or a ShownError with the gateway's reason. */
-export async function api<T>(path: string, init: { method?: string; body?: unknown; /** Error statuses whose body is the answer too. */ accept?: number[] } = {}): Promise<T> {
+export async function api<T>(
+  path: string,
+  init: { method?: string; body?: unknown; /** Error statuses whose body is the answer too. */ accept?: number[] } = {},
+): Promise<T> {
   const res = await fetch(path, {
     method: init.method ?? 'GET',
     headers: { authorization: `Bearer ${token ?? ''}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -68,7 +71,10 @@ export interface List<T> {
 export interface Health {
   status: 'ok' | 'degraded';
   checks: Record<string, { ok: boolean; error?: string }>;
-  providers: Record<string, { keys: number; usable: number; resting: number; expired: number; lastFailure: { status: number | null; reason: string | null; at: string } | null }>;
+  providers: Record<
+    string,
+    { keys: number; usable: number; resting: number; expired: number; lastFailure: { status: number | null; reason: string | null; at: string } | null }
+  >;
 }
 
 /** Numbers as the page shows them: grouped digits; money with up to 6 decimals; unknown as "—". */

@@ -26,7 +26,9 @@ export function healthSection(shell: Shell) {
         h('td', { className: `num ${p.usable === 0 ? 'state-bad' : 'state-good'}`, textContent: String(p.usable) }),
         h('td', { className: 'num', textContent: String(p.resting) }),
         h('td', { className: 'num', textContent: String(p.expired) }),
-        h('td', { textContent: p.lastFailure ? `${p.lastFailure.status ?? p.lastFailure.reason} at ${p.lastFailure.at.replace('T', ' ').slice(0, 19)} UTC` : 'none' }),
+        h('td', {
+          textContent: p.lastFailure ? `${p.lastFailure.status ?? p.lastFailure.reason} at ${p.lastFailure.at.replace('T', ' ').slice(0, 19)} UTC` : 'none',
+        }),
       ]),
     );
     tbody.replaceChildren(...(rows.length ? rows : [h('tr', {}, [h('td', { colSpan: 6, className: 'empty', textContent: 'No providers in the vault.' })])]));

@@ -7,7 +7,12 @@ const PAGE_SIZE = 20;
 
 export function requestsSection(shell: Shell) {
   const tbody = byId<HTMLTableElement>('requests-table').tBodies[0]!;
-  const filters = { user: byId<HTMLInputElement>('filter-user'), provider: byId<HTMLInputElement>('filter-provider'), model: byId<HTMLInputElement>('filter-model'), status: byId<HTMLInputElement>('filter-status') };
+  const filters = {
+    user: byId<HTMLInputElement>('filter-user'),
+    provider: byId<HTMLInputElement>('filter-provider'),
+    model: byId<HTMLInputElement>('filter-model'),
+    status: byId<HTMLInputElement>('filter-status'),
+  };
   const newer = byId<HTMLButtonElement>('requests-newer');
   const older = byId<HTMLButtonElement>('requests-older');
   const pageLabel = byId<HTMLSpanElement>('requests-page');
@@ -39,7 +44,9 @@ export function requestsSection(shell: Shell) {
   async function show() {
     const page = await api<List<UsageRecord>>(query(cursors.at(-1)));
     next = page.next ?? null;
-    tbody.replaceChildren(...(page.data.length ? page.data.map(row) : [h('tr', {}, [h('td', { colSpan: 10, className: 'empty', textContent: 'No requests match.' })])]));
+    tbody.replaceChildren(
+      ...(page.data.length ? page.data.map(row) : [h('tr', {}, [h('td', { colSpan: 10, className: 'empty', textContent: 'No requests match.' })])]),
+    );
     newer.disabled = cursors.length <= 1;
     older.disabled = next === null;
     pageLabel.textContent = `Page ${cursors.length}`;

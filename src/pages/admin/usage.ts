@@ -77,7 +77,11 @@ export function usageSection(shell: Shell) {
 
   function fillTable(days: string[], names: string[], raw: (number | null | undefined)[][], totals: Map<string, UsageLine>, metric: Metric) {
     table.tHead!.replaceChildren(
-      h('tr', {}, [h('th', { scope: 'col', textContent: 'Day' }), ...names.map((name) => h('th', { scope: 'col', className: 'num', textContent: name })), h('th', { scope: 'col', className: 'num', textContent: 'Total' })]),
+      h('tr', {}, [
+        h('th', { scope: 'col', textContent: 'Day' }),
+        ...names.map((name) => h('th', { scope: 'col', className: 'num', textContent: name })),
+        h('th', { scope: 'col', className: 'num', textContent: 'Total' }),
+      ]),
     );
     table.tBodies[0]!.replaceChildren(
       ...days.map((day, i) => {
@@ -94,14 +98,16 @@ export function usageSection(shell: Shell) {
   function fillTop(id: string, lines: UsageLine[], label: (line: UsageLine) => string) {
     byId<HTMLTableElement>(id).tBodies[0]!.replaceChildren(
       ...(lines.length
-        ? lines.slice(0, 10).map((line) =>
-            h('tr', {}, [
-              h('th', { scope: 'row', textContent: label(line) }),
-              h('td', { className: 'num', textContent: formatCount(line.requests) }),
-              h('td', { className: 'num', textContent: formatCount(line.input_tokens + line.output_tokens) }),
-              h('td', { className: 'num', textContent: formatUsd(line.cost_usd) }),
-            ]),
-          )
+        ? lines
+            .slice(0, 10)
+            .map((line) =>
+              h('tr', {}, [
+                h('th', { scope: 'row', textContent: label(line) }),
+                h('td', { className: 'num', textContent: formatCount(line.requests) }),
+                h('td', { className: 'num', textContent: formatCount(line.input_tokens + line.output_tokens) }),
+                h('td', { className: 'num', textContent: formatUsd(line.cost_usd) }),
+              ]),
+            )
         : [h('tr', {}, [h('td', { colSpan: 4, className: 'empty', textContent: 'No requests in this period.' })])]),
     );
   }
@@ -114,7 +120,13 @@ export function usageSection(shell: Shell) {
     const period = `from=${from}&to=${to}`;
     const stackGroups = by === 'model' ? 'day,provider,model' : 'day,user';
     const usage = (groups: string) => api<List<UsageLine>>(`/admin/usage?${period}${groups ? `&group_by=${groups}` : ''}`);
-    const [stacked, perDay, perUser, perModel, total] = await Promise.all([usage(stackGroups), usage('day'), usage('user'), usage('provider,model'), usage('')]);
+    const [stacked, perDay, perUser, perModel, total] = await Promise.all([
+      usage(stackGroups),
+      usage('day'),
+      usage('user'),
+      usage('provider,model'),
+      usage(''),
+    ]);
     if (mine !== latest) return;
     const days = daysOf(from, to);
     const dayIndex = new Map(days.map((day, i) => [day, i]));

@@ -49,7 +49,10 @@ function readForm(form: Form): Record<FieldName | 'disabled', unknown> {
       raw === ''
         ? null
         : f.type === 'list'
-          ? raw.split(',').map((s) => s.trim()).filter(Boolean)
+          ? raw
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
           : f.type === 'date'
             ? new Date(`${raw}Z`).toISOString()
             : Number(raw);
@@ -61,7 +64,8 @@ function readForm(form: Form): Record<FieldName | 'disabled', unknown> {
 function fillForm(form: Form, user: User | undefined) {
   for (const f of FIELDS) {
     const value = user?.[f.name] ?? null;
-    form.inputs.get(f.name)!.value = value === null ? '' : Array.isArray(value) ? value.join(', ') : f.type === 'date' ? String(value).slice(0, 16) : String(value);
+    form.inputs.get(f.name)!.value =
+      value === null ? '' : Array.isArray(value) ? value.join(', ') : f.type === 'date' ? String(value).slice(0, 16) : String(value);
   }
   form.disabled.checked = user?.disabled ?? false;
 }
@@ -110,34 +114,37 @@ export function usersSection(shell: Shell) {
         type: 'button',
         textContent: user.disabled ? 'Enable' : 'Disable',
         attrs: { 'aria-label': `${user.disabled ? 'Enable' : 'Disable'} ${user.name}` },
-        onclick: () => shell.run(async () => {
-          await api(`/admin/users/${encodeURIComponent(user.name)}`, { method: 'PATCH', body: { disabled: !user.disabled } });
-          shell.announce(`${user.name} ${user.disabled ? 'enabled' : 'disabled'}.`);
-          await load();
-        }),
+        onclick: () =>
+          shell.run(async () => {
+            await api(`/admin/users/${encodeURIComponent(user.name)}`, { method: 'PATCH', body: { disabled: !user.disabled } });
+            shell.announce(`${user.name} ${user.disabled ? 'enabled' : 'disabled'}.`);
+            await load();
+          }),
       }),
       h('button', {
         type: 'button',
         textContent: 'Rotate key',
         attrs: { 'aria-label': `Rotate the key of ${user.name}` },
-        onclick: () => shell.run(async () => {
-          if (!(await confirmAction(`Rotate the key of ${user.name}?`, 'The current key stops working at once.', 'Rotate'))) return;
-          const { key } = await api<{ key: string }>(`/admin/users/${encodeURIComponent(user.name)}/rotate`, { method: 'POST' });
-          await load();
-          showKey(user.name, key, 'New');
-        }),
+        onclick: () =>
+          shell.run(async () => {
+            if (!(await confirmAction(`Rotate the key of ${user.name}?`, 'The current key stops working at once.', 'Rotate'))) return;
+            const { key } = await api<{ key: string }>(`/admin/users/${encodeURIComponent(user.name)}/rotate`, { method: 'POST' });
+            await load();
+            showKey(user.name, key, 'New');
+          }),
       }),
       h('button', {
         type: 'button',
         className: 'danger',
         textContent: 'Delete',
         attrs: { 'aria-label': `Delete ${user.name}` },
-        onclick: () => shell.run(async () => {
-          if (!(await confirmAction(`Delete ${user.name}?`, 'Their key stops working at once. Their usage records stay.', 'Delete'))) return;
-          await api(`/admin/users/${encodeURIComponent(user.name)}`, { method: 'DELETE' });
-          shell.announce(`${user.name} deleted.`);
-          await load();
-        }),
+        onclick: () =>
+          shell.run(async () => {
+            if (!(await confirmAction(`Delete ${user.name}?`, 'Their key stops working at once. Their usage records stay.', 'Delete'))) return;
+            await api(`/admin/users/${encodeURIComponent(user.name)}`, { method: 'DELETE' });
+            shell.announce(`${user.name} deleted.`);
+            await load();
+          }),
       }),
     ]);
     return h('tr', { className: user.disabled ? 'disabled' : '' }, [
@@ -182,7 +189,9 @@ export function usersSection(shell: Shell) {
     event.preventDefault();
     shell.run(async () => {
       // A new user: only the limits that are set.
-      const limits = Object.fromEntries(Object.entries(readForm(create)).filter(([name, value]) => value !== null && !(name === 'disabled' && value === false)));
+      const limits = Object.fromEntries(
+        Object.entries(readForm(create)).filter(([name, value]) => value !== null && !(name === 'disabled' && value === false)),
+      );
       const created = await api<{ name: string; key: string }>('/admin/users', { method: 'POST', body: { name: nameInput.value.trim(), ...limits } });
       createForm.reset();
       await load();

@@ -115,7 +115,11 @@ async function loadModels() {
   if (currentProvider() !== provider) return;
   models = listed;
   const groups = Object.entries(USAGE_LABELS).map(([usage, label]) =>
-    h('optgroup', { label }, models.filter((m) => (m.usage ?? 'chat') === usage).map((m) => h('option', { value: m.id, textContent: m.id }))),
+    h(
+      'optgroup',
+      { label },
+      models.filter((m) => (m.usage ?? 'chat') === usage).map((m) => h('option', { value: m.id, textContent: m.id })),
+    ),
   );
   ui.model.replaceChildren(...groups.filter((group) => group.childElementCount > 0));
   ui.model.disabled = models.length === 0;

@@ -97,7 +97,10 @@ export function keysSection(providerId: string, provider: Provider, draft: Draft
 
   const newKey = h('input', { type: 'password', required: true, spellcheck: false, autocomplete: 'off', className: 'mono' });
   const newOwner = h('input', { autocomplete: 'off' });
-  const newType = select(KEY_TYPES.filter(([value]) => value !== 'expired'), '');
+  const newType = select(
+    KEY_TYPES.filter(([value]) => value !== 'expired'),
+    '',
+  );
   const addForm = h('form', { className: 'add add-key', method: 'post', action: '/vault' }, [
     field('New key', newKey),
     field('Owner', newOwner),

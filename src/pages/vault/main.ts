@@ -81,9 +81,7 @@ const draft: Draft = {
 function renderProviders() {
   const config = session!.config;
   const ids = Object.keys(config.providers);
-  ui.providers.replaceChildren(
-    ...ids.map((id) => providerCard(id, config.providers[id]!, draft, () => removeProvider(id))),
-  );
+  ui.providers.replaceChildren(...ids.map((id) => providerCard(id, config.providers[id]!, draft, () => removeProvider(id))));
   if (ids.length === 0) ui.providers.append(h('p', { className: 'panel empty', textContent: 'No providers yet: add one below.' }));
 }
 
@@ -185,7 +183,10 @@ async function save() {
     const counts = (await res.json()) as { providers: number; keys: number; models: number };
     session.savedText = text;
     setDirty(false);
-    setMessage(`Saved. The gateway now serves ${count(counts.providers, 'provider')}, ${count(counts.keys, 'key')} and ${count(counts.models, 'model')}.`, true);
+    setMessage(
+      `Saved. The gateway now serves ${count(counts.providers, 'provider')}, ${count(counts.keys, 'key')} and ${count(counts.models, 'model')}.`,
+      true,
+    );
   } catch (err) {
     setMessage('');
     showError(`Not saved. ${describeError(err)}`);

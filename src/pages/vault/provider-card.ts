@@ -36,7 +36,12 @@ export function providerCard(id: string, provider: Provider, draft: Draft, onRem
     provider.protocol = protocol.value;
     draft.changed();
   });
-  const prefix = h('input', { value: provider.gatewayModelPrefix ?? '', spellcheck: false, className: 'mono', placeholder: PROVIDERS[id]?.gatewaySlug ?? `custom-${id}` });
+  const prefix = h('input', {
+    value: provider.gatewayModelPrefix ?? '',
+    spellcheck: false,
+    className: 'mono',
+    placeholder: PROVIDERS[id]?.gatewaySlug ?? `custom-${id}`,
+  });
   prefix.addEventListener('input', () => {
     setOptionalText(provider, 'gatewayModelPrefix', prefix.value);
     draft.changed();

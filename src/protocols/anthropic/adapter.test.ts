@@ -205,7 +205,9 @@ describe('Anthropic client request → OpenAI request', () => {
           role: 'assistant',
           content: 'Let me check.',
           reasoning_content: 'The user wants the weather in Paris.',
-          thinking_blocks: [{ type: 'thinking', thinking: 'The user wants the weather in Paris.', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds...' }],
+          thinking_blocks: [
+            { type: 'thinking', thinking: 'The user wants the weather in Paris.', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds...' },
+          ],
           tool_calls: [{ id: 'toolu_01A09q90qw90lq917835lq9', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris"}' } }],
         },
         { role: 'tool', tool_call_id: 'toolu_01A09q90qw90lq917835lq9', content: '18 degrees' },
@@ -244,7 +246,10 @@ describe('Anthropic client request → OpenAI request', () => {
     const base = { model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
     const webSearch = { ...base, tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 5 }] };
     expect(() => anthropicClient.toPivot(MessagesRequest.parse(webSearch))).toThrow(expect.objectContaining({ status: 400 }));
-    const pdf = { ...base, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } }] }] };
+    const pdf = {
+      ...base,
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } }] }],
+    };
     expect(() => anthropicClient.toPivot(MessagesRequest.parse(pdf))).toThrow(expect.objectContaining({ status: 400 }));
   });
 });
@@ -278,7 +283,12 @@ describe('OpenAI completion → Anthropic client message', () => {
 
 describe('OpenAI chunks → Anthropic client events', () => {
   const encode = async (sse: string) =>
-    parseSse(await encodeEvents(await decodeFixture(sse, openai.chat.stream({ model: 'gpt-4o-mini' })), anthropicClient.streamFromPivot(pivot({ model: 'm', messages: [{ role: 'user', content: 'x' }] }))));
+    parseSse(
+      await encodeEvents(
+        await decodeFixture(sse, openai.chat.stream({ model: 'gpt-4o-mini' })),
+        anthropicClient.streamFromPivot(pivot({ model: 'm', messages: [{ role: 'user', content: 'x' }] })),
+      ),
+    );
 
   it('text: the exact event order, every event named, usage in message_delta', async () => {
     const events = await encode(openaiStreamText);
@@ -295,7 +305,12 @@ describe('OpenAI chunks → Anthropic client events', () => {
     expect(events.every((e) => e.event === e.data.type)).toBe(true);
     expect(events[0]!.data.message).toMatchObject({ type: 'message', role: 'assistant', content: [], stop_reason: null, model: 'gpt-4o-mini-2024-07-18' });
     expect(events[1]!.data).toEqual({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
-    expect(events.slice(2, 5).map((e) => e.data.delta.text).join('')).toBe('Hello there!');
+    expect(
+      events
+        .slice(2, 5)
+        .map((e) => e.data.delta.text)
+        .join(''),
+    ).toBe('Hello there!');
     expect(events[6]!.data).toEqual({
       type: 'message_delta',
       delta: { stop_reason: 'end_turn', stop_sequence: null },
@@ -318,13 +333,21 @@ describe('OpenAI chunks → Anthropic client events', () => {
       'message_stop:',
     ]);
     expect(events[1]!.data.content_block).toEqual({ type: 'tool_use', id: 'call_DdmO9pD3xa9XTPNJ32zg2hcA', name: 'get_weather', input: {} });
-    expect(events.filter((e) => e.data.index === 0 && e.event === 'content_block_delta').map((e) => e.data.delta.partial_json).join('')).toBe('{"location": "Paris"}');
+    expect(
+      events
+        .filter((e) => e.data.index === 0 && e.event === 'content_block_delta')
+        .map((e) => e.data.delta.partial_json)
+        .join(''),
+    ).toBe('{"location": "Paris"}');
     expect(events[8]!.data.delta.stop_reason).toBe('tool_use');
   });
 
   it('a failure mid-stream ends with an Anthropic error event, nothing after it', async () => {
     const decoded = await decodeFixture(openaiStreamText, openai.chat.stream({ model: 'm' }));
-    const text = await encodeEvents([...decoded.slice(0, 2), { failure: { status: 504, message: 'too slow' } }, ...decoded.slice(2)], anthropicClient.streamFromPivot(pivot({ model: 'm', messages: [{ role: 'user', content: 'x' }] })));
+    const text = await encodeEvents(
+      [...decoded.slice(0, 2), { failure: { status: 504, message: 'too slow' } }, ...decoded.slice(2)],
+      anthropicClient.streamFromPivot(pivot({ model: 'm', messages: [{ role: 'user', content: 'x' }] })),
+    );
     const events = parseSse(text);
     expect(events.at(-1)).toEqual({ event: 'error', data: { type: 'error', error: { type: 'timeout_error', message: 'too slow' } } });
     expect(events.some((e) => e.event === 'message_stop')).toBe(false);
@@ -340,7 +363,10 @@ describe('OpenAI chunks → Anthropic client events', () => {
       { type: 'text', text: '' },
       { type: 'tool_use', id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', input: {} },
     ]);
-    const json = events.filter((e) => e.data.delta?.type === 'input_json_delta').map((e) => e.data.delta.partial_json).join('');
+    const json = events
+      .filter((e) => e.data.delta?.type === 'input_json_delta')
+      .map((e) => e.data.delta.partial_json)
+      .join('');
     expect(JSON.parse(json)).toEqual({ location: 'San Francisco, CA' });
     expect(events.at(-2)!.data).toMatchObject({ delta: { stop_reason: 'tool_use' }, usage: { input_tokens: 472, output_tokens: 89 } });
     expect(events[0]!.data.message.id).toBe('msg_014p7gG3wDgGV9EUtLvnow3U');

@@ -56,7 +56,9 @@ function withMessageCacheControl(message: ChatMessage, blocks: Record<string, un
 /** Signed thinking blocks, exactly as Anthropic gave them (any other field dropped). */
 const thinkingBlocks = (message: ChatMessage) =>
   (message.thinking_blocks ?? []).map((block) =>
-    block.type === 'redacted_thinking' ? { type: block.type, data: block.data ?? '' } : { type: block.type, thinking: block.thinking ?? '', signature: block.signature ?? '' },
+    block.type === 'redacted_thinking'
+      ? { type: block.type, data: block.data ?? '' }
+      : { type: block.type, thinking: block.thinking ?? '', signature: block.signature ?? '' },
   );
 
 function assistantBlocks(message: ChatMessage, withThinking: boolean): Record<string, unknown>[] {

@@ -97,7 +97,6 @@ export function messageToChat(json: unknown): ChatCompletion {
 
 export const anthropicMessageId = (id: string) => (id.startsWith('msg_') ? id : randomId('msg_'));
 
-
 /**
  * Reasoning of another provider as Anthropic thinking blocks. Only Anthropic can sign them: the
  * signature is left empty, and such a block going back to a translated provider is dropped there.
@@ -122,7 +121,12 @@ export function chatToMessage(completion: ChatCompletion) {
     content: [
       ...thinking,
       ...(text || calls.length === 0 ? [{ type: 'text', text }] : []),
-      ...calls.map((call) => ({ type: 'tool_use', id: anthropicToolId(call.id), name: call.function.name, input: jsonObjectOf(call.function.arguments || '{}') ?? {} })),
+      ...calls.map((call) => ({
+        type: 'tool_use',
+        id: anthropicToolId(call.id),
+        name: call.function.name,
+        input: jsonObjectOf(call.function.arguments || '{}') ?? {},
+      })),
     ],
     stop_reason: stopReasonOf(choice?.finish_reason),
     stop_sequence: null,

@@ -6,9 +6,7 @@ import * as z from 'zod';
 export const Block = z.looseObject({
   type: z.string(),
   text: z.string().optional(),
-  source: z
-    .looseObject({ type: z.string(), media_type: z.string().optional(), data: z.string().optional(), url: z.string().optional() })
-    .optional(),
+  source: z.looseObject({ type: z.string(), media_type: z.string().optional(), data: z.string().optional(), url: z.string().optional() }).optional(),
   id: z.string().optional(),
   name: z.string().optional(),
   input: z.unknown().optional(),

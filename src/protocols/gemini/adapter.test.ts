@@ -19,8 +19,7 @@ const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwA
 const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46]);
 const ctx = { model: 'gemini-2.0-flash' };
 const pivot = (body: unknown) => ChatRequest.parse(body);
-const serveImage = (type = 'image/jpeg', status = 200) =>
-  mockUpstream(() => new Response(JPEG, { status, headers: { 'content-type': type } }));
+const serveImage = (type = 'image/jpeg', status = 200) => mockUpstream(() => new Response(JPEG, { status, headers: { 'content-type': type } }));
 
 describe('OpenAI request → Gemini generateContent', () => {
   it('translates system, multi-turn, images (https fetched and inlined), tool calls and results, config, tools', async () => {
@@ -42,7 +41,10 @@ describe('OpenAI request → Gemini generateContent', () => {
         },
         {
           role: 'model',
-          parts: [{ functionCall: { name: 'get_weather', args: { location: 'Paris' } } }, { functionCall: { name: 'get_weather', args: { location: 'Lyon' } } }],
+          parts: [
+            { functionCall: { name: 'get_weather', args: { location: 'Paris' } } },
+            { functionCall: { name: 'get_weather', args: { location: 'Lyon' } } },
+          ],
         },
         {
           role: 'user',
@@ -89,7 +91,10 @@ describe('OpenAI request → Gemini generateContent', () => {
       pivot({
         model: 'x',
         stream: true,
-        messages: [{ role: 'developer', content: 'Be terse.' }, { role: 'user', content: 'hi' }],
+        messages: [
+          { role: 'developer', content: 'Be terse.' },
+          { role: 'user', content: 'hi' },
+        ],
         response_format: { type: 'json_schema', json_schema: { name: 'city', schema } },
         tools,
         tool_choice: { type: 'function', function: { name: 'get_weather' } },
@@ -113,7 +118,10 @@ describe('OpenAI request → Gemini generateContent', () => {
     await expect(gemini.chat.request(image('https://example.com/page'), ctx)).rejects.toMatchObject({ status: 400, code: 'invalid_image' });
     vi.restoreAllMocks();
     serveImage('image/png', 404);
-    await expect(gemini.chat.request(image('https://example.com/gone.png'), ctx)).rejects.toMatchObject({ status: 400, message: expect.stringContaining('404') });
+    await expect(gemini.chat.request(image('https://example.com/gone.png'), ctx)).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('404'),
+    });
     await expect(gemini.chat.request(image('ftp://example.com/a.png'), ctx)).rejects.toMatchObject({ status: 400 });
     const orphan = pivot({ model: 'x', messages: [{ role: 'tool', tool_call_id: 'call_nobody', content: 'x' }] });
     await expect(gemini.chat.request(orphan, ctx)).rejects.toMatchObject({ status: 400, code: 'unknown_tool_call' });
@@ -208,7 +216,16 @@ describe('Embeddings and token counts', () => {
 
   it('countTokens counts the whole request (system and tools included) and reads totalTokens', async () => {
     const counter = gemini.countTokens!;
-    const call = await counter.request(pivot({ model: 'x', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }] }), ctx);
+    const call = await counter.request(
+      pivot({
+        model: 'x',
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'hi' },
+        ],
+      }),
+      ctx,
+    );
     expect(call).toEqual({
       operation: 'models/gemini-2.0-flash:countTokens',
       search: '',

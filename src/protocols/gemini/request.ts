@@ -1,5 +1,16 @@
 import { GatewayError } from '../../errors';
-import { type ChatMessage, type ChatRequest, type ContentPart, jsonObjectOf, maxTokensOf, omitUndefined, stopSequencesOf, textOf, THINKING_BUDGET, toolArgumentsOf } from '../pivot/chat';
+import {
+  type ChatMessage,
+  type ChatRequest,
+  type ContentPart,
+  jsonObjectOf,
+  maxTokensOf,
+  omitUndefined,
+  stopSequencesOf,
+  textOf,
+  THINKING_BUDGET,
+  toolArgumentsOf,
+} from '../pivot/chat';
 import { thoughtSignatureOf } from '../pivot/thought-signatures';
 import { fetchImage, parseDataUrl } from '../pivot/images';
 import type { TranslateContext } from '../adapter';

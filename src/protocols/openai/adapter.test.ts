@@ -34,7 +34,12 @@ describe('OpenAI as the upstream protocol (the pivot itself)', () => {
   it('decodes parallel tool-call argument deltas', async () => {
     const events = await decodeFixture(streamToolCalls, openai.chat.stream(ctx));
     const deltas = chunks(events).flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
-    const args = [0, 1].map((i) => deltas.filter((d) => d.index === i).map((d) => d.function?.arguments ?? '').join(''));
+    const args = [0, 1].map((i) =>
+      deltas
+        .filter((d) => d.index === i)
+        .map((d) => d.function?.arguments ?? '')
+        .join(''),
+    );
     expect(args).toEqual(['{"location": "Paris"}', '{"location": "Lyon"}']);
     expect(chunks(events).at(-1)!.choices[0]!.finish_reason).toBe('tool_calls');
   });

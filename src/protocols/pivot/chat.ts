@@ -68,9 +68,7 @@ export const ResponseFormat = z.looseObject({
 
 export const ChatRequest = z.looseObject({
   model: ModelField,
-  messages: z
-    .array(ChatMessage, { error: 'field "messages" is required (an array of messages)' })
-    .min(1, 'field "messages" must not be empty'),
+  messages: z.array(ChatMessage, { error: 'field "messages" is required (an array of messages)' }).min(1, 'field "messages" must not be empty'),
   tools: z.array(FunctionTool).nullish(),
   tool_choice: ToolChoice.nullish(),
   parallel_tool_calls: z.boolean().nullish(),

@@ -14,9 +14,7 @@ export const EmbeddingsRequest = z.looseObject({
 
 export const EmbeddingsResponse = z.looseObject({
   object: z.literal('list'),
-  data: z.array(
-    z.looseObject({ object: z.literal('embedding'), index: z.number(), embedding: z.union([z.array(z.number()), z.string()]) }),
-  ),
+  data: z.array(z.looseObject({ object: z.literal('embedding'), index: z.number(), embedding: z.union([z.array(z.number()), z.string()]) })),
   model: z.string(),
   usage: z.looseObject({ prompt_tokens: z.number(), total_tokens: z.number() }),
 });

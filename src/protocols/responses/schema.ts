@@ -54,10 +54,7 @@ export const FunctionTool = z.looseObject({
   strict: z.boolean().nullish(),
 });
 
-export const ToolChoice = z.union([
-  z.enum(['none', 'auto', 'required']),
-  z.looseObject({ type: z.string(), name: z.string().optional() }),
-]);
+export const ToolChoice = z.union([z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.string(), name: z.string().optional() })]);
 
 export const TextFormat = z.looseObject({
   type: z.enum(['text', 'json_object', 'json_schema'], { error: 'text.format.type is "text", "json_object" or "json_schema"' }),

@@ -16,7 +16,13 @@ import { decodeFixture, encodeEvents, parseSse } from '../../../test/worker/help
 
 const request = (body: Record<string, unknown>) => ResponsesRequest.parse({ model: 'm', ...body });
 
-const weather = { type: 'function', name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { location: { type: 'string' } } }, strict: true };
+const weather = {
+  type: 'function',
+  name: 'get_weather',
+  description: 'Weather',
+  parameters: { type: 'object', properties: { location: { type: 'string' } } },
+  strict: true,
+};
 
 describe('request → pivot', () => {
   it('a string input is one user message; instructions lead as the system message', () => {
@@ -37,7 +43,14 @@ describe('request → pivot', () => {
       request({
         input: [
           { role: 'developer', content: 'Use tools.' },
-          { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Weather in Paris and Rome?' }, { type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'low' }] },
+          {
+            type: 'message',
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'Weather in Paris and Rome?' },
+              { type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'low' },
+            ],
+          },
           { type: 'reasoning', id: 'rs_1', summary: [{ type: 'summary_text', text: 'two calls' }], encrypted_content: 'opaque' },
           { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Checking.' }] },
           { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"location":"Paris"}' },
@@ -53,7 +66,13 @@ describe('request → pivot', () => {
     );
     expect(pivot.messages).toEqual([
       { role: 'system', content: 'Use tools.' },
-      { role: 'user', content: [{ type: 'text', text: 'Weather in Paris and Rome?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', detail: 'low' } }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Weather in Paris and Rome?' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', detail: 'low' } },
+        ],
+      },
       {
         role: 'assistant',
         content: 'Checking.',
@@ -65,7 +84,9 @@ describe('request → pivot', () => {
       { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
       { role: 'tool', tool_call_id: 'call_2', content: 'rain' },
     ]);
-    expect(pivot.tools).toEqual([{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: weather.parameters, strict: true } }]);
+    expect(pivot.tools).toEqual([
+      { type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: weather.parameters, strict: true } },
+    ]);
     expect(pivot.tool_choice).toEqual({ type: 'function', function: { name: 'get_weather' } });
     expect(pivot.parallel_tool_calls).toBe(true);
     expect(pivot.stream_options).toEqual({ include_usage: true });
@@ -109,7 +130,10 @@ describe('request → pivot', () => {
     expect(refusal({ input: [{ type: 'item_reference', id: 'msg_1' }] }).message).toContain('an input item of type "item_reference"');
     expect(refusal({ input: 'x', tools: [{ type: 'web_search' }] }).message).toContain('the "web_search" tool');
     expect(refusal({ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }).message).toContain('file_id');
-    expect(refusal({ input: [{ type: 'function_call', call_id: 'c' }] })).toMatchObject({ status: 400, message: expect.stringContaining('input[0] (function_call)') });
+    expect(refusal({ input: [{ type: 'function_call', call_id: 'c' }] })).toMatchObject({
+      status: 400,
+      message: expect.stringContaining('input[0] (function_call)'),
+    });
   });
 });
 
@@ -123,7 +147,13 @@ describe('pivot → Response', () => {
         created: 1,
         model: 'm-2025',
         choices: [{ index: 0, message: { role: 'assistant', content: 'Hello', reasoning_content: 'think' }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 2 } },
+        usage: {
+          prompt_tokens: 10,
+          completion_tokens: 5,
+          total_tokens: 15,
+          prompt_tokens_details: { cached_tokens: 4 },
+          completion_tokens_details: { reasoning_tokens: 2 },
+        },
       },
       meta,
     );
@@ -138,7 +168,13 @@ describe('pivot → Response', () => {
         { type: 'reasoning', summary: [{ type: 'summary_text', text: 'think' }] },
         { type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Hello', annotations: [] }] },
       ],
-      usage: { input_tokens: 10, input_tokens_details: { cached_tokens: 4 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: 15 },
+      usage: {
+        input_tokens: 10,
+        input_tokens_details: { cached_tokens: 4 },
+        output_tokens: 5,
+        output_tokens_details: { reasoning_tokens: 2 },
+        total_tokens: 15,
+      },
     });
     expect(answer.id).toMatch(/^resp_/);
   });
@@ -151,12 +187,29 @@ describe('pivot → Response', () => {
         object: 'chat.completion',
         created: 1,
         model: 'm',
-        choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_9', type: 'function', function: { name: 'f', arguments: '{}' } }] }, finish_reason: 'tool_calls' }],
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_9', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+            finish_reason: 'tool_calls',
+          },
+        ],
       },
       meta,
     );
-    expect(calls.output).toEqual([{ id: expect.stringMatching(/^fc_/), type: 'function_call', status: 'completed', call_id: 'call_9', name: 'f', arguments: '{}' }]);
-    const cut = chatToResponse({ id: 'c', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'Hel' }, finish_reason: 'length' }] }, meta);
+    expect(calls.output).toEqual([
+      { id: expect.stringMatching(/^fc_/), type: 'function_call', status: 'completed', call_id: 'call_9', name: 'f', arguments: '{}' },
+    ]);
+    const cut = chatToResponse(
+      {
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'Hel' }, finish_reason: 'length' }],
+      },
+      meta,
+    );
     expect(cut).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } });
   });
 });
@@ -172,7 +225,14 @@ const chunk = (delta: ChatChunk['choices'][number]['delta'], finish: string | nu
   chunk: { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm-2025', choices: [{ index: 0, delta, finish_reason: finish }] },
 });
 const usageChunk: PivotEvent = {
-  chunk: { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm-2025', choices: [], usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 } },
+  chunk: {
+    id: 'c',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'm-2025',
+    choices: [],
+    usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 },
+  },
 };
 
 describe('pivot stream → Responses events', () => {
@@ -180,7 +240,14 @@ describe('pivot stream → Responses events', () => {
     const stored: unknown[] = [];
     const meta = responseMeta(request({ input: 'Hi', stream: true }), 'm');
     const text = await encodeEvents(
-      [chunk({ role: 'assistant', content: '' }), chunk({ reasoning_content: 'hmm' }), chunk({ content: 'Hel' }), chunk({ content: 'lo' }), chunk({}, 'stop'), usageChunk],
+      [
+        chunk({ role: 'assistant', content: '' }),
+        chunk({ reasoning_content: 'hmm' }),
+        chunk({ content: 'Hel' }),
+        chunk({ content: 'lo' }),
+        chunk({}, 'stop'),
+        usageChunk,
+      ],
       encodeResponsesStream(meta, { onDone: (response) => void stored.push(response) }),
     );
     const frames = parseSse(text);
@@ -208,7 +275,13 @@ describe('pivot stream → Responses events', () => {
     const final = accumulate(events);
     expect(final.output_text).toBe('Hello');
     expect(final.status).toBe('completed');
-    expect(final.usage).toEqual({ input_tokens: 7, input_tokens_details: { cached_tokens: 0 }, output_tokens: 3, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 10 });
+    expect(final.usage).toEqual({
+      input_tokens: 7,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: 3,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: 10,
+    });
     expect(final.output[0]).toMatchObject({ type: 'reasoning', summary: [{ type: 'summary_text', text: 'hmm' }] });
     expect(stored).toEqual([(events.at(-1) as { response: unknown }).response]);
   });
@@ -224,8 +297,22 @@ describe('pivot stream → Responses events', () => {
     expect(done).toMatchObject({ name: 'get_weather', arguments: '{"location": "Paris"}' });
     const final = accumulate(events);
     expect(final.output).toEqual([
-      { id: expect.stringMatching(/^fc_/), type: 'function_call', status: 'completed', call_id: 'call_DdmO9pD3xa9XTPNJ32zg2hcA', name: 'get_weather', arguments: '{"location": "Paris"}' },
-      { id: expect.stringMatching(/^fc_/), type: 'function_call', status: 'completed', call_id: 'call_ABCDEFGHIJ0123456789abcd', name: 'get_weather', arguments: '{"location": "Lyon"}' },
+      {
+        id: expect.stringMatching(/^fc_/),
+        type: 'function_call',
+        status: 'completed',
+        call_id: 'call_DdmO9pD3xa9XTPNJ32zg2hcA',
+        name: 'get_weather',
+        arguments: '{"location": "Paris"}',
+      },
+      {
+        id: expect.stringMatching(/^fc_/),
+        type: 'function_call',
+        status: 'completed',
+        call_id: 'call_ABCDEFGHIJ0123456789abcd',
+        name: 'get_weather',
+        arguments: '{"location": "Lyon"}',
+      },
     ]);
   });
 
@@ -245,13 +332,19 @@ describe('pivot stream → Responses events', () => {
       ),
     ).map((f) => f.data as ResponseStreamEvent);
     expect(events.at(-1)).toMatchObject({ type: 'response.failed', response: { status: 'failed', error: { code: 'server_error', message: 'Overloaded' } } });
-    expect(accumulate(events).output).toMatchObject([{ call_id: 'call_a', arguments: '{"a":1}' }, { call_id: 'call_b', arguments: '{}' }]);
+    expect(accumulate(events).output).toMatchObject([
+      { call_id: 'call_a', arguments: '{"a":1}' },
+      { call_id: 'call_b', arguments: '{}' },
+    ]);
     expect(stored).toEqual([]);
   });
 
   it('a length stop ends with response.incomplete', async () => {
     const meta = responseMeta(request({ input: 'x', stream: true, max_output_tokens: 1 }), 'm');
     const events = parseSse(await encodeEvents([chunk({ content: 'Hel' }), chunk({}, 'length')], encodeResponsesStream(meta))).map((f) => f.data);
-    expect(events.at(-1)).toMatchObject({ type: 'response.incomplete', response: { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } } });
+    expect(events.at(-1)).toMatchObject({
+      type: 'response.incomplete',
+      response: { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } },
+    });
   });
 });

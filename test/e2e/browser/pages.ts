@@ -18,7 +18,12 @@ export function unlabelledControls(page: Page): Promise<string[]> {
       .filter((control) => control.getClientRects().length > 0)
       .filter((control) => {
         const labels = (control as HTMLInputElement).labels;
-        const byLabel = labels ? [...labels].map((label) => label.textContent ?? '').join('').trim() : '';
+        const byLabel = labels
+          ? [...labels]
+              .map((label) => label.textContent ?? '')
+              .join('')
+              .trim()
+          : '';
         const labelledBy = (control.getAttribute('aria-labelledby') ?? '')
           .split(/\s+/)
           .map((id) => document.getElementById(id)?.textContent ?? '')

@@ -82,7 +82,12 @@ describe.each(Object.entries(PROVIDERS))('Chat Completions → %s', (provider, m
     // Groq-style providers call it `reasoning`; translated answers call it `reasoning_content`.
     expect(message.reasoning_content ?? message.reasoning).toContain('think first');
 
-    const stream = client.chat.completions.stream({ model, messages: [{ role: 'user', content: 'think aloud' }], reasoning_effort: 'low', max_completion_tokens: 4096 });
+    const stream = client.chat.completions.stream({
+      model,
+      messages: [{ role: 'user', content: 'think aloud' }],
+      reasoning_effort: 'low',
+      max_completion_tokens: 4096,
+    });
     const reasoning: string[] = [];
     stream.on('chunk', (chunk) => {
       const delta = chunk.choices[0]?.delta as { reasoning_content?: string; reasoning?: string } | undefined;
@@ -141,7 +146,11 @@ describe('reasoning state across turns', () => {
         tools,
         messages: [
           { role: 'user', content: THREE_CITIES },
-          { role: 'assistant', content: null, tool_calls: [{ id: 'call_plain', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris"}' } }] },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'call_plain', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris"}' } }],
+          },
           { role: 'tool', tool_call_id: 'call_plain', content: weatherIn('Paris') },
         ],
       })
@@ -166,7 +175,13 @@ describe('prompt caching', () => {
   it('cache_control reaches Anthropic from Chat Completions; cached tokens come back as prompt_tokens_details.cached_tokens', async () => {
     const system = { type: 'text' as const, text: 'A long, stable system prompt. '.repeat(40), cache_control: { type: 'ephemeral' } };
     const ask = (content: string) =>
-      client.chat.completions.create({ model: PROVIDERS.Anthropic, messages: [{ role: 'system', content: [system] }, { role: 'user', content }] });
+      client.chat.completions.create({
+        model: PROVIDERS.Anthropic,
+        messages: [
+          { role: 'system', content: [system] },
+          { role: 'user', content },
+        ],
+      });
     await ask('first');
     const second = await ask('second');
     expect(received(rig.standIn, '/anthropic/v1/messages')[0]!.system).toEqual([system]);
@@ -174,7 +189,10 @@ describe('prompt caching', () => {
   });
 
   it.each(['OpenAI-protocol', 'Gemini'] as const)('%s: a repeated prefix is reported as cached_tokens', async (provider) => {
-    const messages: Message[] = [{ role: 'system', content: 'Stable instructions. '.repeat(40) }, { role: 'user', content: 'same question' }];
+    const messages: Message[] = [
+      { role: 'system', content: 'Stable instructions. '.repeat(40) },
+      { role: 'user', content: 'same question' },
+    ];
     await client.chat.completions.create({ model: PROVIDERS[provider], messages });
     const again = await client.chat.completions.create({ model: PROVIDERS[provider], messages });
     expect(again.usage!.prompt_tokens_details?.cached_tokens).toBeGreaterThan(0);

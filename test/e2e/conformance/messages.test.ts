@@ -141,7 +141,13 @@ describe('what the providers refuse reaches the client as their 400', () => {
         thinking: THINKING,
         messages: [
           { role: 'user', content: 'hi' },
-          { role: 'assistant', content: [{ type: 'thinking', thinking: 'made up', signature: 'bm90IGEgc2lnbmF0dXJl' }, { type: 'text', text: 'hello' }] },
+          {
+            role: 'assistant',
+            content: [
+              { type: 'thinking', thinking: 'made up', signature: 'bm90IGEgc2lnbmF0dXJl' },
+              { type: 'text', text: 'hello' },
+            ],
+          },
           { role: 'user', content: 'again' },
         ],
       })
@@ -178,7 +184,12 @@ describe('prompt caching', () => {
   });
 
   it.each(['OpenAI-protocol', 'Gemini'] as const)('%s: a repeated prefix is reported as cache_read_input_tokens, streamed too', async (provider) => {
-    const params = { model: PROVIDERS[provider], max_tokens: 100, system: 'Stable instructions. '.repeat(40), messages: [{ role: 'user' as const, content: 'same question' }] };
+    const params = {
+      model: PROVIDERS[provider],
+      max_tokens: 100,
+      system: 'Stable instructions. '.repeat(40),
+      messages: [{ role: 'user' as const, content: 'same question' }],
+    };
     await client.messages.create(params);
     const again = await client.messages.stream(params).finalMessage();
     expect(again.usage.cache_read_input_tokens).toBeGreaterThan(0);

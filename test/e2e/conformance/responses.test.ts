@@ -35,7 +35,11 @@ beforeAll(async () => {
   const users = demoUsers();
   // DEFAULT_RPM 0: the matrix sends more than the default 60 requests a minute as one user.
   try {
-    gateway = await startGateway({ vars: { AI_JSON_CRYPTOKEN: TOKEN, DEFAULT_RPM: '0' }, users, vaultText: await encryptWithOpenssl(JSON.stringify(vault), TOKEN) });
+    gateway = await startGateway({
+      vars: { AI_JSON_CRYPTOKEN: TOKEN, DEFAULT_RPM: '0' },
+      users,
+      vaultText: await encryptWithOpenssl(JSON.stringify(vault), TOKEN),
+    });
   } catch (err) {
     await standIn.close();
     throw err;
@@ -72,7 +76,9 @@ describe.each(COLUMNS)('openai SDK Responses → %s', (column) => {
   const model = () => MODELS[column]!;
 
   it('plain: responses.create answers, with usage and the provider named', async () => {
-    const { data, response } = await client.responses.create({ model: model(), instructions: 'Be brief.', input: 'hello there', max_output_tokens: 100 }).withResponse();
+    const { data, response } = await client.responses
+      .create({ model: model(), instructions: 'Be brief.', input: 'hello there', max_output_tokens: 100 })
+      .withResponse();
     expect(response.headers.get('x-switchyard-provider')).toBe(model().split('/')[0]);
     expect(data.object).toBe('response');
     expect(data.status).toBe('completed');
@@ -100,7 +106,15 @@ describe.each(COLUMNS)('openai SDK Responses → %s', (column) => {
     expect(final.usage!.output_tokens).toBeGreaterThan(0);
     const types = events.map((e) => e.type);
     expect(types.slice(0, 2)).toEqual(['response.created', 'response.in_progress']);
-    expect(types).toEqual(expect.arrayContaining(['response.output_item.added', 'response.content_part.added', 'response.output_text.done', 'response.content_part.done', 'response.output_item.done']));
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'response.output_item.added',
+        'response.content_part.added',
+        'response.output_text.done',
+        'response.content_part.done',
+        'response.output_item.done',
+      ]),
+    );
     expect(types.at(-1)).toBe('response.completed');
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
     expect((await client.responses.retrieve(final.id)).output_text).toBe(text);
@@ -113,7 +127,12 @@ describe.each(COLUMNS)('openai SDK Responses → %s', (column) => {
     expect(JSON.parse(call1.arguments)).toEqual({ location: 'Paris' });
 
     const turn2 = await client.responses
-      .stream({ model: model(), previous_response_id: turn1.id, tools: [weather], input: [{ type: 'function_call_output', call_id: call1.call_id, output: '18°C, sunny' }] })
+      .stream({
+        model: model(),
+        previous_response_id: turn1.id,
+        tools: [weather],
+        input: [{ type: 'function_call_output', call_id: call1.call_id, output: '18°C, sunny' }],
+      })
       .finalResponse();
     expect(turn2.output_text).toBe('Echo: What is the weather in Paris?');
 
@@ -167,7 +186,15 @@ describe.each(COLUMNS)('openai SDK Responses → %s', (column) => {
     const image = `data:image/png;base64,${TINY_PNG.toString('base64')}`;
     const answer = await client.responses.create({
       model: model(),
-      input: [{ role: 'user', content: [{ type: 'input_text', text: 'describe this' }, { type: 'input_image', image_url: image, detail: 'auto' }] }],
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'describe this' },
+            { type: 'input_image', image_url: image, detail: 'auto' },
+          ],
+        },
+      ],
     });
     expect(answer.output_text).toBe('Echo: describe this');
     expect(JSON.stringify(upstream(column)[0])).toContain(TINY_PNG.toString('base64'));
@@ -198,11 +225,13 @@ describe('the route', () => {
       .create({ model: MODELS.anthropic!, input: [{ type: 'function_call_output', call_id: 'call_nowhere', output: 'x' }] })
       .catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((failure as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('No tool call found for function call output with call_id call_nowhere.');
+    expect((failure as InstanceType<typeof OpenAI.BadRequestError>).message).toContain(
+      'No tool call found for function call output with call_id call_nowhere.',
+    );
     expect(standIn.requests).toHaveLength(0);
   });
 
-  it('the native provider refuses the same (the stand-in speaks OpenAI\'s refusals)', async () => {
+  it("the native provider refuses the same (the stand-in speaks OpenAI's refusals)", async () => {
     const failure = await client.responses
       .create({ model: MODELS['openai (native)']!, input: [{ type: 'function_call_output', call_id: 'call_nowhere', output: 'x' }] })
       .catch((err: unknown) => err);
@@ -215,7 +244,9 @@ describe('the route', () => {
     const other = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: demoUsers().audrey!.key, maxRetries: 0 });
     await expect(other.responses.retrieve(mine.id)).rejects.toMatchObject({ status: 404 });
     await expect(other.responses.delete(mine.id)).rejects.toMatchObject({ status: 404 });
-    await expect(other.responses.create({ model: MODELS['openai-protocol']!, input: 'x', previous_response_id: mine.id })).rejects.toMatchObject({ status: 404 });
+    await expect(other.responses.create({ model: MODELS['openai-protocol']!, input: 'x', previous_response_id: mine.id })).rejects.toMatchObject({
+      status: 404,
+    });
     await client.responses.delete(mine.id);
     await expect(client.responses.retrieve(mine.id)).rejects.toMatchObject({ status: 404 });
   });

@@ -120,11 +120,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const varArgs = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ['--var', `${name}:${value}`]);
   const args = [
     'dev',
-    '--ip', '127.0.0.1',
-    '--port', '0',
-    '--inspector-port', '0',
-    '--persist-to', join(stateDir, 'persist'),
-    '--env-file', envFile,
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--inspector-port',
+    '0',
+    '--persist-to',
+    join(stateDir, 'persist'),
+    '--env-file',
+    envFile,
     '--show-interactive-dev-session=false',
     ...varArgs,
   ];

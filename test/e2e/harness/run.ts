@@ -8,11 +8,7 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(
-  command: string,
-  args: string[],
-  options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<RunResult> {
+export function run(command: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];

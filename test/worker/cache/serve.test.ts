@@ -75,7 +75,12 @@ const OPERATIONS: [string, string, () => unknown, Record<string, string>?][] = [
   ['proxy Gemini generateContent', '/gemini/v1beta/models/gemini-2.0-flash:generateContent', gemini],
   ['proxy Gemini streamGenerateContent', '/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse', gemini],
   ['legacy X-Host-Final chat/completions', '/openai/v1/chat/completions', () => chat('llama-3.3-70b-versatile'), { 'X-Host-Final': 'api.groq.com' }],
-  ['legacy X-Host-Final messages stream', '/v1/messages', () => chat('claude-sonnet-4-5', { max_tokens: 64, stream: true }), { 'X-Host-Final': 'api.anthropic.com' }],
+  [
+    'legacy X-Host-Final messages stream',
+    '/v1/messages',
+    () => chat('claude-sonnet-4-5', { max_tokens: 64, stream: true }),
+    { 'X-Host-Final': 'api.anthropic.com' },
+  ],
   ['unified /v1/chat/completions', '/v1/chat/completions', () => chat('llama-3.3-70b-versatile')],
   ['unified /v1/chat/completions stream', '/v1/chat/completions', () => chat('llama-3.3-70b-versatile', { stream: true })],
   ['unified /v1/chat/completions translated to Gemini, stream', '/v1/chat/completions', () => chat('gemini/gemini-2.0-flash', { stream: true })],
@@ -261,7 +266,11 @@ describe('the vault model default cacheTtl', () => {
   it('a cacheTtl outside 0..86400 is refused by the vault schema', async () => {
     const bad = config();
     (bad.providers.openai!.models as { cacheTtl?: number }[])[0]!.cacheTtl = 90_000;
-    const res = await app.request('/ai.json.enc', { method: 'PUT', headers: { authorization: 'Bearer test-vault-token' }, body: await sealVault(bad) }, await makeEnv());
+    const res = await app.request(
+      '/ai.json.enc',
+      { method: 'PUT', headers: { authorization: 'Bearer test-vault-token' }, body: await sealVault(bad) },
+      await makeEnv(),
+    );
     expect(res.status).toBe(422);
     expect(await res.text()).toContain('cacheTtl');
   });

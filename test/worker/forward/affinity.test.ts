@@ -121,7 +121,11 @@ describe('key choice', () => {
   });
 
   it.each([
-    ['Anthropic messages', '/anthropic/v1/messages', (q: string) => ({ model: 'claude-sonnet-4-5', max_tokens: 64, system: LONG_SYSTEM, messages: [{ role: 'user', content: q }] })],
+    [
+      'Anthropic messages',
+      '/anthropic/v1/messages',
+      (q: string) => ({ model: 'claude-sonnet-4-5', max_tokens: 64, system: LONG_SYSTEM, messages: [{ role: 'user', content: q }] }),
+    ],
     [
       'Gemini generateContent',
       '/gemini/v1beta/models/gemini-2.0-flash:generateContent',

@@ -56,10 +56,7 @@ describe('round-robin over usable keys', () => {
     const { calls } = mockProviders();
     const id = freshId();
     const env = await makeEnv({
-      config: configWith(id, [
-        { key: 'key-until-noon', expiresAt: '2026-05-01T12:00:00Z' },
-        { key: 'key-forever' },
-      ]),
+      config: configWith(id, [{ key: 'key-until-noon', expiresAt: '2026-05-01T12:00:00Z' }, { key: 'key-forever' }]),
     });
     const send = () => app.request(`/${id}/v1/chat/completions`, postJson(chat), env);
     await send();
@@ -85,7 +82,13 @@ describe('round-robin over usable keys', () => {
 
 describe('a provider without a usable key', () => {
   it.each([
-    ['all keys expired', [{ key: 'key-x', type: 'expired' }, { key: 'key-y', expiresAt: '2020-02-02T00:00:00Z' }]],
+    [
+      'all keys expired',
+      [
+        { key: 'key-x', type: 'expired' },
+        { key: 'key-y', expiresAt: '2020-02-02T00:00:00Z' },
+      ],
+    ],
     ['no keys at all', []],
   ])('%s: absent from /v1/providers, and a 503 that says why, with no upstream call', async (_, keys) => {
     const { calls } = forbidUpstream();

@@ -26,8 +26,7 @@ import { openaiErrors } from '../../../src/errors';
 afterEach(() => vi.restoreAllMocks());
 
 type TestEnv = Awaited<ReturnType<typeof multiKeyEnv>>;
-const streamChat = (env: TestEnv, init: RequestInit = {}) =>
-  app.request('/groq/v1/chat/completions', { ...postJson({ ...CHAT, stream: true }), ...init }, env);
+const streamChat = (env: TestEnv, init: RequestInit = {}) => app.request('/groq/v1/chat/completions', { ...postJson({ ...CHAT, stream: true }), ...init }, env);
 
 async function nextText(reader: ReadableStreamDefaultReader<Uint8Array>) {
   const { value } = await reader.read();

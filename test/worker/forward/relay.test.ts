@@ -42,9 +42,24 @@ const UPSTREAM_HEADERS = {
 };
 
 describe.each([
-  ['OpenAI chat.completion.chunk', '/groq/v1/chat/completions', { model: 'llama-3.3-70b-versatile', stream: true, messages: [{ role: 'user', content: 'hi' }] }, openaiChatStream('llama-3.3-70b-versatile', ['Hel', 'lo', ' there'])],
-  ['Anthropic message events', '/anthropic/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'hi' }] }, anthropicStream('claude-sonnet-4-5', ['Hel', 'lo'])],
-  ['Gemini alt=sse', '/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse', { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }, geminiStream(['Hel', 'lo', ' there'])],
+  [
+    'OpenAI chat.completion.chunk',
+    '/groq/v1/chat/completions',
+    { model: 'llama-3.3-70b-versatile', stream: true, messages: [{ role: 'user', content: 'hi' }] },
+    openaiChatStream('llama-3.3-70b-versatile', ['Hel', 'lo', ' there']),
+  ],
+  [
+    'Anthropic message events',
+    '/anthropic/v1/messages',
+    { model: 'claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'hi' }] },
+    anthropicStream('claude-sonnet-4-5', ['Hel', 'lo']),
+  ],
+  [
+    'Gemini alt=sse',
+    '/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse',
+    { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] },
+    geminiStream(['Hel', 'lo', ' there']),
+  ],
 ])('%s', (_, path, body, events) => {
   it('each event reaches the client before the upstream writes the next one', async () => {
     const upstream = controlledStream();
@@ -93,7 +108,11 @@ it('an event split across upstream chunks arrives whole, as soon as its last byt
   const env = await makeEnv();
   const events = openaiChatStream('llama-3.3-70b-versatile', ['Hello']);
   upstream.push(events[0]!);
-  const res = await app.request('/groq/v1/chat/completions', postJson({ model: 'llama-3.3-70b-versatile', stream: true, messages: [{ role: 'user', content: 'hi' }] }), env);
+  const res = await app.request(
+    '/groq/v1/chat/completions',
+    postJson({ model: 'llama-3.3-70b-versatile', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    env,
+  );
   const reader = res.body!.getReader();
   const received = { text: '' };
   await readUntil(reader, received, events[0]!);

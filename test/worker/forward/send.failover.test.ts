@@ -8,8 +8,7 @@ import { CHAT, completion, faultyUpstream, freshKeys, multiKeyEnv, openaiError }
 
 afterEach(() => vi.restoreAllMocks());
 
-const chat = (env: Awaited<ReturnType<typeof multiKeyEnv>>, body: unknown = CHAT) =>
-  app.request('/groq/v1/chat/completions', postJson(body), env);
+const chat = (env: Awaited<ReturnType<typeof multiKeyEnv>>, body: unknown = CHAT) => app.request('/groq/v1/chat/completions', postJson(body), env);
 
 describe('failover across keys', () => {
   it('replays a request refused with 429 + Retry-After with the next key, byte for byte, and rests the refused key', async () => {
@@ -52,9 +51,7 @@ describe('failover across keys', () => {
     const keys = freshKeys('gsk', 3);
     const env = await multiKeyEnv({ groq: keys });
     const revoked = keys[1]!;
-    const calls = faultyUpstream((call) =>
-      call.key === revoked ? openaiError(401, {}, 'Invalid API Key') : Response.json(completion()),
-    );
+    const calls = faultyUpstream((call) => (call.key === revoked ? openaiError(401, {}, 'Invalid API Key') : Response.json(completion())));
     for (let i = 0; i < 9; i++) {
       const res = await chat(env);
       expect(res.status).toBe(200);
@@ -78,9 +75,7 @@ describe('failover across keys', () => {
   it('fails over on a 200 whose JSON body is cut short', async () => {
     const env = await multiKeyEnv({ groq: freshKeys('gsk', 2) });
     faultyUpstream((_, i) =>
-      i === 0
-        ? new Response(JSON.stringify(completion()).slice(0, 40), { headers: { 'content-type': 'application/json' } })
-        : Response.json(completion()),
+      i === 0 ? new Response(JSON.stringify(completion()).slice(0, 40), { headers: { 'content-type': 'application/json' } }) : Response.json(completion()),
     );
     const res = await chat(env);
     expect(res.status).toBe(200);
@@ -92,7 +87,9 @@ describe('failover across keys', () => {
     const env = await multiKeyEnv({ groq: freshKeys('gsk', 3) });
     for (const status of [400, 404, 422]) {
       vi.restoreAllMocks();
-      const calls = faultyUpstream(() => Response.json({ error: { message: `provider says ${status}`, type: 'invalid_request_error', code: null } }, { status }));
+      const calls = faultyUpstream(() =>
+        Response.json({ error: { message: `provider says ${status}`, type: 'invalid_request_error', code: null } }, { status }),
+      );
       const res = await chat(env);
       expect(res.status).toBe(status);
       expect(res.headers.get('x-switchyard-attempts')).toBe('1');
@@ -190,7 +187,13 @@ describe('provider errors that echo a secret', () => {
     const env = await multiKeyEnv({ groq: keys, vars: { CLOUDFLARE_AIG_TOKEN: 'aig-token-secret-123' } });
     faultyUpstream((call) =>
       Response.json(
-        { error: { message: `Incorrect API key provided: ${call.key}. Also ${keys.join(', ')} and aig-token-secret-123 and test-vault-token`, type: 'invalid_request_error', code: 'invalid_api_key' } },
+        {
+          error: {
+            message: `Incorrect API key provided: ${call.key}. Also ${keys.join(', ')} and aig-token-secret-123 and test-vault-token`,
+            type: 'invalid_request_error',
+            code: 'invalid_api_key',
+          },
+        },
         { status: 401 },
       ),
     );
@@ -215,7 +218,13 @@ describe('provider errors that echo a secret', () => {
 
   it('turns an HTML or plain-text upstream error page into the JSON error shape, keeping status and headers', async () => {
     const env = await multiKeyEnv({ groq: freshKeys('gsk', 1) });
-    faultyUpstream(() => new Response('<html><body><h1>502 Bad Gateway</h1></body></html>', { status: 502, headers: { 'content-type': 'text/html', 'x-upstream-trace': 'up-1' } }));
+    faultyUpstream(
+      () =>
+        new Response('<html><body><h1>502 Bad Gateway</h1></body></html>', {
+          status: 502,
+          headers: { 'content-type': 'text/html', 'x-upstream-trace': 'up-1' },
+        }),
+    );
     const res = await chat(env);
     expect(res.status).toBe(502);
     expect(res.headers.get('content-type')).toContain('application/json');

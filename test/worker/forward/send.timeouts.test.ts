@@ -11,8 +11,7 @@ import { CHAT, chunk, completion, controlledStream, faultyUpstream, freshKeys, h
 
 afterEach(() => vi.restoreAllMocks());
 
-const chat = (env: Awaited<ReturnType<typeof multiKeyEnv>>, body: unknown = CHAT) =>
-  app.request('/groq/v1/chat/completions', postJson(body), env);
+const chat = (env: Awaited<ReturnType<typeof multiKeyEnv>>, body: unknown = CHAT) => app.request('/groq/v1/chat/completions', postJson(body), env);
 
 describe('timeouts', () => {
   it('gives up on an attempt past UPSTREAM_FIRST_BYTE_TIMEOUT_MS, aborts it, and tries the next key', async () => {

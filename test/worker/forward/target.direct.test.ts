@@ -34,19 +34,54 @@ function send(path: string, body: BodyInit, headers: Record<string, string> = {}
 const headerNames = (call: UpstreamCall) => [...call.headers.keys()].sort();
 
 describe.each([
-  ['chat/completions', '/groq/v1/chat/completions', 'https://api.groq.com/openai/v1/chat/completions', 'gsk-key-groq-1',
-    '{ "model" : "llama-3.3-70b-versatile",\n  "messages": [ {"role":"user","content":"héllo"} ], "temperature": 0.7 }', 'chat.completion'],
-  ['completions', '/openai/v1/completions', 'https://api.openai.com/v1/completions', 'sk-key-openai-1',
-    '{"model":"gpt-3.5-turbo-instruct","prompt":"Say hello","max_tokens":5}', 'text_completion'],
-  ['embeddings', '/openai/v1/embeddings', 'https://api.openai.com/v1/embeddings', 'sk-key-openai-1',
-    '{"model":"text-embedding-3-small","input":["a","b"],"encoding_format":"float"}', 'list'],
-  ['images/generations', '/openai/v1/images/generations', 'https://api.openai.com/v1/images/generations', 'sk-key-openai-1',
-    '{"model":"dall-e-3","prompt":"a red fox","n":1,"size":"1024x1024"}', undefined],
-  ['moderations', '/openai/v1/moderations', 'https://api.openai.com/v1/moderations', 'sk-key-openai-1',
-    '{"model":"omni-moderation-latest","input":"hello"}', undefined],
-  ['Gemini OpenAI-compatible chat', '/gemini/v1beta/openai/chat/completions',
-    'https://generativelanguage.googleapis.com/v1beta/openai/chat/completions', undefined,
-    '{"model":"gemini-2.0-flash","messages":[{"role":"user","content":"hi"}]}', 'chat.completion'],
+  [
+    'chat/completions',
+    '/groq/v1/chat/completions',
+    'https://api.groq.com/openai/v1/chat/completions',
+    'gsk-key-groq-1',
+    '{ "model" : "llama-3.3-70b-versatile",\n  "messages": [ {"role":"user","content":"héllo"} ], "temperature": 0.7 }',
+    'chat.completion',
+  ],
+  [
+    'completions',
+    '/openai/v1/completions',
+    'https://api.openai.com/v1/completions',
+    'sk-key-openai-1',
+    '{"model":"gpt-3.5-turbo-instruct","prompt":"Say hello","max_tokens":5}',
+    'text_completion',
+  ],
+  [
+    'embeddings',
+    '/openai/v1/embeddings',
+    'https://api.openai.com/v1/embeddings',
+    'sk-key-openai-1',
+    '{"model":"text-embedding-3-small","input":["a","b"],"encoding_format":"float"}',
+    'list',
+  ],
+  [
+    'images/generations',
+    '/openai/v1/images/generations',
+    'https://api.openai.com/v1/images/generations',
+    'sk-key-openai-1',
+    '{"model":"dall-e-3","prompt":"a red fox","n":1,"size":"1024x1024"}',
+    undefined,
+  ],
+  [
+    'moderations',
+    '/openai/v1/moderations',
+    'https://api.openai.com/v1/moderations',
+    'sk-key-openai-1',
+    '{"model":"omni-moderation-latest","input":"hello"}',
+    undefined,
+  ],
+  [
+    'Gemini OpenAI-compatible chat',
+    '/gemini/v1beta/openai/chat/completions',
+    'https://generativelanguage.googleapis.com/v1beta/openai/chat/completions',
+    undefined,
+    '{"model":"gemini-2.0-flash","messages":[{"role":"user","content":"hi"}]}',
+    'chat.completion',
+  ],
 ])('%s (OpenAI protocol family)', (_, path, url, key, body, object) => {
   it('goes to the provider URL with the provider key, and the client body byte for byte', async () => {
     const { calls } = mockProviders();
@@ -158,7 +193,10 @@ describe('Gemini native /gemini/v1beta/models/{model}:…', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const text = await res.text();
-    const events = text.split('\r\n\r\n').filter(Boolean).map((e) => JSON.parse(e.replace(/^data: /, '')));
+    const events = text
+      .split('\r\n\r\n')
+      .filter(Boolean)
+      .map((e) => JSON.parse(e.replace(/^data: /, '')));
     expect(events.map((e) => e.candidates[0].content.parts[0].text)).toEqual(['Hel', 'lo']);
     expect(calls[0]!.url).toBe('https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse');
   });

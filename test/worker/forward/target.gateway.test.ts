@@ -122,8 +122,18 @@ describe('unified compat endpoint', () => {
     ['audio/speech', '/openai/v1/audio/speech', { model: 'tts-1', input: 'hi', voice: 'alloy' }, `${GATEWAY}/openai/audio/speech`],
     ['moderations', '/openai/v1/moderations', { model: 'omni-moderation-latest', input: 'hi' }, `${GATEWAY}/openai/moderations`],
     ['completions', '/openai/v1/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'hi' }, `${GATEWAY}/openai/completions`],
-    ['Anthropic messages', '/anthropic/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }, `${GATEWAY}/anthropic/v1/messages`],
-    ['Gemini generateContent', '/gemini/v1beta/models/gemini-2.0-flash:generateContent', { contents: [{ parts: [{ text: 'hi' }] }] }, `${GATEWAY}/google-ai-studio/v1beta/models/gemini-2.0-flash:generateContent`],
+    [
+      'Anthropic messages',
+      '/anthropic/v1/messages',
+      { model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] },
+      `${GATEWAY}/anthropic/v1/messages`,
+    ],
+    [
+      'Gemini generateContent',
+      '/gemini/v1beta/models/gemini-2.0-flash:generateContent',
+      { contents: [{ parts: [{ text: 'hi' }] }] },
+      `${GATEWAY}/google-ai-studio/v1beta/models/gemini-2.0-flash:generateContent`,
+    ],
   ])('%s goes to the provider-native gateway URL, body untouched', async (_, path, body, url) => {
     const { calls } = mockProviders();
     const env = await makeEnv({ config: compatConfig(), vars: gatewayVars });
@@ -171,9 +181,27 @@ describe('unified compat endpoint', () => {
 
 describe('provider-native gateway endpoints', () => {
   it.each([
-    ['groq', `https://gateway.ai.cloudflare.com/v1/{account}/default/groq`, '/groq/v1/chat/completions', 'llama-3.3-70b-versatile', `${GATEWAY}/groq/chat/completions`],
-    ['mistral', `https://gateway.ai.cloudflare.com/v1/{account}/default/mistral/`, '/mistral/v1/chat/completions', 'mistral-small-latest', `${GATEWAY}/mistral/v1/chat/completions`],
-    ['openai', `https://gateway.ai.cloudflare.com/v1/{account}/default/openai`, '/openai/v1/chat/completions', 'gpt-4o-mini', `${GATEWAY}/openai/chat/completions`],
+    [
+      'groq',
+      `https://gateway.ai.cloudflare.com/v1/{account}/default/groq`,
+      '/groq/v1/chat/completions',
+      'llama-3.3-70b-versatile',
+      `${GATEWAY}/groq/chat/completions`,
+    ],
+    [
+      'mistral',
+      `https://gateway.ai.cloudflare.com/v1/{account}/default/mistral/`,
+      '/mistral/v1/chat/completions',
+      'mistral-small-latest',
+      `${GATEWAY}/mistral/v1/chat/completions`,
+    ],
+    [
+      'openai',
+      `https://gateway.ai.cloudflare.com/v1/{account}/default/openai`,
+      '/openai/v1/chat/completions',
+      'gpt-4o-mini',
+      `${GATEWAY}/openai/chat/completions`,
+    ],
   ])('%s: operations append to the gateway URL; the model is not renamed', async (id, gatewayEndpoint, path, model, url) => {
     const { calls } = mockProviders();
     const config = testConfig();
@@ -218,11 +246,12 @@ describe('when the gateway is not (fully) configured', () => {
   });
 
   it('the gateway token never appears in a response, even an upstream error', async () => {
-    mockProviders().spy.mockImplementation(async () =>
-      new Response(JSON.stringify({ success: false, result: [], messages: [], error: [{ code: 2009, message: 'Unauthorized' }] }), {
-        status: 401,
-        headers: { 'content-type': 'application/json' },
-      }),
+    mockProviders().spy.mockImplementation(
+      async () =>
+        new Response(JSON.stringify({ success: false, result: [], messages: [], error: [{ code: 2009, message: 'Unauthorized' }] }), {
+          status: 401,
+          headers: { 'content-type': 'application/json' },
+        }),
     );
     // A provider of its own: the 401 puts its key to rest, which must not affect other tests.
     const config = compatConfig();
@@ -238,7 +267,7 @@ describe('when the gateway is not (fully) configured', () => {
   });
 });
 
-it('a provider-native gateway URL gets the provider\'s own model id when the client used the gateway form', async () => {
+it("a provider-native gateway URL gets the provider's own model id when the client used the gateway form", async () => {
   const { calls } = mockProviders();
   const config = testConfig();
   config.providers.groq!.gatewayEndpoint = 'https://gateway.ai.cloudflare.com/v1/{account}/default/groq';

@@ -32,12 +32,7 @@ export const BASE_VARS: Partial<Bindings> = { DEFAULT_RPM: '0' };
 export async function makeEnv(options: TestEnvOptions = {}): Promise<Bindings> {
   const env = { ...(testEnv as unknown as Bindings), AI_JSON_CRYPTOKEN: VAULT_TOKEN, ...BASE_VARS, ...options.vars };
   const kv = env.KV_AI_PROXY;
-  const text =
-    options.vaultText !== undefined
-      ? options.vaultText
-      : options.config === null
-        ? null
-        : await sealVault(options.config ?? testConfig());
+  const text = options.vaultText !== undefined ? options.vaultText : options.config === null ? null : await sealVault(options.config ?? testConfig());
   await Promise.all([
     text === null ? kv.delete(VAULT_KEY) : kv.put(VAULT_KEY, text),
     kv.delete(PREVIOUS_VAULT_KEY),

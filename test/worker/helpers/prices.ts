@@ -21,4 +21,3 @@ export function pricedConfig() {
   price('gemini', 'gemini-2.0-flash', PRICES.gemini);
   return config;
 }
-

@@ -15,10 +15,7 @@ export function freshKeys(prefix: string, count: number): string[] {
 
 /** An env whose vault has an OpenAI-compatible `groq` and an `anthropic` provider with these keys. */
 export async function multiKeyEnv(options: { groq?: string[]; anthropic?: string[]; vars?: Partial<Bindings>; expired?: string[] }) {
-  const keys = (list: string[] = []) => [
-    ...list.map((key) => ({ key, type: 'paid' })),
-    ...(options.expired ?? []).map((key) => ({ key, type: 'expired' })),
-  ];
+  const keys = (list: string[] = []) => [...list.map((key) => ({ key, type: 'paid' })), ...(options.expired ?? []).map((key) => ({ key, type: 'expired' }))];
   return makeEnv({
     config: {
       version: 1,
@@ -27,7 +24,10 @@ export async function multiKeyEnv(options: { groq?: string[]; anthropic?: string
           protocol: 'openai',
           endpoint: 'https://api.groq.com/openai/v1',
           keys: keys(options.groq),
-          models: [{ id: 'llama-3.3-70b-versatile', usage: 'chat' }, { id: 'nomic-embed-text', usage: 'embedding' }],
+          models: [
+            { id: 'llama-3.3-70b-versatile', usage: 'chat' },
+            { id: 'nomic-embed-text', usage: 'embedding' },
+          ],
         },
         anthropic: {
           protocol: 'anthropic',
@@ -154,7 +154,10 @@ export function sseEvents(text: string): { event?: string; data: unknown }[] {
     .map((block) => {
       const lines = block.split('\n');
       const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-      const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+      const data = lines
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
       return { event, data: data === '[DONE]' ? data : JSON.parse(data) };
     });
 }

@@ -73,7 +73,7 @@ describe('the gateway error shape', () => {
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'request_too_large' } });
     expect(calls).toHaveLength(0);
-    }, 30_000); // a body of MAX_REQUEST_BYTES takes seconds on a loaded machine
+  }, 30_000); // a body of MAX_REQUEST_BYTES takes seconds on a loaded machine
 
   it('an unexpected failure is a 500 that hides its detail', async () => {
     forbidUpstream();
@@ -91,12 +91,27 @@ describe('the gateway error shape', () => {
 describe('upstream errors pass through with their status and body', () => {
   it.each([
     ['OpenAI-style 400', 'openai', () => openaiError(400, "'messages' must contain at least one message", 'invalid_request_error', null), 400],
-    ['OpenAI-style 404 model', 'openai', () => openaiError(404, 'The model `llama-3.3-70b-versatile` does not exist or you do not have access to it.', 'invalid_request_error', 'model_not_found'), 404],
-    ['Groq 429 with Retry-After', 'openai', () => {
-      const res = openaiError(429, 'Rate limit reached for model `llama-3.3-70b-versatile` on tokens per minute (TPM): Limit 6000, Used 5800, Requested 400.', 'tokens', 'rate_limit_exceeded');
-      res.headers.set('retry-after', '7');
-      return res;
-    }, 429],
+    [
+      'OpenAI-style 404 model',
+      'openai',
+      () => openaiError(404, 'The model `llama-3.3-70b-versatile` does not exist or you do not have access to it.', 'invalid_request_error', 'model_not_found'),
+      404,
+    ],
+    [
+      'Groq 429 with Retry-After',
+      'openai',
+      () => {
+        const res = openaiError(
+          429,
+          'Rate limit reached for model `llama-3.3-70b-versatile` on tokens per minute (TPM): Limit 6000, Used 5800, Requested 400.',
+          'tokens',
+          'rate_limit_exceeded',
+        );
+        res.headers.set('retry-after', '7');
+        return res;
+      },
+      429,
+    ],
     ['Anthropic 529 overloaded', 'anthropic', () => anthropicError(529, 'overloaded_error', 'Overloaded'), 529],
     ['Anthropic 400', 'anthropic', () => anthropicError(400, 'invalid_request_error', 'max_tokens: Field required'), 400],
     ['Gemini 400', 'gemini', () => geminiError(400, 'Invalid JSON payload received. Unknown name "foo": Cannot find field.', 'INVALID_ARGUMENT'), 400],
@@ -111,7 +126,10 @@ describe('upstream errors pass through with their status and body', () => {
       anthropic: `/${ids.anthropic}/v1/messages`,
       gemini: `/${ids.gemini}/v1beta/models/gemini-2.0-flash:generateContent`,
     }[protocol];
-    const body = protocol === 'gemini' ? { contents: [{ parts: [{ text: 'hi' }] }] } : { ...chat(protocol === 'anthropic' ? 'claude-sonnet-4-5' : 'llama-3.3-70b-versatile'), max_tokens: 8 };
+    const body =
+      protocol === 'gemini'
+        ? { contents: [{ parts: [{ text: 'hi' }] }] }
+        : { ...chat(protocol === 'anthropic' ? 'claude-sonnet-4-5' : 'llama-3.3-70b-versatile'), max_tokens: 8 };
     const res = await app.request(path, postJson(body), env);
     expect(res.status).toBe(status);
     expect(await res.text()).toBe(expected);
@@ -144,7 +162,12 @@ describe('upstream errors pass through with their status and body', () => {
 
   it('an upstream error that echoes the provider key (or the gateway token) never shows it', async () => {
     mockUpstream((call) =>
-      openaiError(401, `Invalid API Key: ${call.headers.get('authorization')!.slice(7)} (gateway auth ${AIG_TOKEN})`, 'invalid_request_error', 'invalid_api_key'),
+      openaiError(
+        401,
+        `Invalid API Key: ${call.headers.get('authorization')!.slice(7)} (gateway auth ${AIG_TOKEN})`,
+        'invalid_request_error',
+        'invalid_api_key',
+      ),
     );
     const { config, ids } = freshProviders();
     const env = await makeEnv({ config, vars: { CLOUDFLARE_AIG_TOKEN: AIG_TOKEN } });

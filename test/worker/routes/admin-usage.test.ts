@@ -23,7 +23,17 @@ interface Row {
   stream?: boolean;
 }
 
-const row = (id: string, time: string, user: string, provider: string, model: string | null, status: number, input: number, output: number, cost: number | null): Row => ({
+const row = (
+  id: string,
+  time: string,
+  user: string,
+  provider: string,
+  model: string | null,
+  status: number,
+  input: number,
+  output: number,
+  cost: number | null,
+): Row => ({
   id,
   time,
   user,
@@ -58,7 +68,20 @@ async function insert(db: D1Database, rows: Row[]) {
            output_tokens, cached_input_tokens, usage_source, cost_usd, latency_ms, first_byte_ms, cache, error_code)
            VALUES (?, ?, ?, ?, 'proxy', 'chat/completions', ?, ?, ?, ?, 1, ?, ?, 0, 'provider', ?, 100, 20, 'none', ?)`,
         )
-        .bind(r.id, r.time, r.time.slice(0, 10), r.user, r.provider, r.model, r.status, r.stream ? 1 : 0, r.input_tokens, r.output_tokens, r.cost_usd, r.status >= 400 ? 'upstream_error' : null),
+        .bind(
+          r.id,
+          r.time,
+          r.time.slice(0, 10),
+          r.user,
+          r.provider,
+          r.model,
+          r.status,
+          r.stream ? 1 : 0,
+          r.input_tokens,
+          r.output_tokens,
+          r.cost_usd,
+          r.status >= 400 ? 'upstream_error' : null,
+        ),
     ),
   );
 }
@@ -79,7 +102,7 @@ describe('operator credential on the usage queries', () => {
     for (const path of [`/admin/usage?${OCTOBER}`, '/admin/requests']) {
       const res = await get(env, path, headers as Record<string, string>);
       expect(res.status, path).toBe(401);
-      expect((await res.text())).not.toContain('alice');
+      expect(await res.text()).not.toContain('alice');
     }
   });
 });
@@ -107,9 +130,27 @@ describe('GET /admin/usage', () => {
       'alice/mistral-small',
       'bob/mistral-small',
     ]);
-    expect(data[1]).toEqual({ user: 'bob', model: 'claude-sonnet-4-5', requests: 2, errors: 1, input_tokens: 2000, output_tokens: 500, cost_usd: 0.0105, unpriced_requests: 0 });
+    expect(data[1]).toEqual({
+      user: 'bob',
+      model: 'claude-sonnet-4-5',
+      requests: 2,
+      errors: 1,
+      input_tokens: 2000,
+      output_tokens: 500,
+      cost_usd: 0.0105,
+      unpriced_requests: 0,
+    });
     // A group of unpriced models only: its cost is unknown, not 0.
-    expect(data[4]).toEqual({ user: 'alice', model: 'mistral-small', requests: 1, errors: 0, input_tokens: 300, output_tokens: 300, cost_usd: null, unpriced_requests: 1 });
+    expect(data[4]).toEqual({
+      user: 'alice',
+      model: 'mistral-small',
+      requests: 1,
+      errors: 0,
+      input_tokens: 300,
+      output_tokens: 300,
+      cost_usd: null,
+      unpriced_requests: 1,
+    });
   });
 
   it('group_by=day,provider: days in order; the period bounds are inclusive UTC days', async () => {

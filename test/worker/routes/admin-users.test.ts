@@ -71,7 +71,17 @@ describe('GET /admin/users', () => {
     expect(JSON.parse(text)).toEqual({
       object: 'list',
       data: [
-        { name: 'tester', keyHint: USER_KEY.slice(-4), rpm: null, providers: null, models: null, disabled: false, expiresAt: null, monthlyBudgetUsd: null, dailyTokens: null },
+        {
+          name: 'tester',
+          keyHint: USER_KEY.slice(-4),
+          rpm: null,
+          providers: null,
+          models: null,
+          disabled: false,
+          expiresAt: null,
+          monthlyBudgetUsd: null,
+          dailyTokens: null,
+        },
         {
           name: 'audrey',
           keyHint: '0001',
@@ -83,7 +93,17 @@ describe('GET /admin/users', () => {
           monthlyBudgetUsd: null,
           dailyTokens: null,
         },
-        { name: 'carol', keyHint: created.key.slice(-4), rpm: null, providers: null, models: null, disabled: false, expiresAt: null, monthlyBudgetUsd: 12.5, dailyTokens: 100000 },
+        {
+          name: 'carol',
+          keyHint: created.key.slice(-4),
+          rpm: null,
+          providers: null,
+          models: null,
+          disabled: false,
+          expiresAt: null,
+          monthlyBudgetUsd: 12.5,
+          dailyTokens: 100000,
+        },
       ],
     });
     for (const secret of [USER_KEY, HAND_WRITTEN.audrey.key, created.key, await digestText(created.key), await digestText(USER_KEY)]) {
@@ -102,7 +122,13 @@ describe('POST /admin/users', () => {
     // "sy-" and 43 base64url characters: 32 random bytes.
     expect(body.key).toMatch(/^sy-[A-Za-z0-9_-]{43}$/);
     const stored = await storedUsers(env);
-    expect(stored.dave).toEqual({ keySha256: await digestText(body.key), keyHint: body.key.slice(-4), rpm: 20, providers: ['groq'], expiresAt: '2099-01-01T00:00:00Z' });
+    expect(stored.dave).toEqual({
+      keySha256: await digestText(body.key),
+      keyHint: body.key.slice(-4),
+      rpm: 20,
+      providers: ['groq'],
+      expiresAt: '2099-01-01T00:00:00Z',
+    });
     expect(JSON.stringify(stored)).not.toContain(body.key);
     // Live at once on this isolate: the key authenticates and the allow-list applies.
     expect(await userStatus(env, body.key)).toBe(200);
@@ -164,7 +190,13 @@ describe('POST /admin/users', () => {
 describe('PATCH /admin/users/:name', () => {
   it('sets limits, and null removes them', async () => {
     const env = await makeEnv({ users: HAND_WRITTEN });
-    let res = await send(env, 'PATCH', '/admin/users/audrey', { rpm: 5, models: null, monthlyBudgetUsd: 3, dailyTokens: 5000, expiresAt: '2099-06-01T00:00:00Z' });
+    let res = await send(env, 'PATCH', '/admin/users/audrey', {
+      rpm: 5,
+      models: null,
+      monthlyBudgetUsd: 3,
+      dailyTokens: 5000,
+      expiresAt: '2099-06-01T00:00:00Z',
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       name: 'audrey',
@@ -240,7 +272,12 @@ describe('POST /admin/users/:name/rotate', () => {
     const rotated = await (await send(env, 'POST', '/admin/users/tester/rotate')).json<{ key: string }>();
     expect(await userStatus(env, USER_KEY)).toBe(401);
     expect(await userStatus(env, rotated.key)).toBe(200);
-    expect((await storedUsers(env)).tester).toEqual({ team: 'core', notes: { since: 2024 }, keySha256: await digestText(rotated.key), keyHint: rotated.key.slice(-4) });
+    expect((await storedUsers(env)).tester).toEqual({
+      team: 'core',
+      notes: { since: 2024 },
+      keySha256: await digestText(rotated.key),
+      keyHint: rotated.key.slice(-4),
+    });
   });
 
   it('404 for an unknown user', async () => {
@@ -336,5 +373,4 @@ describe('concurrent changes', () => {
     clearUsersCache();
     for (const res of answers.slice(0, 24)) expect(await userStatus(env, (await res.clone().json<{ key: string }>()).key)).toBe(200);
   }, 60_000);
-
 });

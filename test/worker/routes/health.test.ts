@@ -25,7 +25,10 @@ function configOf(providers: Record<string, object[]>) {
   return {
     version: 1,
     providers: Object.fromEntries(
-      Object.entries(providers).map(([id, keys]) => [id, { protocol: 'openai', endpoint: 'https://api.groq.com/openai/v1', keys, models: [{ id: 'llama-3.3-70b-versatile' }] }]),
+      Object.entries(providers).map(([id, keys]) => [
+        id,
+        { protocol: 'openai', endpoint: 'https://api.groq.com/openai/v1', keys, models: [{ id: 'llama-3.3-70b-versatile' }] },
+      ]),
     ),
   };
 }

@@ -181,7 +181,7 @@ describe('legacy X-Host-Final', () => {
     expect(calls[0]!.headers.has('x-host-final')).toBe(false);
   });
 
-  it('sends the provider\'s own auth, never the client\'s', async () => {
+  it("sends the provider's own auth, never the client's", async () => {
     const { calls } = mockProviders();
     const env = await makeEnv();
     await app.request('/v1/messages', postJson({ ...chat('claude-sonnet-4-5'), max_tokens: 64 }, legacy('api.anthropic.com')), env);
@@ -215,7 +215,11 @@ describe('legacy X-Host-Final', () => {
     const env = await makeEnv();
     const res = await app.request(
       '/openai/v1/chat/completions',
-      { method: 'POST', headers: { 'x-host-final': 'api.groq.com', 'content-type': 'application/json' }, body: JSON.stringify(chat('llama-3.3-70b-versatile')) },
+      {
+        method: 'POST',
+        headers: { 'x-host-final': 'api.groq.com', 'content-type': 'application/json' },
+        body: JSON.stringify(chat('llama-3.3-70b-versatile')),
+      },
       env,
     );
     expect(res.status).toBe(401);

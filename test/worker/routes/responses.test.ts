@@ -61,7 +61,11 @@ describe('translated: Anthropic', () => {
   it('answers a Response object, stores it for its user only, and deletes it', async () => {
     const { calls } = mockFixtures();
     const e = await env();
-    const res = await app.request('/v1/responses', post({ model: 'anthropic/claude-sonnet-4-5', input: 'Hello', instructions: 'Be brief.', max_output_tokens: 100 }), e);
+    const res = await app.request(
+      '/v1/responses',
+      post({ model: 'anthropic/claude-sonnet-4-5', input: 'Hello', instructions: 'Be brief.', max_output_tokens: 100 }),
+      e,
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('x-switchyard-provider')).toBe('anthropic');
     expect(calls[0]!.url).toBe('https://api.anthropic.com/v1/messages');
@@ -84,7 +88,9 @@ describe('translated: Anthropic', () => {
     expect(await stored.json()).toEqual(answer);
     const foreign = await app.request(`/v1/responses/${answer.id}`, get(OTHER_KEY), e);
     expect(foreign.status).toBe(404);
-    expect(await foreign.json()).toEqual({ error: { message: `No response found with id '${answer.id}'.`, type: 'not_found_error', code: 'response_not_found' } });
+    expect(await foreign.json()).toEqual({
+      error: { message: `No response found with id '${answer.id}'.`, type: 'not_found_error', code: 'response_not_found' },
+    });
     expect((await app.request(`/v1/responses/${answer.id}`, del(OTHER_KEY), e)).status).toBe(404);
     const deleted = await app.request(`/v1/responses/${answer.id}`, del(), e);
     expect(await deleted.json()).toEqual({ id: answer.id, object: 'response', deleted: true });
@@ -106,21 +112,29 @@ describe('translated: Anthropic', () => {
 
     const stolen = await app.request('/v1/responses', post({ model: 'anthropic/claude-sonnet-4-5', input: 'x', previous_response_id: first.id }, OTHER_KEY), e);
     expect(stolen.status).toBe(404);
-    expect(await stolen.json()).toMatchObject({ error: { message: `Previous response with id '${first.id}' not found.`, code: 'previous_response_not_found' } });
+    expect(await stolen.json()).toMatchObject({
+      error: { message: `Previous response with id '${first.id}' not found.`, code: 'previous_response_not_found' },
+    });
     expect(calls).toHaveLength(2);
   });
 
   it('store: false answers without storing', async () => {
     mockFixtures();
     const e = await env();
-    const answer = await (await app.request('/v1/responses', post({ model: 'anthropic/claude-sonnet-4-5', input: 'Hello', store: false }), e)).json<{ id: string; store: boolean }>();
+    const answer = await (
+      await app.request('/v1/responses', post({ model: 'anthropic/claude-sonnet-4-5', input: 'Hello', store: false }), e)
+    ).json<{ id: string; store: boolean }>();
     expect(answer.store).toBe(false);
     expect((await app.request(`/v1/responses/${answer.id}`, get(), e)).status).toBe(404);
   });
 
   it('an upstream error is told in the OpenAI shape with its status', async () => {
     mockFixtures(() => fixtureErrors.anthropic429());
-    const res = await app.request('/v1/responses', post({ model: 'anthropic/claude-sonnet-4-5', input: 'Hello' }), await makeEnv({ users: USERS, vars: { MAX_ATTEMPTS: '1' } as never }));
+    const res = await app.request(
+      '/v1/responses',
+      post({ model: 'anthropic/claude-sonnet-4-5', input: 'Hello' }),
+      await makeEnv({ users: USERS, vars: { MAX_ATTEMPTS: '1' } as never }),
+    );
     expect(res.status).toBe(429);
     expect(await res.json()).toMatchObject({ error: { type: 'rate_limit_error', message: expect.stringContaining('anthropic: ') } });
   });
@@ -204,7 +218,11 @@ describe('passed through: OpenAI serves the Responses API', () => {
 describe('the route', () => {
   it('takes the key as x-api-key too', async () => {
     mockFixtures();
-    const res = await app.request('/v1/responses', postJson({ model: 'groq/llama-3.3-70b-versatile', input: 'Hi' }, { 'x-api-key': USER_KEY, 'content-type': 'application/json' }), await env());
+    const res = await app.request(
+      '/v1/responses',
+      postJson({ model: 'groq/llama-3.3-70b-versatile', input: 'Hi' }, { 'x-api-key': USER_KEY, 'content-type': 'application/json' }),
+      await env(),
+    );
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ output: [{ type: 'message', content: [{ text: 'Hello! How can I help you today?' }] }] });
   });
@@ -217,7 +235,11 @@ describe('the route', () => {
     const bad = await app.request('/v1/responses', post({ model: 'groq/llama-3.3-70b-versatile', input: 42 }), e);
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringContaining('input') } });
-    const orphan = await app.request('/v1/responses', post({ model: 'groq/llama-3.3-70b-versatile', input: [{ type: 'function_call_output', call_id: 'call_1', output: 'x' }] }), e);
+    const orphan = await app.request(
+      '/v1/responses',
+      post({ model: 'groq/llama-3.3-70b-versatile', input: [{ type: 'function_call_output', call_id: 'call_1', output: 'x' }] }),
+      e,
+    );
     expect(orphan.status).toBe(400);
     expect((await app.request('/v1/responses', post({ model: 'nobody/none', input: 'Hi' }), e)).status).toBe(404);
     expect((await app.request('/v1/responses/resp_x', { method: 'GET' }, e)).status).toBe(401);
@@ -228,8 +250,14 @@ describe('the route', () => {
     const config = testConfig();
     (config.providers.anthropic!.models as unknown[]).push({ id: 'shared', usage: 'chat', priority: 1 });
     (config.providers.groq!.models as unknown[]).push({ id: 'shared', usage: 'chat', priority: 2 });
-    const { calls } = mockFixtures((call) => (call.url.includes('anthropic') ? new Response('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', { status: 529 }) : undefined));
-    const res = await app.request('/v1/responses', post({ model: 'shared', input: 'Hi' }), await makeEnv({ users: USERS, config, vars: { MAX_ATTEMPTS: '1' } as never }));
+    const { calls } = mockFixtures((call) =>
+      call.url.includes('anthropic') ? new Response('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', { status: 529 }) : undefined,
+    );
+    const res = await app.request(
+      '/v1/responses',
+      post({ model: 'shared', input: 'Hi' }),
+      await makeEnv({ users: USERS, config, vars: { MAX_ATTEMPTS: '1' } as never }),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('x-switchyard-provider')).toBe('groq');
     expect(calls.map((c) => new URL(c.url).host)).toEqual(['api.anthropic.com', 'api.groq.com']);

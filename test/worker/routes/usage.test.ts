@@ -24,14 +24,26 @@ async function twoUsers(limits: Record<string, unknown> = {}) {
   const [alice, bob] = [unique('alice'), unique('bob')];
   const env = await makeEnv({ config: pricedConfig(), users: { [alice]: { key: `key-${alice}`, ...limits }, [bob]: { key: `key-${bob}` } } });
   mockUpstream((call) =>
-    jsonResponse({ id: 'c', object: 'chat.completion', created: 1, model: call.json().model, choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }], usage: USAGE }),
+    jsonResponse({
+      id: 'c',
+      object: 'chat.completion',
+      created: 1,
+      model: call.json().model,
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }],
+      usage: USAGE,
+    }),
   );
   return { env, alice, bob };
 }
 
 async function chat(env: Bindings, user: string, model = 'llama-3.3-70b-versatile', provider = 'groq') {
   const ctx = createExecutionContext();
-  const res = await app.request(`/${provider}/v1/chat/completions`, { method: 'POST', headers: userHeaders(`key-${user}`), body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) }, env, ctx);
+  const res = await app.request(
+    `/${provider}/v1/chat/completions`,
+    { method: 'POST', headers: userHeaders(`key-${user}`), body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) },
+    env,
+    ctx,
+  );
   await res.text();
   await waitOnExecutionContext(ctx);
   return res.headers.get('x-request-id')!;
@@ -102,12 +114,30 @@ describe('retention', () => {
   it('the scheduled handler removes records older than USAGE_RETENTION_DAYS and keeps the rest', async () => {
     const user = unique('old');
     const record = (id: string, daysAgo: number): UsageRecord => ({
-      id, time: new Date(Date.now() - daysAgo * 86_400_000).toISOString(), user, route: 'proxy', operation: 'chat/completions', provider: 'groq',
-      model: 'm', status: 200, stream: false, attempts: 1, input_tokens: 1, output_tokens: 1, cached_input_tokens: 0, usage_source: 'provider',
-      cost_usd: 0, latency_ms: 1, first_byte_ms: 1, cache: 'none', error_code: null,
+      id,
+      time: new Date(Date.now() - daysAgo * 86_400_000).toISOString(),
+      user,
+      route: 'proxy',
+      operation: 'chat/completions',
+      provider: 'groq',
+      model: 'm',
+      status: 200,
+      stream: false,
+      attempts: 1,
+      input_tokens: 1,
+      output_tokens: 1,
+      cached_input_tokens: 0,
+      usage_source: 'provider',
+      cost_usd: 0,
+      latency_ms: 1,
+      first_byte_ms: 1,
+      cache: 'none',
+      error_code: null,
     });
     const insert = testEnv.DB.prepare(INSERT_RECORD_SQL);
-    await testEnv.DB.batch([record(`${user}-1`, 1), record(`${user}-29`, 29), record(`${user}-31`, 31), record(`${user}-400`, 400)].map((r) => insert.bind(...recordRow(r))));
+    await testEnv.DB.batch(
+      [record(`${user}-1`, 1), record(`${user}-29`, 29), record(`${user}-31`, 31), record(`${user}-400`, 400)].map((r) => insert.bind(...recordRow(r))),
+    );
     const env = { ...(testEnv as unknown as Bindings), USAGE_RETENTION_DAYS: '30' };
     await worker.scheduled(createScheduledController({ cron: '17 3 * * *' }), env);
     const { results } = await testEnv.DB.prepare('SELECT id FROM usage_records WHERE user = ? ORDER BY id').bind(user).all<{ id: string }>();

@@ -40,7 +40,11 @@ describe('x-api-key on every user route', () => {
     const body = { model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'Hello' }] };
     const native = await app.request('/groq/v1/chat/completions', postJson(body, { 'x-api-key': USER_KEY, 'content-type': 'application/json' }), env);
     expect(native.status).toBe(200);
-    const unified = await app.request('/v1/chat/completions', postJson({ ...body, model: 'groq/llama-3.3-70b-versatile' }, { 'x-api-key': USER_KEY, 'content-type': 'application/json' }), env);
+    const unified = await app.request(
+      '/v1/chat/completions',
+      postJson({ ...body, model: 'groq/llama-3.3-70b-versatile' }, { 'x-api-key': USER_KEY, 'content-type': 'application/json' }),
+      env,
+    );
     expect(unified.status).toBe(200);
     expect(calls).toHaveLength(2);
     for (const call of calls) {
@@ -71,7 +75,11 @@ describe('system messages inside messages (Anthropic clients)', () => {
 
   it('pass to an Anthropic provider as they are when the client sent the beta', async () => {
     const { calls } = mockFixtures();
-    const res = await app.request('/v1/messages', postJson(conversation, anthropicHeaders({ 'anthropic-beta': `claude-code-20250219,${BETA}` })), await makeEnv());
+    const res = await app.request(
+      '/v1/messages',
+      postJson(conversation, anthropicHeaders({ 'anthropic-beta': `claude-code-20250219,${BETA}` })),
+      await makeEnv(),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.headers.get('anthropic-beta')).toBe(`claude-code-20250219,${BETA}`);
     expect(calls[0]!.json()).toEqual({ ...conversation, model: 'claude-sonnet-4-5' });
@@ -99,7 +107,11 @@ describe('system messages inside messages (Anthropic clients)', () => {
 
   it('stay in place for an OpenAI-protocol provider', async () => {
     const { calls } = mockFixtures();
-    const res = await app.request('/v1/messages', postJson({ ...conversation, model: 'groq/llama-3.3-70b-versatile' }, anthropicHeaders({ 'anthropic-beta': BETA })), await makeEnv());
+    const res = await app.request(
+      '/v1/messages',
+      postJson({ ...conversation, model: 'groq/llama-3.3-70b-versatile' }, anthropicHeaders({ 'anthropic-beta': BETA })),
+      await makeEnv(),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.json().messages).toEqual([
       { role: 'system', content: 'You are terse.' },
@@ -112,7 +124,11 @@ describe('system messages inside messages (Anthropic clients)', () => {
 
   it('join the system instruction for a Gemini provider', async () => {
     const { calls } = mockFixtures();
-    const res = await app.request('/v1/messages', postJson({ ...conversation, model: 'gemini/gemini-2.0-flash' }, anthropicHeaders({ 'anthropic-beta': BETA })), await makeEnv());
+    const res = await app.request(
+      '/v1/messages',
+      postJson({ ...conversation, model: 'gemini/gemini-2.0-flash' }, anthropicHeaders({ 'anthropic-beta': BETA })),
+      await makeEnv(),
+    );
     expect(res.status).toBe(200);
     const sent = calls[0]!.json();
     expect(sent.systemInstruction).toEqual({ parts: [{ text: 'You are terse.\n\nThe user switched to plan mode.' }] });
@@ -121,7 +137,11 @@ describe('system messages inside messages (Anthropic clients)', () => {
 
   it('any other role is still a clear 400', async () => {
     mockFixtures();
-    const res = await app.request('/v1/messages', postJson({ ...conversation, messages: [{ role: 'tool', content: 'x' }] }, anthropicHeaders()), await makeEnv());
+    const res = await app.request(
+      '/v1/messages',
+      postJson({ ...conversation, messages: [{ role: 'tool', content: 'x' }] }, anthropicHeaders()),
+      await makeEnv(),
+    );
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('"system"') } });
   });

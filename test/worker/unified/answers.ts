@@ -36,7 +36,12 @@ export function fixtureAnswer(call: UpstreamCall): Response {
   if (path.endsWith('/messages')) return stream ? sse(anthropicStream) : json(anthropicMessage);
   if (path.endsWith('/chat/completions')) return stream ? sse(openaiStream) : json(openaiCompletion);
   if (path.endsWith('/embeddings')) {
-    return Response.json({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }], model: call.json().model, usage: { prompt_tokens: 2, total_tokens: 2 } });
+    return Response.json({
+      object: 'list',
+      data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }],
+      model: call.json().model,
+      usage: { prompt_tokens: 2, total_tokens: 2 },
+    });
   }
   if (path.endsWith('/images/generations')) return Response.json({ created: 1, data: [{ url: 'https://images.example.com/1.png' }] });
   throw new Error(`no fixture answer for ${call.url}`);

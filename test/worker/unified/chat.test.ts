@@ -39,7 +39,11 @@ describe('OpenAI client → Anthropic provider', () => {
 
   it('streams chat.completion.chunk events as they arrive, ending with [DONE]', async () => {
     mockFixtures();
-    const res = await app.request('/v1/chat/completions', postJson(chat('anthropic/claude-sonnet-4-5', { stream: true, stream_options: { include_usage: true } })), await makeEnv());
+    const res = await app.request(
+      '/v1/chat/completions',
+      postJson(chat('anthropic/claude-sonnet-4-5', { stream: true, stream_options: { include_usage: true } })),
+      await makeEnv(),
+    );
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     expect(res.headers.get('x-switchyard-provider')).toBe('anthropic');
     const events = parseSse(await res.text());
@@ -76,7 +80,11 @@ describe('OpenAI client → Anthropic provider', () => {
 describe('OpenAI client → Gemini provider', () => {
   it('streams through streamGenerateContent?alt=sse with the usage chunk when asked', async () => {
     const { calls } = mockFixtures();
-    const res = await app.request('/v1/chat/completions', postJson(chat('gemini/gemini-2.0-flash', { stream: true, stream_options: { include_usage: true } })), await makeEnv());
+    const res = await app.request(
+      '/v1/chat/completions',
+      postJson(chat('gemini/gemini-2.0-flash', { stream: true, stream_options: { include_usage: true } })),
+      await makeEnv(),
+    );
     expect(calls[0]!.url).toBe('https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse');
     expect(calls[0]!.headers.get('x-goog-api-key')).toBe('AIza-key-gemini-1');
     expect(calls[0]!.json()).toEqual({ contents: [{ role: 'user', parts: [{ text: 'Hello' }] }] });
@@ -127,7 +135,11 @@ describe('POST /v1/messages (Anthropic client)', () => {
     const tools = [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { location: { type: 'string' } } } }];
     const res = await app.request('/v1/messages', postJson(messages('openai/gpt-4o-mini', { stream: true, tools }), userHeaders()), await makeEnv());
     expect(res.status).toBe(200);
-    expect(calls[0]!.json()).toMatchObject({ stream: true, stream_options: { include_usage: true }, tools: [{ type: 'function', function: { name: 'get_weather' } }] });
+    expect(calls[0]!.json()).toMatchObject({
+      stream: true,
+      stream_options: { include_usage: true },
+      tools: [{ type: 'function', function: { name: 'get_weather' } }],
+    });
     const events = parseSse(await res.text());
     expect(events.map((e) => e.event)).toEqual([
       'message_start',
@@ -149,7 +161,12 @@ describe('POST /v1/messages (Anthropic client)', () => {
     const res = await app.request('/v1/messages', postJson(messages('gemini/gemini-2.0-flash', { stream: true }), apiKey()), await makeEnv());
     const events = parseSse(await res.text());
     expect(events[0]!.event).toBe('message_start');
-    expect(events.filter((e) => e.event === 'content_block_delta').map((e) => e.data.delta.text).join('')).toBe('Hello there, how can I help?');
+    expect(
+      events
+        .filter((e) => e.event === 'content_block_delta')
+        .map((e) => e.data.delta.text)
+        .join(''),
+    ).toBe('Hello there, how can I help?');
     expect(events.at(-2)!.data).toMatchObject({ delta: { stop_reason: 'end_turn' }, usage: { input_tokens: 5, output_tokens: 7 } });
     expect(events.at(-1)!.event).toBe('message_stop');
   });
@@ -199,17 +216,23 @@ describe('errors on /v1/messages are Anthropic-shaped', () => {
     const res = await app.request('/v1/messages', { method: 'POST', headers: apiKey(), body: big }, await makeEnv());
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual(anthropicError('request_too_large'));
-    }, 30_000); // a body of MAX_REQUEST_BYTES takes seconds on a loaded machine
+  }, 30_000); // a body of MAX_REQUEST_BYTES takes seconds on a loaded machine
 
   it('an OpenAI-protocol provider error is told as an Anthropic error, status kept', async () => {
-    mockFixtures(() => new Response('{"error":{"message":"model is decommissioned","type":"invalid_request_error","code":"model_decommissioned"}}', { status: 400 }));
+    mockFixtures(
+      () => new Response('{"error":{"message":"model is decommissioned","type":"invalid_request_error","code":"model_decommissioned"}}', { status: 400 }),
+    );
     const res = await app.request('/v1/messages', postJson(messages('groq/llama-3.3-70b-versatile'), apiKey()), await makeEnv());
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'groq: model is decommissioned' } });
   });
 
   it('a Gemini failure mid-stream ends the Anthropic stream with an error event', async () => {
-    mockFixtures(() => sse('data: {"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"}}]}\r\n\r\ndata: {"error":{"code":500,"message":"Internal error encountered.","status":"INTERNAL"}}\r\n\r\n'));
+    mockFixtures(() =>
+      sse(
+        'data: {"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"}}]}\r\n\r\ndata: {"error":{"code":500,"message":"Internal error encountered.","status":"INTERNAL"}}\r\n\r\n',
+      ),
+    );
     const res = await app.request('/v1/messages', postJson(messages('gemini/gemini-2.0-flash', { stream: true }), apiKey()), await makeEnv());
     const events = parseSse(await res.text());
     expect(events.at(-1)).toEqual({ event: 'error', data: { type: 'error', error: { type: 'api_error', message: 'Internal error encountered.' } } });

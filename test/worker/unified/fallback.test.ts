@@ -154,7 +154,10 @@ describe('AI Gateway unified endpoint', () => {
     const { calls } = mockFixtures();
     const res = await app.request(
       '/v1/messages',
-      postJson({ model: 'groq/llama-3.3-70b-versatile', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }, { 'x-api-key': USER_KEY, 'content-type': 'application/json' }),
+      postJson(
+        { model: 'groq/llama-3.3-70b-versatile', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] },
+        { 'x-api-key': USER_KEY, 'content-type': 'application/json' },
+      ),
       await makeEnv({ config: gatewayConfig(), vars }),
     );
     expect(res.status).toBe(200);
@@ -166,7 +169,11 @@ describe('AI Gateway unified endpoint', () => {
   it('an Anthropic client reaches an Anthropic model natively (the gateway provider-native path)', async () => {
     const { calls } = mockFixtures();
     const body = { model: 'anthropic/claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] };
-    const res = await app.request('/v1/messages', postJson(body, userHeaders(USER_KEY, { 'anthropic-beta': 'tools-2024-05-16' })), await makeEnv({ config: gatewayConfig(), vars }));
+    const res = await app.request(
+      '/v1/messages',
+      postJson(body, userHeaders(USER_KEY, { 'anthropic-beta': 'tools-2024-05-16' })),
+      await makeEnv({ config: gatewayConfig(), vars }),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.url).toBe('https://gateway.ai.cloudflare.com/v1/acc123/default/anthropic/v1/messages');
     expect(calls[0]!.json()).toEqual({ ...body, model: 'claude-sonnet-4-5' });

@@ -25,7 +25,11 @@ describe('POST /v1/embeddings', () => {
 
   it('translates for Gemini: batchEmbedContents in, an OpenAI embeddings list out (base64 when asked)', async () => {
     const { calls } = mockFixtures();
-    const res = await app.request('/v1/embeddings', postJson({ model: 'text-embedding-004', input: ['first', 'second'], encoding_format: 'base64' }), await makeEnv());
+    const res = await app.request(
+      '/v1/embeddings',
+      postJson({ model: 'text-embedding-004', input: ['first', 'second'], encoding_format: 'base64' }),
+      await makeEnv(),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.url).toBe('https://generativelanguage.googleapis.com/v1beta/models/text-embedding-004:batchEmbedContents');
     const answer = (await res.json()) as { data: { embedding: string; index: number }[]; model: string };
@@ -99,7 +103,10 @@ describe('POST /v1/messages/count_tokens', () => {
     expect(res.status).toBe(501);
     expect(await res.json()).toEqual({
       type: 'error',
-      error: { type: 'api_error', message: expect.stringMatching(/only for models of providers that count with their own tokenizer .*served by openai providers/) },
+      error: {
+        type: 'api_error',
+        message: expect.stringMatching(/only for models of providers that count with their own tokenizer .*served by openai providers/),
+      },
     });
     expect(calls).toEqual([]);
   });
@@ -108,7 +115,11 @@ describe('POST /v1/messages/count_tokens', () => {
     const { calls } = mockFixtures();
     const config = testConfig();
     (config.providers.groq!.models as unknown[]).push({ id: 'gemini-2.0-flash', priority: 0 });
-    const res = await app.request('/v1/messages/count_tokens', postJson({ model: 'gemini-2.0-flash', messages: [{ role: 'user', content: 'x' }] }, apiKey), await makeEnv({ config }));
+    const res = await app.request(
+      '/v1/messages/count_tokens',
+      postJson({ model: 'gemini-2.0-flash', messages: [{ role: 'user', content: 'x' }] }, apiKey),
+      await makeEnv({ config }),
+    );
     expect(res.headers.get('x-switchyard-provider')).toBe('gemini');
     expect(calls.map((c) => new URL(c.url).host)).toEqual(['generativelanguage.googleapis.com']);
   });

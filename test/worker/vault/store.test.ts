@@ -5,7 +5,10 @@ import { encryptVault } from '../../../src/vault/crypto';
 import { clearVaultCache, VAULT_KEY } from '../../../src/vault/store';
 import { embedVault } from '../helpers/embedded-vault';
 
-const config = { version: 1, providers: { groq: { protocol: 'openai', endpoint: 'https://api.groq.com/openai/v1', keys: [{ key: 'gsk_embedded' }], models: [] } } };
+const config = {
+  version: 1,
+  providers: { groq: { protocol: 'openai', endpoint: 'https://api.groq.com/openai/v1', keys: [{ key: 'gsk_embedded' }], models: [] } },
+};
 
 afterEach(async () => {
   await env.KV_AI_PROXY.delete(VAULT_KEY);
