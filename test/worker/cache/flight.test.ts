@@ -38,6 +38,13 @@ async function until(count: () => number, n: number) {
   }
 }
 
+/** The next chunk as text; a stream that ends first fails the test instead of looping forever. */
+async function readSome(reader: ReadableStreamDefaultReader<Uint8Array>) {
+  const { done, value } = await reader.read();
+  if (done) throw new Error('the stream ended early');
+  return new TextDecoder().decode(value);
+}
+
 function gate() {
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
@@ -57,6 +64,7 @@ describe('coalescing', () => {
     const pending = Array.from({ length: 6 }, () => start(env, '/groq/v1/chat/completions', body));
     // Every request is waiting on the one call before the provider answers it.
     await until(() => joins.mock.calls.length, 6);
+    await until(() => calls.length, 1);
     expect(calls).toHaveLength(1);
     upstreamGate.open();
     const answers = await Promise.all(pending);
@@ -82,7 +90,7 @@ describe('coalescing', () => {
     upstream.push(events[2]!);
     // The first member reads what has arrived so far while the stream is still open.
     let firstText = '';
-    while (!firstText.includes('"lo"')) firstText += new TextDecoder().decode((await firstReader.read()).value);
+    while (!firstText.includes('"lo"')) firstText += await readSome(firstReader);
     expect(firstText).toBe(events.slice(0, 3).join(''));
 
     // Joined while the answer is still streaming: not from the cache (nothing is stored before the end).
@@ -120,7 +128,7 @@ describe('coalescing', () => {
     upstream.push(events[1]!);
     const reader = b.res.body!.getReader();
     let text = '';
-    while (!text.includes('"Hel"')) text += new TextDecoder().decode((await reader.read()).value);
+    while (!text.includes('"Hel"')) text += await readSome(reader);
     expect(signals).toHaveLength(1);
     expect(signals[0]!.aborted).toBe(false);
     await reader.cancel();
