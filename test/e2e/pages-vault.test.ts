@@ -18,9 +18,16 @@ type Config = AiConfig & Record<string, unknown>;
 /** Saving runs 100 000 PBKDF2 rounds in the browser and again in the worker. */
 const SAVED = { timeout: 15_000 };
 
+/** The demo vault as these tests were written for: Gemini's three models of 2025 (the thinking model is for the conformance tests). */
+function editorVault(standInUrl: string) {
+  const config = demoVault(standInUrl);
+  config.providers.gemini!.models = config.providers.gemini!.models.filter((m) => m.id !== 'gemini-3-pro-preview');
+  return config;
+}
+
 /** The demo vault with fields this project does not know, at every level. */
 function vaultWithUnknownFields(standInUrl: string): Config {
-  const config: Config = { ...demoVault(standInUrl), unknownTopLevel: { kept: true, list: [1, 'two', null] } };
+  const config: Config = { ...editorVault(standInUrl), unknownTopLevel: { kept: true, list: [1, 'two', null] } };
   Object.assign(config.providers.groq!, { notes: 'a provider field the editor does not know' });
   Object.assign(config.providers.groq!.keys[0]!, { note: 'a key field', rotatedAt: '2026-01-01' });
   Object.assign(config.providers.groq!.models[0]!, { custom: { deep: [1, 2] } });
@@ -174,7 +181,7 @@ describe('vault editor in Chromium', () => {
   });
 
   it('refreshes models from each provider API; a refusal (401, CORS) is shown and changes nothing', async () => {
-    const config = demoVault(front.url);
+    const config = editorVault(front.url);
     // A model the Gemini API lists but the vault lacks: the refresh appends it with its token limits.
     config.providers.gemini!.models = config.providers.gemini!.models.filter((m) => m.id !== 'gemini-2.5-flash');
     config.providers.blocked = {
@@ -222,8 +229,8 @@ describe('vault editor in Chromium', () => {
 
     const gemini = card('gemini');
     await gemini.getByRole('button', { name: 'Refresh from API' }).click();
-    await expect.poll(() => gemini.getByRole('status').textContent()).toMatch(/1 new, added at the bottom/);
-    expect(await modelIds(gemini)).toEqual(['gemini-2.0-flash', 'text-embedding-004', 'gemini-2.5-flash']);
+    await expect.poll(() => gemini.getByRole('status').textContent()).toMatch(/2 new, added at the bottom/);
+    expect(await modelIds(gemini)).toEqual(['gemini-2.0-flash', 'text-embedding-004', 'gemini-2.5-flash', 'gemini-3-pro-preview']);
     expect(standIn.requests.some((r) => r.path.startsWith('/gemini/v1beta/models?') && r.path.includes('key=AIza-standin-gemini-key-1'))).toBe(true);
 
     // The stand-in itself sends no CORS headers: the browser refuses to let the page read it.
@@ -247,6 +254,7 @@ describe('vault editor in Chromium', () => {
       ['gemini-2.0-flash', 'chat', 0],
       ['text-embedding-004', 'embedding', 10],
       ['gemini-2.5-flash', 'chat', 20],
+      ['gemini-3-pro-preview', 'chat', 30],
     ]);
     expect(saved.providers.gemini!.models[2]).toEqual({ id: 'gemini-2.5-flash', usage: 'chat', contextWindow: 1048576, maxOutputTokens: 65536, priority: 20 });
     expect(saved.providers.blocked!.models).toEqual([{ id: 'llama-3.3-70b-versatile', usage: 'chat', priority: 0 }]);

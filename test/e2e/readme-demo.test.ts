@@ -84,10 +84,12 @@ describe('README: npm run dev serves the embedded demo', () => {
     const readme = await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8');
     const blocks = readmeExampleBlocks(readme);
     expect(blocks.length).toBeGreaterThanOrEqual(2);
-    const setup = blocks[0]!
-      .split('\n')
-      .find((line) => line.startsWith('GW='))!
-      .replace(/GW=\S+/, `GW=${gw}`);
+    // Every block's shell variables (GW, ADMIN, …), with GW pointing at this demo.
+    const setup = blocks
+      .flatMap((block) => block.split('\n'))
+      .filter((line) => /^[A-Z][A-Z_]*=\S+/.test(line))
+      .map((line) => line.replace(/\s+#.*$/, '').replace(/^GW=\S+/, `GW=${gw}`))
+      .join('\n');
     const curls = blocks.flatMap(commands);
     expect(curls.length).toBeGreaterThanOrEqual(20);
     for (const command of curls) {
