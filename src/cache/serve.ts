@@ -1,5 +1,7 @@
 import type { Context } from 'hono';
 import type { Bindings, Env } from '../env';
+import { usageFormat, usageOfAnswer } from '../usage/extract';
+import type { AttemptInfo, UsageTap } from '../usage/tap';
 import { logEvent } from '../log';
 import { Flight } from './flight';
 import { cacheKey } from './key';
@@ -32,14 +34,26 @@ export interface CacheCall {
   signal: AbortSignal;
   /** Keeps work going after the answer was returned (ExecutionContext.waitUntil). */
   waitUntil: (work: Promise<unknown>) => void;
+  /** The request's usage tap: a hit is recorded at no cost, a stored miss as `miss`. */
+  tap?: UsageTap;
+  /** What a hit stands for in its usage record: the provider and vault model that would have answered. */
+  served?: Omit<AttemptInfo, 'stream'>;
 }
 
 /** The upstream call, given the signal that aborts it (the client's, or a shared call's). */
 export type Produce = (signal: AbortSignal) => Promise<Response>;
 
 /** The parts of a cache call every route takes from its context. */
-export function cacheCallOf(c: Context<Env>, call: Omit<CacheCall, 'env' | 'user' | 'incoming' | 'signal' | 'waitUntil'>): CacheCall {
-  return { ...call, env: c.env, user: c.get('userName'), incoming: c.req.raw.headers, signal: c.req.raw.signal, waitUntil: backgroundOf(c) };
+export function cacheCallOf(c: Context<Env>, call: Omit<CacheCall, 'env' | 'user' | 'incoming' | 'signal' | 'waitUntil' | 'tap'>): CacheCall {
+  return {
+    ...call,
+    env: c.env,
+    user: c.get('userName'),
+    incoming: c.req.raw.headers,
+    signal: c.req.raw.signal,
+    waitUntil: backgroundOf(c),
+    tap: c.get('tap'),
+  };
 }
 
 /** ctx.waitUntil, or (no execution context: a test calling the app directly) a promise left to run. */
@@ -61,22 +75,42 @@ export async function throughCache(call: CacheCall, produce: Produce): Promise<R
   const key = await cacheKey({ ...call, scope: cacheScope(call.env, call.user) }, call.body);
   if (!flights.has(key)) {
     const hit = await lookup(call, key, ttl);
-    if (hit) return hit;
+    if (hit) {
+      recordHit(call, hit.answer.headers.get('content-type') ?? '')?.(hit.usage);
+      return hit.answer;
+    }
   }
   // Looked for while the lookup ran: an identical request may have started the call meanwhile.
   const shared = flights.get(key);
-  if (shared) return labelled(await shared.join(call.signal), 'HIT');
+  if (shared) {
+    const answer = await shared.join(call.signal);
+    const settle = recordHit(call, answer.headers.get('content-type') ?? '');
+    if (settle)
+      call.waitUntil(
+        shared.done.then(() =>
+          settle(shared.recording ? usageOfAnswer(usageFormat(call.operation), answer.headers.get('content-type') ?? '', shared.bytes()) : undefined),
+        ),
+      );
+    return labelled(answer, 'HIT');
+  }
+  call.tap?.cacheMiss();
   const flight = new Flight(produce, MAX_STORED_BYTES, () => forget(key, flight));
   flights.set(key, flight);
   call.waitUntil(flight.done.then(() => store(call, key, ttl, flight)).finally(() => forget(key, flight)));
   return labelled(await flight.join(call.signal), 'MISS');
 }
 
+/** A hit's usage record (no cost; the answer's counts give the money saved), settled with its counts. */
+function recordHit(call: CacheCall, contentType: string) {
+  if (!call.tap || !call.served) return undefined;
+  return call.tap.servedFromCache({ ...call.served, stream: contentType.includes('text/event-stream') });
+}
+
 function forget(key: string, flight: Flight) {
   if (flights.get(key) === flight) flights.delete(key);
 }
 
-async function lookup(call: CacheCall, key: string, ttl: number): Promise<Response | undefined> {
+async function lookup(call: CacheCall, key: string, ttl: number) {
   try {
     return await cachedAnswer(key, ttl);
   } catch (err) {
@@ -93,7 +127,7 @@ async function store(call: CacheCall, key: string, ttl: number, flight: Flight) 
   const contentType = head.headers.find(([name]) => name === 'content-type')?.[1] ?? '';
   if (!isCompleteAnswer(contentType, bytes)) return;
   try {
-    await storeAnswer(key, ttl, head, bytes);
+    await storeAnswer(key, ttl, head, bytes, usageOfAnswer(usageFormat(call.operation), contentType, bytes));
   } catch (err) {
     logEvent(call.env, 'error', { event: 'cache_store_failed', provider: call.provider, error: err instanceof Error ? err.message : String(err) });
   }

@@ -1,3 +1,4 @@
+import type { TokenCounts } from '../usage/price';
 import { CACHE_STATUS_HEADER } from './policy';
 
 // Answers in the Workers Cache API (caches.default: per Cloudflare location, free, no write limits).
@@ -9,7 +10,9 @@ const STORED_AT = 'x-switchyard-stored-at';
 const EXPIRES_AT = 'x-switchyard-expires-at';
 /** Header the replay sets to 0: a cached answer took no upstream attempt. */
 const ATTEMPTS = 'x-switchyard-attempts';
-const NOT_REPLAYED = new Set([STORED_AT, EXPIRES_AT, ATTEMPTS, CACHE_STATUS_HEADER.toLowerCase()]);
+/** The answer's token counts (input, output, cached): a hit's record shows what it saved. */
+const USAGE = 'x-switchyard-usage';
+const NOT_REPLAYED = new Set([STORED_AT, EXPIRES_AT, ATTEMPTS, USAGE, CACHE_STATUS_HEADER.toLowerCase()]);
 
 // The DOM lib's CacheStorage type (tsconfig) hides the Workers `default` cache.
 const answers = () => (caches as unknown as { default: Cache }).default;
@@ -29,8 +32,9 @@ function replayedHeaders(headers: Iterable<[string, string]>): Headers {
   return out;
 }
 
-export async function storeAnswer(key: string, ttlS: number, head: AnswerHead, body: Uint8Array<ArrayBuffer>, now = Date.now()) {
+export async function storeAnswer(key: string, ttlS: number, head: AnswerHead, body: Uint8Array<ArrayBuffer>, usage?: TokenCounts, now = Date.now()) {
   const headers = replayedHeaders(head.headers);
+  if (usage) headers.set(USAGE, `${usage.input},${usage.output},${usage.cached}`);
   headers.set('cache-control', `max-age=${ttlS}`);
   headers.set(STORED_AT, String(now));
   headers.set(EXPIRES_AT, String(now + ttlS * 1000));
@@ -41,7 +45,7 @@ export async function storeAnswer(key: string, ttlS: number, head: AnswerHead, b
  * The cached answer, when it is younger than both the TTL it was stored with and the reader's `ttlS`
  * (a request asking for answers at most a minute old does not get an hour-old one).
  */
-export async function cachedAnswer(key: string, ttlS: number, now = Date.now()): Promise<Response | undefined> {
+export async function cachedAnswer(key: string, ttlS: number, now = Date.now()): Promise<{ answer: Response; usage?: TokenCounts } | undefined> {
   const entry = await answers().match(ENTRY_URL + key);
   if (!entry) return undefined;
   const ageMs = now - Number(entry.headers.get(STORED_AT));
@@ -54,5 +58,7 @@ export async function cachedAnswer(key: string, ttlS: number, now = Date.now()):
   headers.set('age', String(Math.floor(ageMs / 1000)));
   headers.set(ATTEMPTS, '0');
   headers.set(CACHE_STATUS_HEADER, 'HIT');
-  return new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers });
+  const stored = entry.headers.get(USAGE)?.split(',').map(Number);
+  const usage = stored?.length === 3 && stored.every(Number.isInteger) ? { input: stored[0]!, output: stored[1]!, cached: stored[2]! } : undefined;
+  return { answer: new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers }), usage };
 }

@@ -114,7 +114,8 @@ export class UserMeter extends DurableObject<Bindings> {
     if (!record) return;
     const { month, day } = periodsOf(record.time);
     const usd = record.cost_usd ?? 0;
-    const tokens = record.input_tokens + record.output_tokens;
+    // A cache hit spent no provider tokens: it counts toward neither budget.
+    const tokens = record.cache === 'hit' ? 0 : record.input_tokens + record.output_tokens;
     const inserted = this.sql
       .exec('INSERT INTO pending (id, record) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id', record.id, JSON.stringify(record))
       .toArray();

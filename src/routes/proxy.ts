@@ -50,6 +50,7 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
     search: url.search,
     body,
     modelTtl: listed?.cacheTtl,
+    served: { provider: id, model: listed?.id ?? model, entry: listed, operation: operation.path },
   });
   return throughCache(call, (signal) =>
     send({

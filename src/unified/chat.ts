@@ -39,6 +39,7 @@ export async function serveChat<Body extends Record<string, unknown>>(c: Context
     search: '',
     body: await c.req.arrayBuffer(),
     modelTtl: candidates[0]!.model.cacheTtl,
+    served: { provider: candidates[0]!.providerId, model: candidates[0]!.model.id, entry: candidates[0]!.model, operation: client.chatOperation },
   });
   return throughCache(call, (signal) => answerChat(c, client, body, candidates, signal));
 }

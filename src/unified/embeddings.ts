@@ -35,6 +35,7 @@ export async function serveEmbeddings(c: Context<Env>): Promise<Response> {
     search: '',
     body: await c.req.arrayBuffer(),
     modelTtl: candidates[0]!.model.cacheTtl,
+    served: { provider: candidates[0]!.providerId, model: candidates[0]!.model.id, entry: candidates[0]!.model, operation: 'embeddings' },
   });
   return throughCache(call, (signal) => answerEmbeddings(c, body, candidates, signal));
 }

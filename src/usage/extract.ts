@@ -74,6 +74,24 @@ export function usageFromJson(format: UsageFormat, json: unknown): TokenCounts |
   return found && complete(found);
 }
 
+/**
+ * The provider's counts in a whole answer as stored by the cache (SSE events or JSON); none when the
+ * answer carries none (an OpenAI stream whose client did not ask for usage had it taken out).
+ */
+export function usageOfAnswer(format: UsageFormat, contentType: string, bytes: Uint8Array): TokenCounts | undefined {
+  if (contentType.includes('text/event-stream')) {
+    const counter = new StreamCounter(format);
+    counter.events(bytes);
+    const { counts, source } = counter.result('done', 0);
+    return source === 'provider' ? counts : undefined;
+  }
+  try {
+    return usageFromJson(format, JSON.parse(new TextDecoder().decode(bytes)));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Tokens estimated from text: about four characters each, never 0 for some text. */
 export const estimateTokens = (chars: number) => (chars <= 0 ? 0 : Math.max(1, Math.ceil(chars / 4)));
 

@@ -31,6 +31,8 @@ export interface UsageRecord {
   first_byte_ms: number | null;
   cache: CacheOutcome;
   error_code: string | null;
+  /** A cache hit: what the answer would have cost at the model's prices (null otherwise or unpriced). */
+  saved_usd: number | null;
 }
 
 /** The record's columns in D1 (migrations/0001_usage.sql), in insertion order; `day` is derived. */
@@ -55,6 +57,7 @@ export const RECORD_COLUMNS = [
   'first_byte_ms',
   'cache',
   'error_code',
+  'saved_usd',
 ] as const;
 
 /** The values of a record for RECORD_COLUMNS. */

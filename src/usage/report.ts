@@ -41,6 +41,9 @@ export interface UsageTotals {
   cost_usd: number | null;
   /** Requests of unpriced models (their cost is unknown, not 0). */
   unpriced_requests: number;
+  /** Cache hits: what their answers would have cost (null when no hit was priced). */
+  saved_usd: number | null;
+  cache_hits: number;
 }
 
 /** The first and last day of a period: by default the current UTC calendar month up to today. */
@@ -65,6 +68,8 @@ export async function usageTotals(
     'SUM(output_tokens) AS output_tokens',
     'SUM(cost_usd) AS cost_usd',
     'SUM(cost_usd IS NULL) AS unpriced_requests',
+    "SUM(cache = 'hit') AS cache_hits",
+    'SUM(saved_usd) AS saved_usd',
   ];
   const order = [...(query.group_by.includes('day') ? ['day'] : []), 'cost_usd DESC', 'requests DESC', ...groups];
   const sql = `SELECT ${select.join(', ')} FROM usage_records WHERE day BETWEEN ?1 AND ?2${groups.length ? ` GROUP BY ${groups.join(', ')}` : ''} ORDER BY ${order.join(', ')}`;
@@ -76,6 +81,7 @@ export async function usageTotals(
     input_tokens: row.input_tokens ?? 0,
     output_tokens: row.output_tokens ?? 0,
     unpriced_requests: row.unpriced_requests ?? 0,
+    cache_hits: row.cache_hits ?? 0,
   }));
   return { from, to, data };
 }

@@ -1,7 +1,7 @@
 import type { Model } from '../vault/schema';
 import { type StreamCounter, type StreamEnding } from './extract';
 import { costUsd, type TokenCounts } from './price';
-import type { UsageRecord, UsageRoute, UsageSource } from './record';
+import type { CacheOutcome, UsageRecord, UsageRoute, UsageSource } from './record';
 
 // What one request did upstream, gathered while it runs: send() reports each attempt, the answer's
 // counts or the stream it relays; the route's middleware reports what the client was told. Once both
@@ -45,6 +45,7 @@ export class UsageTap {
   private openStreams = 0;
   private handled = false;
   private delivered = false;
+  private cache: CacheOutcome = 'none';
 
   constructor(
     readonly origin: TapOrigin,
@@ -88,6 +89,30 @@ export class UsageTap {
     };
   }
 
+  /** The answer went upstream and may be stored for later identical requests. */
+  cacheMiss(): void {
+    this.cache = 'miss';
+  }
+
+  /**
+   * The answer came from the cache (stored, or shared with an identical call in flight): a record at no
+   * cost, with the counts of the answer once known (`settle`), so the money saved can be shown.
+   */
+  servedFromCache(info: AttemptInfo): (counts: TokenCounts | undefined) => void {
+    this.cache = 'hit';
+    this.last = info;
+    this.openStreams++;
+    let settled = false;
+    return (counts) => {
+      if (settled) return;
+      settled = true;
+      this.openStreams--;
+      this.counts = counts;
+      this.source = counts ? 'provider' : 'none';
+      this.maybeDeliver();
+    };
+  }
+
   /** The route answered (or failed): the status the client got, and the error code if it failed. */
   done(status: number, errorCode: string | null): void {
     if (this.handled) return;
@@ -99,7 +124,7 @@ export class UsageTap {
 
   /** Whether a request went to a provider. */
   get reached(): boolean {
-    return this.attempts > 0;
+    return this.attempts > 0 || this.cache === 'hit';
   }
 
   private maybeDeliver() {
@@ -111,6 +136,7 @@ export class UsageTap {
   private record(): UsageRecord {
     const attempt = this.last!;
     const counts = this.counts ?? { input: 0, output: 0, cached: 0 };
+    const hit = this.cache === 'hit';
     return {
       id: this.origin.id,
       time: new Date(this.origin.startedAt).toISOString(),
@@ -126,11 +152,12 @@ export class UsageTap {
       output_tokens: counts.output,
       cached_input_tokens: counts.cached,
       usage_source: this.source,
-      cost_usd: costUsd(attempt.entry, counts),
+      cost_usd: hit ? 0 : costUsd(attempt.entry, counts),
       latency_ms: Date.now() - this.origin.startedAt,
       first_byte_ms: this.firstByteAt === undefined ? null : this.firstByteAt - this.origin.startedAt,
-      cache: 'none',
+      cache: this.cache,
       error_code: this.status >= 400 || this.errorCode ? this.errorCode : null,
+      saved_usd: hit && this.counts ? costUsd(attempt.entry, counts) : null,
     };
   }
 }

@@ -305,6 +305,41 @@ describe('usage records: the provider’s counts and the exact cost', () => {
     });
   }
 
+  for (const c of CASES) {
+    it(`${c.name}: a cached answer is a record at no cost that shows what it saved`, async () => {
+      const { env, name, key } = await meteredEnv();
+      const { calls } = mockUpstream(standIn);
+      const cached = { ...c.extra, 'X-Switchyard-Cache-Ttl': '600' };
+      const miss = await metered(env, name, c.path, post(key, c.body, cached));
+      expect(miss.res.headers.get('x-switchyard-cache'), miss.text).toBe('MISS');
+      const hit = await metered(env, name, c.path, post(key, c.body, cached));
+      expect(hit.res.headers.get('x-switchyard-cache')).toBe('HIT');
+      expect(hit.text).toBe(miss.text);
+      expect(calls).toHaveLength(1);
+      const expected = EXPECTED[c.protocol];
+      expect(miss.record).toMatchObject({ cache: 'miss', attempts: 1, saved_usd: null });
+      expect(miss.record.cost_usd).toBeCloseTo(expected.cost, 12);
+      expect(hit.record).toMatchObject({
+        id: hit.res.headers.get('x-request-id'),
+        cache: 'hit',
+        cost_usd: 0,
+        attempts: 0,
+        status: 200,
+        stream: c.stream,
+        route: c.route,
+      });
+      // The saving is the miss's cost, from the counts stored with the answer (an OpenAI stream
+      // whose client did not ask for usage has none: its saving is unknown, never a made-up 0).
+      const countsStored = !(c.stream && /chat\/completions$/.test(c.path));
+      if (countsStored) {
+        expect(hit.record).toMatchObject({ input_tokens: miss.record.input_tokens, output_tokens: miss.record.output_tokens, usage_source: 'provider' });
+        expect(hit.record.saved_usd).toBeCloseTo(miss.record.cost_usd!, 12);
+      } else {
+        expect(hit.record).toMatchObject({ input_tokens: 0, output_tokens: 0, usage_source: 'none', saved_usd: null });
+      }
+    });
+  }
+
   it('asks an OpenAI provider for stream usage and keeps the usage-only chunk from a client that did not ask', async () => {
     const { env, name, key } = await meteredEnv();
     const { calls } = mockUpstream(standIn);

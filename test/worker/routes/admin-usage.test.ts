@@ -139,6 +139,8 @@ describe('GET /admin/usage', () => {
       output_tokens: 500,
       cost_usd: 0.0105,
       unpriced_requests: 0,
+      cache_hits: 0,
+      saved_usd: null,
     });
     // A group of unpriced models only: its cost is unknown, not 0.
     expect(data[4]).toEqual({
@@ -150,6 +152,8 @@ describe('GET /admin/usage', () => {
       output_tokens: 300,
       cost_usd: null,
       unpriced_requests: 1,
+      cache_hits: 0,
+      saved_usd: null,
     });
   });
 
@@ -173,13 +177,15 @@ describe('GET /admin/usage', () => {
     await insert(testEnv.DB, [row('today-1', new Date().toISOString(), 'carol', 'groq', 'llama-3.3-70b-versatile', 200, 1, 2, 0.25)]);
     const body = await (await get(env, '/admin/usage?group_by=user')).json<{ from: string; to: string; data: Record<string, unknown>[] }>();
     expect(body).toMatchObject({ from: `${today.slice(0, 8)}01`, to: today });
-    expect(body.data).toEqual([{ user: 'carol', requests: 1, errors: 0, input_tokens: 1, output_tokens: 2, cost_usd: 0.25, unpriced_requests: 0 }]);
+    expect(body.data).toEqual([
+      { user: 'carol', requests: 1, errors: 0, input_tokens: 1, output_tokens: 2, cost_usd: 0.25, unpriced_requests: 0, cache_hits: 0, saved_usd: null },
+    ]);
   });
 
   it('an empty period: zeros, and a null cost', async () => {
     const env = await makeEnv();
     const { data } = await (await get(env, '/admin/usage?from=2020-01-01&to=2020-01-31')).json<{ data: unknown[] }>();
-    expect(data).toEqual([{ requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cost_usd: null, unpriced_requests: 0 }]);
+    expect(data).toEqual([{ requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cost_usd: null, unpriced_requests: 0, cache_hits: 0, saved_usd: null }]);
     const grouped = await (await get(env, '/admin/usage?from=2020-01-01&to=2020-01-31&group_by=user')).json<{ data: unknown[] }>();
     expect(grouped.data).toEqual([]);
   });
@@ -232,7 +238,27 @@ describe('GET /admin/requests', () => {
       first_byte_ms: 20,
       cache: 'none',
       error_code: null,
+      saved_usd: null,
     });
+  });
+
+  it('cache hits: counted apart, at no cost, with the money they saved', async () => {
+    const env = await makeEnv();
+    await insert(testEnv.DB, [row('hit-miss', '2026-08-10T10:00:00.000Z', 'erin', 'openrouter', 'cache-test-model', 200, 100, 50, 0.004)]);
+    for (const id of ['hit-1', 'hit-2']) {
+      await testEnv.DB.prepare(
+        `INSERT INTO usage_records (id, time, day, user, route, operation, provider, model, status, stream, attempts, input_tokens,
+         output_tokens, cached_input_tokens, usage_source, cost_usd, latency_ms, first_byte_ms, cache, error_code, saved_usd)
+         VALUES (?, '2026-08-10T11:00:00.000Z', '2026-08-10', 'erin', 'proxy', 'chat/completions', 'openrouter', 'cache-test-model', 200, 0, 0,
+         100, 50, 0, 'provider', 0, 3, NULL, 'hit', NULL, 0.004)`,
+      )
+        .bind(id)
+        .run();
+    }
+    const { data } = await (await get(env, '/admin/usage?from=2026-08-10&to=2026-08-10&group_by=user')).json<{ data: Record<string, unknown>[] }>();
+    expect(data).toEqual([
+      { user: 'erin', requests: 3, errors: 0, input_tokens: 300, output_tokens: 150, cost_usd: 0.004, unpriced_requests: 0, cache_hits: 2, saved_usd: 0.008 },
+    ]);
   });
 
   it('pages with the cursor through every matching record exactly once (ties in time included)', async () => {

@@ -133,6 +133,7 @@ describe('retention', () => {
       first_byte_ms: 1,
       cache: 'none',
       error_code: null,
+      saved_usd: null,
     });
     const insert = testEnv.DB.prepare(INSERT_RECORD_SQL);
     await testEnv.DB.batch(
