@@ -23,11 +23,16 @@ export interface GatewayOptions {
   vaultText?: string;
   /** SQL run on the local D1 database after the migrations (e.g. usage records: dev/usage-seed.ts). */
   d1Sql?: string;
+  /** Start on the local state (KV, D1, Durable Objects) of a gateway stopped with `keepState`: a restart. */
+  stateDir?: string;
 }
 
 export interface Gateway {
   url: string;
-  stop(): Promise<void>;
+  /** Where its local state lives (pass to a later startGateway to restart on it). */
+  stateDir: string;
+  /** Stop wrangler; the local state is removed unless `keepState`. */
+  stop(options?: { keepState?: boolean }): Promise<void>;
   /** Everything wrangler (and the worker's console) printed so far, stdout and stderr interleaved. */
   logs(): string;
   /** Resolves with the logs once they match (wrangler prints a request's line after its response). */
@@ -104,7 +109,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
 }
 
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'switchyard-e2e-'));
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'switchyard-e2e-')));
   const entries = [
     ...(options.users ? [{ key: 'users', value: JSON.stringify(options.users) }] : []),
     ...(options.vaultText !== undefined ? [{ key: 'vault:ai.json.enc', value: options.vaultText }] : []),
@@ -139,7 +144,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   exited.then(() => running.delete(child.pid!));
 
-  const stop = async () => {
+  const stop = async ({ keepState = false } = {}) => {
     if (child.exitCode === null && child.signalCode === null) {
       killGroup(child, 'SIGTERM');
       const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5_000);
@@ -148,7 +153,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
     // workerd children can outlive wrangler by a moment: make sure the whole group is gone.
     killGroup(child, 'SIGKILL');
-    await rm(stateDir, { recursive: true, force: true });
+    if (!keepState) await rm(stateDir, { recursive: true, force: true });
   };
   const logs = () => output.join('');
 
@@ -203,5 +208,5 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
     return logs();
   };
-  return { url, stop, logs, waitForLog };
+  return { url, stateDir, stop, logs, waitForLog };
 }
