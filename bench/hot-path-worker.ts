@@ -5,7 +5,7 @@ import app from '../src/app';
 import type { Bindings } from '../src/env';
 import { downstreamHeaders, upstreamHeaders } from '../src/forward/headers';
 import { keyRotation } from '../src/forward/keys';
-import { parseJsonBody, parseOperation } from '../src/forward/operation';
+import { findOperation, parseJson } from '../src/forward/operation';
 import { send } from '../src/forward/send';
 import { buildTarget } from '../src/forward/target';
 import { consultLimiter } from '../src/limits/verdicts';
@@ -20,6 +20,7 @@ export { UserMeter } from '../src/limits/user-meter';
 
 const PATH = '/openai/v1/chat/completions';
 const CLIENT_IP = '203.0.113.9';
+const CHAT_OPERATION = findOperation({ protocol: 'openai', endpoint: 'https://api.openai.com/v1', keys: [], models: [] }, 'POST', 'chat/completions');
 const BODY = new TextEncoder().encode(JSON_BODY).buffer;
 const COMPLETION = JSON.stringify({
   id: 'chatcmpl-bench',
@@ -76,7 +77,7 @@ export const STAGES: Record<string, Stage> = {
   'admit: rate limit + budget reservation (Durable Object RPC)': (env) =>
     userMeter(env, 'hot-path').admit({ rpm: 1_000_000_000, monthlyBudgetUsd: 1e9, dailyTokens: 1e15, reserve: { usd: 0, tokens: 0 } }),
   'vault access (decrypted config, cached)': (env) => loadConfig(env),
-  'body: parse and validate the JSON': () => parseJsonBody(parseOperation('chat/completions'), BODY, 'application/json'),
+  'body: parse and validate the JSON': () => parseJson(BODY, CHAT_OPERATION.schema!),
   'key choice': async (env) => keyRotation('openai', resolveProvider(await loadConfig(env), 'openai')!.provider.keys),
   'target and headers, both ways': async (env) => {
     const { provider } = resolveProvider(await loadConfig(env), 'openai')!;

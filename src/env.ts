@@ -35,6 +35,7 @@ export interface Bindings {
   AUTH_FAILURE_LIMIT?: string;
   AUTH_FAILURE_WINDOW_S?: string;
   MAX_ATTEMPTS?: string;
+  MAX_REQUEST_ATTEMPTS?: string;
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
   UPSTREAM_DEADLINE_MS?: string;
   UPSTREAM_IDLE_TIMEOUT_MS?: string;
@@ -56,6 +57,8 @@ export interface Variables {
    * the request's models are known and before anything is sent. Throws the 429 when refused.
    */
   admit?: (cost: CostBound) => Promise<void>;
+  /** Upstream attempts left for this request, shared by the providers of a fallback chain (unified/upstream.ts). */
+  attemptBudget?: { left: number };
 }
 
 export type Env = { Bindings: Bindings; Variables: Variables };

@@ -1,55 +1,39 @@
-// Header hygiene between client and upstream, in both directions.
+// Headers between client and upstream, in both directions: allow-lists, so that nothing a client sends
+// can change which account, project or method a provider sees (`OpenAI-Organization`, `OpenAI-Project`,
+// `x-goog-user-project`, `X-HTTP-Method-Override`, AI Gateway's `cf-aig-*`), and nothing a provider
+// answers about the shared account reaches a client (organisation and project ids, rate-limit state,
+// `access-control-*` that would defeat CORS_ORIGINS, cookies).
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+/**
+ * Client headers that may travel upstream: the body's type, what the client accepts, and the version
+ * and beta headers of the protocols, which change what an API does but not whose account it uses.
+ */
+const TO_PROVIDER = new Set(['content-type', 'accept', 'anthropic-version', 'anthropic-beta', 'openai-beta']);
 
-/** Client headers that never go upstream: credentials, client identity, routing and transport. */
-const NEVER_UPSTREAM = new Set([
-  ...HOP_BY_HOP,
-  'authorization',
-  'x-api-key',
-  'x-goog-api-key',
-  'cookie',
-  'host',
-  'content-length',
-  'accept-encoding',
-  'origin',
-  'referer',
-  'forwarded',
-  'x-real-ip',
-  'x-host-final',
-  'true-client-ip',
-]);
+/**
+ * Upstream response headers a client may see: the body's type and encoding, caching (an SSE stream's
+ * `no-cache`), and `Retry-After`. The gateway adds its own `X-Request-Id`, `X-RateLimit-*` and
+ * `X-Switchyard-*` afterwards.
+ */
+const TO_CLIENT = new Set(['content-type', 'content-encoding', 'cache-control', 'retry-after']);
 
-// x-switchyard-: the gateway's own request headers (X-Switchyard-Cache-Ttl) are for the gateway.
-const NEVER_UPSTREAM_PREFIXES = ['cf-', 'x-forwarded-', 'sec-', 'x-switchyard-'];
-
-/** The client's headers that may travel upstream, plus the target's own (auth) headers. */
+/** The client's allowed headers, plus the target's own (auth) headers. */
 export function upstreamHeaders(incoming: Headers, targetHeaders: Record<string, string>): Headers {
   const out = new Headers();
-  incoming.forEach((value, name) => {
-    if (NEVER_UPSTREAM.has(name) || NEVER_UPSTREAM_PREFIXES.some((p) => name.startsWith(p))) return;
-    out.set(name, value);
-  });
+  for (const name of TO_PROVIDER) {
+    const value = incoming.get(name);
+    if (value !== null) out.set(name, value);
+  }
   for (const [name, value] of Object.entries(targetHeaders)) out.set(name, value);
   return out;
 }
 
-/** Upstream response headers a client may see: hop-by-hop and cookies are dropped. */
+/** Upstream response headers a client may see. */
 export function downstreamHeaders(upstream: Headers): Headers {
   const out = new Headers();
-  upstream.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || name === 'set-cookie' || name === 'content-length') return;
-    out.append(name, value);
-  });
+  for (const name of TO_CLIENT) {
+    const value = upstream.get(name);
+    if (value !== null) out.set(name, value);
+  }
   return out;
 }

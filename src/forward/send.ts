@@ -10,6 +10,7 @@ import type { Model, Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';
 import { promptAffinity } from './affinity';
 import { shareFailure, shareRecovery, syncKeyHealth } from './key-health';
+import { keyAnswered, keyIsRefused } from './key-check';
 import { affinityRotation, type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
 import { abortable, CLIENT_CLOSED, readHead, relay, type RelayFailure, SseFramer, sseDataIsJson } from './relay';
 import { isRetryableStatus, providerWaitMs } from './retry';
@@ -44,6 +45,13 @@ export interface SendRequest {
   tap?: UsageTap;
   /** The vault's entry for `model` (its prices), for the usage record. */
   entry?: Model;
+  /** Upstream attempts left for the whole client request: a fallback chain passes one budget to every provider it tries. */
+  attemptBudget?: AttemptBudget;
+}
+
+/** What is left of one client request's upstream attempts (MAX_REQUEST_ATTEMPTS), shared by every send() it makes. */
+export interface AttemptBudget {
+  left: number;
 }
 
 /** What metering changes in a request: an OpenAI stream is asked for usage the client did not ask for. */
@@ -101,17 +109,19 @@ export async function send(req: SendRequest): Promise<Response> {
   if (turns.length === 0) {
     throw noUsableKey(`provider "${req.providerId}"`, { [ATTEMPTS_HEADER]: '0' });
   }
+  const budget = req.attemptBudget ?? { left: settings.MAX_REQUEST_ATTEMPTS };
   let attempts = 0;
   let last: Failed | undefined;
   const meter = metered(req);
   for (const turn of turns) {
-    if (attempts >= settings.MAX_ATTEMPTS || Date.now() >= deadline) break;
+    if (attempts >= settings.MAX_ATTEMPTS || budget.left <= 0 || Date.now() >= deadline) break;
     const wait = turn.readyAt - Date.now();
     // Turns are ordered by readiness: once one rests too long for this request, so do the rest.
     if (wait > Math.min(MAX_KEY_WAIT_MS, deadline - Date.now())) break;
     if (wait > 0) await sleep(wait, req.signal);
     if (req.signal?.aborted) throw clientClosed();
     attempts++;
+    budget.left--;
     req.tap?.attempt({
       provider: req.providerId,
       model: req.model,
@@ -121,10 +131,17 @@ export async function send(req: SendRequest): Promise<Response> {
     });
     const outcome = await attempt(req, turn.key, deadline, settings, meter);
     if ('answer' in outcome) {
-      if (outcome.answer.status < 400 && keySucceeded(req.providerId, turn.key.key)) shareRecovery(req.env, req.providerId, turn.key.key);
+      if (outcome.answer.status < 400) {
+        if (keySucceeded(req.providerId, turn.key.key)) shareRecovery(req.env, req.providerId, turn.key.key);
+        keyAnswered(req.providerId, turn.key.key);
+      }
       return withAttempts(outcome.answer, attempts);
     }
     last = outcome.failed;
+    // A 401/403 the request itself caused is the client's answer: the key works, it neither rests nor is replaced.
+    if (last.kind === 'auth' && last.answer instanceof Response && !(await keyIsRefused({ ...req, key: turn.key.key }))) {
+      return withAttempts(last.answer, attempts);
+    }
     const rest = restKey(req.providerId, turn.key.key, last.kind, last.waitMs);
     shareFailure(req.env, req.providerId, turn.key.key, rest, last.status ?? null, last.reason);
     logEvent(req.env, 'info', {
@@ -139,6 +156,9 @@ export async function send(req: SendRequest): Promise<Response> {
   }
   if (!last) {
     if (Date.now() >= deadline) throw timedOut(req, attempts);
+    if (budget.left <= 0) {
+      throw new GatewayError(503, 'the request used up its upstream attempts', 'upstream_attempts_exhausted', { [ATTEMPTS_HEADER]: String(attempts) });
+    }
     const waitS = Math.max(1, Math.ceil((turns[0]!.readyAt - Date.now()) / 1000));
     throw new GatewayError(503, `every key of provider "${req.providerId}" is resting after failures; retry in ${waitS} s`, 'provider_keys_resting', {
       'Retry-After': String(waitS),

@@ -14,6 +14,8 @@ const Settings = z.object({
   AUTH_FAILURE_WINDOW_S: setting(300, 1),
   /** Upstream attempts per request at most (never more than the provider's usable keys). */
   MAX_ATTEMPTS: setting(3, 1),
+  /** Upstream attempts per client request at most, across the providers of a fallback chain. */
+  MAX_REQUEST_ATTEMPTS: setting(6, 1),
   /** Per attempt: time until the upstream's first byte. */
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: setting(60_000, 1),
   /** Per request: time until an upstream answer, across all attempts and waits. */

@@ -3,7 +3,9 @@ import { every } from 'hono/combine';
 import type { Env } from '../env';
 import { cacheCallOf, throughCache } from '../cache/serve';
 import { send } from '../forward/send';
-import { formModel, parseJsonBody, parseOperation } from '../forward/operation';
+import { asRead, readIncoming } from '../forward/incoming';
+import { assertModelCertain, assertModelChoice } from '../forward/model-choice';
+import { findOperation } from '../forward/operation';
 import { gatewaySlug } from '../forward/target';
 import { meteredUserAuth } from '../middleware/auth';
 import { requestedMaxTokens } from '../usage/price';
@@ -14,41 +16,46 @@ import { PROVIDERS, providerForHost } from '../providers/table';
 import { assertMayUse } from '../users/access';
 import { loadConfig } from '../vault/store';
 
-// POST /:provider/v1/<operation> (and v1beta for Gemini's native paths), and the legacy form where
+// /:provider/v1/<operation> (and v1beta for Gemini's native paths), and the legacy form where
 // an `X-Host-Final` header picks the provider from the fixed host table.
 
 export async function forwardOperation(c: Context<Env>, providerName: string, operationPath: string) {
-  const operation = parseOperation(operationPath);
   const config = await loadConfig(c.env);
   const resolved = resolveProvider(config, providerName);
   if (!resolved) throw new GatewayError(404, `unknown provider "${providerName}": the vault does not name it`, 'provider_not_found');
   const { id, provider } = resolved;
-  const user = c.get('user');
-  assertMayUse(user, c.get('userName'), id);
+  const [user, userName] = [c.get('user'), c.get('userName')];
+  assertMayUse(user, userName, id);
+  const operation = findOperation(provider, c.req.method, operationPath);
   if (!hasUsableKey(provider)) {
     throw noUsableKey(`provider "${id}"`);
   }
 
-  const method = c.req.method;
-  const body = method === 'GET' || method === 'HEAD' ? null : await c.req.arrayBuffer();
-  const contentType = c.req.header('content-type');
-  const json = body ? parseJsonBody(operation, body, contentType) : undefined;
-  const model = operation.pathModel ?? (typeof json?.model === 'string' ? json.model : body ? await formModel(body, contentType) : undefined);
+  let incomingCall = await readIncoming(operation, c.req.raw);
+  const { model } = incomingCall;
   const listed = model === undefined ? undefined : findModel(provider, model, gatewaySlug(id, provider));
   if (operation.kind !== 'other' && model !== undefined && !listed) {
     throw new GatewayError(404, `model "${model}" is not offered by provider "${id}"`, 'model_not_found');
   }
+  const unnamed = model === undefined && operation.model !== 'none' ? 'the request names no model (the provider would choose one)' : undefined;
+  assertModelCertain(user, userName, incomingCall.uncertain ?? unnamed);
   // Allow-lists name vault models: `groq/llama-…` (AI Gateway form) is the vault's `llama-…`.
-  assertMayUse(user, c.get('userName'), id, listed?.id ?? model);
-  await c.get('admit')!({ models: [listed], bodyBytes: body?.byteLength ?? 0, maxTokens: requestedMaxTokens(json) });
+  assertMayUse(user, userName, id, listed?.id ?? model);
+  assertModelChoice(user, userName, incomingCall.json, id);
+  // What reaches the provider is what was checked: no second `model` key or part for it to prefer.
+  if (user.models) incomingCall = await asRead(incomingCall);
+  await c.get('admit')!({ models: [listed], bodyBytes: incomingCall.body?.byteLength ?? 0, maxTokens: requestedMaxTokens(incomingCall.json) });
 
+  const incoming = new Headers(c.req.raw.headers);
+  if (incomingCall.contentType === undefined) incoming.delete('content-type');
+  else incoming.set('content-type', incomingCall.contentType);
   const url = new URL(c.req.url);
   const call = cacheCallOf(c, {
     provider: id,
     model: listed?.id ?? model ?? '',
     operation: operation.path,
     search: url.search,
-    body,
+    body: incomingCall.body,
     modelTtl: listed?.cacheTtl,
     served: { provider: id, model: listed?.id ?? model, entry: listed, operation: operation.path },
   });
@@ -58,10 +65,10 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
       provider,
       operation: operation.path,
       search: url.search,
-      method,
-      incoming: c.req.raw.headers,
-      body,
-      json,
+      method: c.req.method,
+      incoming,
+      body: incomingCall.body,
+      json: incomingCall.json,
       model,
       env: c.env,
       requestId: c.get('requestId'),
@@ -98,7 +105,8 @@ export const legacyHostFinal: MiddlewareHandler<Env> = async (c, next) => {
 
 export const proxyRoutes = new Hono<Env>();
 
-proxyRoutes.post('/:provider/:version{v1(?:beta|alpha)?}/*', meteredUserAuth('proxy'), requestBodyLimit, (c) => {
+// Every method: what the table does not name is a 404 `operation_not_supported`, not a route miss.
+proxyRoutes.all('/:provider/:version{v1(?:beta|alpha)?}/*', meteredUserAuth('proxy'), requestBodyLimit, (c) => {
   // The operation is what follows the first two segments of the raw path: the decoded `provider`
   // param (`%67roq` → `groq`) is not a prefix of the raw path.
   const operation = new URL(c.req.url).pathname.split('/').slice(3).join('/');

@@ -13,6 +13,7 @@ import {
   admitCandidates,
   answerJson,
   chainDeadline,
+  chainOf,
   JSON_HEADERS,
   labelled,
   sendTo,
@@ -69,7 +70,7 @@ async function answerChat<Body extends Record<string, unknown>>(
     return { response, translated: { adapter, ctx } };
   };
 
-  const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });
+  const { response, translated, candidate } = await firstServed(candidates, attempt, chainOf(c));
   if (!translated) return labelled(response, candidate);
   if (!response.ok) return translatedError(response, candidate, client.errorDialect);
   const { adapter, ctx } = translated;

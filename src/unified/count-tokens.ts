@@ -10,7 +10,18 @@ import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { type Attempt, firstServed } from './fallback';
-import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders } from './upstream';
+import {
+  admitCandidates,
+  answerJson,
+  chainDeadline,
+  chainOf,
+  JSON_HEADERS,
+  labelled,
+  sendTo,
+  translatedAnswer,
+  translatedError,
+  translatedHeaders,
+} from './upstream';
 import { anthropicErrors } from '../protocols/anthropic/errors';
 
 // POST /v1/messages/count_tokens, answered only where the count is the provider's own: Anthropic
@@ -53,7 +64,7 @@ export async function serveCountTokens(c: Context<Env>): Promise<Response> {
     return { response: await sendTo(c, candidate, call, { incoming: translatedHeaders(false), deadline }), translated: { counter } };
   };
 
-  const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });
+  const { response, translated, candidate } = await firstServed(candidates, attempt, chainOf(c));
   if (!translated) return labelled(response, candidate);
   if (!response.ok) return translatedError(response, candidate, anthropicErrors);
   const inputTokens = translated.counter.response(await answerJson(response, candidate));

@@ -10,7 +10,18 @@ import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { type Attempt, firstServed } from './fallback';
-import { admitCandidates, answerJson, chainDeadline, JSON_HEADERS, labelled, sendTo, translatedAnswer, translatedError, translatedHeaders } from './upstream';
+import {
+  admitCandidates,
+  answerJson,
+  chainDeadline,
+  chainOf,
+  JSON_HEADERS,
+  labelled,
+  sendTo,
+  translatedAnswer,
+  translatedError,
+  translatedHeaders,
+} from './upstream';
 
 // POST /v1/embeddings: OpenAI-protocol providers get the request as it is; others with an
 // embeddings API (Gemini) get it translated.
@@ -54,7 +65,7 @@ async function answerEmbeddings(c: Context<Env>, body: EmbeddingsRequest, candid
     return { response, translated: { translation, ctx } };
   };
 
-  const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });
+  const { response, translated, candidate } = await firstServed(candidates, attempt, chainOf(c));
   if (!translated) return labelled(response, candidate);
   if (!response.ok) return translatedError(response, candidate, openaiErrors);
   const answer = translated.translation.response(await answerJson(response, candidate), body, translated.ctx);

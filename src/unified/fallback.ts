@@ -18,24 +18,24 @@ export type Served<T> = T & { candidate: Candidate };
 /**
  * Try the candidates in order. A retryable failure (send() throwing 502/503/504, or an upstream
  * status that isRetryableStatus) moves on to the next; any other answer is final. When every
- * candidate fails, the last failure is the answer.
+ * candidate failed, or the request's attempt budget is spent, the last failure is the answer.
  */
 export async function firstServed<T extends { response: Response }>(
   candidates: Candidate[],
   attempt: (candidate: Candidate) => Promise<T>,
-  log: { env: Bindings; requestId?: string },
+  log: { env: Bindings; requestId?: string; budget?: { left: number } },
 ): Promise<Served<T>> {
   for (let i = 0; ; i++) {
     const candidate = candidates[i]!;
-    const isLast = i === candidates.length - 1;
+    const isLast = () => i === candidates.length - 1 || (log.budget !== undefined && log.budget.left <= 0);
     let status: number;
     try {
       const served = await attempt(candidate);
       status = served.response.status;
-      if (isLast || !isRetryableStatus(status)) return { ...served, candidate };
+      if (isLast() || !isRetryableStatus(status)) return { ...served, candidate };
       await served.response.body?.cancel();
     } catch (err) {
-      if (isLast || !(err instanceof GatewayError) || !NEXT_CANDIDATE_ERRORS.has(err.status)) throw err;
+      if (isLast() || !(err instanceof GatewayError) || !NEXT_CANDIDATE_ERRORS.has(err.status)) throw err;
       status = err.status;
     }
     logEvent(log.env, 'info', {

@@ -6,7 +6,7 @@ import { loadConfig } from '../vault/store';
 import { resolveCandidates } from './candidates';
 import { readBody } from './body';
 import { firstServed } from './fallback';
-import { admitCandidates, chainDeadline, labelled, sendTo } from './upstream';
+import { admitCandidates, chainDeadline, chainOf, labelled, sendTo } from './upstream';
 
 // POST /v1/images/generations: only OpenAI-protocol providers have this operation; the request
 // passes through as it is, with the fallback chain of the unified routes.
@@ -31,7 +31,7 @@ export async function serveImages(c: Context<Env>): Promise<Response> {
       const call = { operation: 'images/generations', search: '', body: { ...body, model: candidate.model.id } };
       return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
     },
-    { env: c.env, requestId: c.get('requestId') },
+    chainOf(c),
   );
   return labelled(response, candidate);
 }

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Env } from '../env';
-import { ATTEMPTS_HEADER, send } from '../forward/send';
+import { type AttemptBudget, ATTEMPTS_HEADER, send } from '../forward/send';
 import { buildTarget } from '../forward/target';
 import { settingsOf } from '../limits/settings';
 import { type ErrorDialect, errorResponse, GatewayError } from '../errors';
@@ -28,6 +28,16 @@ export async function admitCandidates(c: Context<Env>, candidates: Candidate[], 
 
 /** When a unified request must have an answer: one deadline for the whole fallback chain. */
 export const chainDeadline = (c: Context<Env>) => Date.now() + settingsOf(c.env).UPSTREAM_DEADLINE_MS;
+
+/** The request's upstream attempts left (MAX_REQUEST_ATTEMPTS): one budget for the whole fallback chain. */
+export function attemptBudget(c: Context<Env>): AttemptBudget {
+  let budget = c.get('attemptBudget');
+  if (!budget) c.set('attemptBudget', (budget = { left: settingsOf(c.env).MAX_REQUEST_ATTEMPTS }));
+  return budget;
+}
+
+/** What firstServed needs of the request: where to log, and the budget that ends the chain when spent. */
+export const chainOf = (c: Context<Env>) => ({ env: c.env, requestId: c.get('requestId'), budget: attemptBudget(c) });
 
 /** Upstream headers for a translated call: the client's own belong to another protocol. */
 export const translatedHeaders = (stream: boolean) =>
@@ -62,6 +72,7 @@ export function sendTo(c: Context<Env>, candidate: Candidate, call: UpstreamCall
     deadline: options.deadline,
     tap: c.get('tap'),
     entry: candidate.model,
+    attemptBudget: attemptBudget(c),
   });
 }
 

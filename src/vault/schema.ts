@@ -39,6 +39,12 @@ export const Provider = z.looseObject({
   gatewayModelPrefix: z.string().min(1).optional(),
   /** An OpenAI-protocol provider that serves the Responses API (default: known for openai). */
   responsesApi: z.boolean().optional(),
+  /** Operations forwarded beyond the protocol's table (`files`, `POST batches`): the operator's explicit choice. */
+  operations: z
+    .array(
+      z.string().regex(/^\s*(?:[A-Za-z]+\s+)?\/?[A-Za-z0-9_\-:./]+\s*$/, 'an operation is a path such as "files", optionally after a method: "POST batches"'),
+    )
+    .optional(),
   keys: z.array(ProviderKey).default([]),
   models: z.array(Model).default([]),
 });

@@ -31,9 +31,9 @@ for (const [id, provider] of Object.entries(CONFIG.providers)) {
 const SECRETS = [...keysOf(CONFIG), USER_KEY, OTHER_USER_KEY, VAULT_TOKEN, AIG_TOKEN];
 const ALLOWED_HOSTS = new Set([...Object.values(CONFIG.providers).map((p) => new URL(p.endpoint as string).host), 'gateway.ai.cloudflare.com']);
 
-const counts = { requests: 0, bodies: 0, headers: 0, vaultTexts: 0, vaultConfigs: 0, storedTexts: 0 };
+const counts = { requests: 0, bodies: 0, headers: 0, operations: 0, headerNames: 0, vaultTexts: 0, vaultConfigs: 0, storedTexts: 0 };
 /** Cases that reached the fake upstream, per property. */
-const forwarded = { requests: 0, bodies: 0, headers: 0 };
+const forwarded = { requests: 0, bodies: 0, headers: 0, operations: 0, headerNames: 0 };
 let env: Bindings;
 let upstreamCalls: { url: string; headers: Headers; body: string }[] = [];
 
@@ -344,7 +344,8 @@ describe('fuzz', () => {
       }),
       { numRuns: 400 },
     );
-    expect(forwarded.requests).toBeGreaterThan(10);
+    // Deny by default: most bent paths and non-POST methods are refused before anything is sent.
+    expect(forwarded.requests).toBeGreaterThan(5);
   }, 120_000);
 
   it('any body on every forwarding route: a 400 naming the problem or a forward with the body intact', async () => {
@@ -399,6 +400,231 @@ describe('fuzz', () => {
       { numRuns: 300 },
     );
     expect(forwarded.headers).toBeGreaterThan(240);
+  }, 120_000);
+});
+
+/** The operations each protocol forwards (README "Security"), as method + path after the API base. */
+const FORWARDED: Record<string, RegExp> = {
+  openai:
+    /^(POST (chat\/completions|completions|embeddings|images\/generations|images\/edits|audio\/speech|audio\/transcriptions|audio\/translations|moderations|responses)|GET models(\/[^/]+)?)$/,
+  anthropic: /^(POST (messages|messages\/count_tokens|chat\/completions)|GET models(\/[^/]+)?)$/,
+  gemini:
+    /^(POST (models\/[^/:]+:(generateContent|streamGenerateContent|countTokens|embedContent|batchEmbedContents)|openai\/chat\/completions|openai\/embeddings)|GET models(\/[^/]+)?)$/,
+};
+const PROTOCOL_OF: Record<string, string> = {
+  groq: 'openai',
+  openai: 'openai',
+  mistral: 'openai',
+  sambanova: 'openai',
+  anthropic: 'anthropic',
+  gemini: 'gemini',
+};
+const LEGACY_HOST: Record<string, [string, string]> = {
+  groq: ['api.groq.com', '/openai/v1'],
+  openai: ['api.openai.com', '/v1'],
+  anthropic: ['api.anthropic.com', '/v1'],
+  gemini: ['generativelanguage.googleapis.com', '/v1beta'],
+  mistral: ['api.mistral.ai', '/v1'],
+};
+
+const OPERATION_WORDS = [
+  'chat',
+  'completions',
+  'embeddings',
+  'images',
+  'generations',
+  'edits',
+  'variations',
+  'audio',
+  'speech',
+  'transcriptions',
+  'translations',
+  'moderations',
+  'responses',
+  'messages',
+  'count_tokens',
+  'batches',
+  'results',
+  'files',
+  'content',
+  'fine_tuning',
+  'jobs',
+  'realtime',
+  'client_secrets',
+  'sessions',
+  'uploads',
+  'vector_stores',
+  'assistants',
+  'threads',
+  'runs',
+  'organization',
+  'admin_api_keys',
+  'models',
+  'gemini-2.0-flash',
+  'gemini-2.0-flash:generateContent',
+  'gemini-2.0-flash:batchGenerateContent',
+  'gemini-2.0-flash:predictLongRunning',
+  'text-embedding-004:batchEmbedContents',
+  'cachedContents',
+  'tunedModels',
+  'openai',
+  'file-abc',
+  'resp_1',
+  'msgbatch_1',
+  'cancel',
+  'input_tokens',
+];
+const operationPath = fc.oneof(
+  fc.array(fc.constantFrom(...OPERATION_WORDS), { minLength: 1, maxLength: 4 }).map((parts) => parts.join('/')),
+  fc.constantFrom(
+    'chat/completions',
+    'messages',
+    'messages/count_tokens',
+    'embeddings',
+    'models/gemini-2.0-flash:generateContent',
+    'models/gemini-2.0-flash:countTokens',
+    'responses',
+    'moderations',
+    'models',
+  ),
+);
+const anyMethod = fc.oneof(
+  { weight: 3, arbitrary: fc.constant('POST') },
+  fc.constantFrom('GET', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'PROPFIND', 'QUERY'),
+);
+const MODEL_OF: Record<string, string> = {
+  groq: 'llama-3.3-70b-versatile',
+  openai: 'gpt-4o-mini',
+  anthropic: 'claude-sonnet-4-5',
+  gemini: 'gemini-2.0-flash',
+  mistral: 'mistral-small-latest',
+};
+
+describe('fuzz: operations, methods and headers', () => {
+  it('any operation and method, path form and legacy form: forwarded only when the table names it, else a 404 and nothing sent', async () => {
+    fakeUpstream();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...Object.keys(LEGACY_HOST)), operationPath, anyMethod, fc.boolean(), async (provider, op, m, legacyForm) => {
+        counts.operations++;
+        const [host, base] = LEGACY_HOST[provider]!;
+        const version = provider === 'gemini' ? 'v1beta' : 'v1';
+        const path = legacyForm ? `${base}/${op}` : `/${provider}/${version}/${op}`;
+        const init: RequestInit = {
+          method: m,
+          headers: { authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json', ...(legacyForm ? { 'x-host-final': host } : {}) },
+        };
+        if (m !== 'GET' && m !== 'HEAD')
+          init.body = JSON.stringify({ model: MODEL_OF[provider], messages: [{ role: 'user', content: 'hi' }], input: 'hi', contents: [] });
+        const res = await request(path, init);
+        if (upstreamCalls.length > 0) forwarded.operations++;
+        await checkAnswer(res, false, m === 'HEAD');
+        const known = FORWARDED[PROTOCOL_OF[provider]!]!.test(`${m} ${op}`);
+        // The catalog answers GET models itself for the path form; the legacy form forwards it.
+        if (!known) {
+          expect(upstreamCalls, `${m} ${path}`).toHaveLength(0);
+          if (m !== 'OPTIONS' && m !== 'HEAD' && !(m === 'GET' && !legacyForm && /^models(\/|$)/.test(op))) {
+            expect(res.status, `${m} ${path}`).toBe(404);
+          }
+        }
+        if (upstreamCalls.length > 0) expect(known, `${m} ${path}`).toBe(true);
+        for (const call of upstreamCalls) expect(new URL(call.url).pathname.endsWith(`/${op}`), call.url).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    expect(forwarded.operations).toBeGreaterThan(20);
+  }, 120_000);
+
+  const headerName = fc.oneof(
+    fc.constantFrom(
+      'openai-organization',
+      'openai-project',
+      'x-goog-user-project',
+      'x-http-method-override',
+      'x-method-override',
+      'x-http-method',
+      'x-stainless-os',
+      'user-agent',
+      'idempotency-key',
+      'cf-aig-cache-ttl',
+      'cf-aig-skip-cache',
+      'cf-aig-metadata',
+      'cf-aig-custom-cost',
+      'x-goog-api-client',
+      'x-goog-request-params',
+      'helicone-auth',
+      'http-referer',
+      'x-title',
+      'anthropic-dangerous-direct-browser-access',
+      'content-encoding',
+      'transfer-encoding',
+      'expect',
+      'range',
+      'if-match',
+      'x-original-url',
+      'x-rewrite-url',
+      'x-envoy-original-path',
+    ),
+    fc.stringMatching(/^x-[a-z0-9-]{1,20}$/),
+  );
+  const ALLOWED_UPSTREAM = new Set([
+    'content-type',
+    'accept',
+    'anthropic-version',
+    'anthropic-beta',
+    'openai-beta',
+    'authorization',
+    'x-api-key',
+    'x-goog-api-key',
+    'cf-aig-authorization',
+    'content-length',
+  ]);
+
+  it("any client header names: only the allow-list and the gateway's own auth reach the provider, only allow-listed provider headers reach the client", async () => {
+    upstreamCalls = [];
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      upstreamCalls.push({ url, headers: new Headers(init?.headers), body: '' });
+      return Response.json(
+        { id: 'chatcmpl-f', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] },
+        {
+          headers: {
+            'openai-organization': 'org-op',
+            'openai-project': 'proj_op',
+            'x-ratelimit-remaining-tokens': '9',
+            'access-control-allow-origin': '*',
+            'set-cookie': 'a=b',
+            'x-request-id': 'req_up',
+          },
+        },
+      );
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(
+          headerName,
+          headerValue.filter((v) => v !== ''),
+          { maxKeys: 6 },
+        ),
+        fc.constantFrom('/groq/v1/chat/completions', '/anthropic/v1/messages', '/v1/chat/completions'),
+        async (h, route) => {
+          counts.headerNames++;
+          const model = route.startsWith('/anthropic') ? 'claude-sonnet-4-5' : 'llama-3.3-70b-versatile';
+          const res = await request(route, {
+            method: 'POST',
+            headers: { ...h, authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ model, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
+          });
+          if (upstreamCalls.length > 0) forwarded.headerNames++;
+          await checkAnswer(res);
+          for (const call of upstreamCalls) for (const name of call.headers.keys()) expect(ALLOWED_UPSTREAM.has(name), name).toBe(true);
+          for (const name of ['openai-organization', 'openai-project', 'x-ratelimit-remaining-tokens', 'set-cookie'])
+            expect(res.headers.has(name), name).toBe(false);
+          expect(res.headers.get('x-request-id')).not.toBe('req_up');
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(forwarded.headerNames).toBeGreaterThan(100);
   }, 120_000);
 });
 

@@ -144,12 +144,12 @@ describe('POST /:provider/v1/<operation>', () => {
     expect(calls[0]!.url).toBe('https://api.groq.com/openai/v1/chat/completions?trace=on&x=a%20b');
   });
 
-  it('GET on an operation is not a route', async () => {
+  it('GET on an operation is not an operation the gateway forwards', async () => {
     const { calls } = forbidUpstream();
     const env = await makeEnv();
     const res = await app.request('/groq/v1/chat/completions', { headers: userHeaders() }, env);
     expect(res.status).toBe(404);
-    expect(await res.json()).toMatchObject({ error: { type: 'not_found_error', code: 'route_not_found' } });
+    expect(await res.json()).toMatchObject({ error: { type: 'not_found_error', code: 'operation_not_supported' } });
     expect(calls).toHaveLength(0);
   });
 });
