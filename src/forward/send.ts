@@ -10,7 +10,7 @@ import type { Model, Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';
 import { promptAffinity } from './affinity';
 import { shareFailure, shareRecovery, syncKeyHealth } from './key-health';
-import { keyAnswered, keyIsRefused } from './key-check';
+import { keyIsRefused } from './key-check';
 import { affinityRotation, type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
 import { abortable, CLIENT_CLOSED, readHead, relay, type RelayFailure, SseFramer, sseDataIsJson } from './relay';
 import { isRetryableStatus, providerWaitMs } from './retry';
@@ -131,15 +131,12 @@ export async function send(req: SendRequest): Promise<Response> {
     });
     const outcome = await attempt(req, turn.key, deadline, settings, meter);
     if ('answer' in outcome) {
-      if (outcome.answer.status < 400) {
-        if (keySucceeded(req.providerId, turn.key.key)) shareRecovery(req.env, req.providerId, turn.key.key);
-        keyAnswered(req.providerId, turn.key.key);
-      }
+      if (outcome.answer.status < 400 && keySucceeded(req.providerId, turn.key.key)) shareRecovery(req.env, req.providerId, turn.key.key);
       return withAttempts(outcome.answer, attempts);
     }
     last = outcome.failed;
-    // A 401/403 the request itself caused is the client's answer: the key works, it neither rests nor is replaced.
-    if (last.kind === 'auth' && last.answer instanceof Response && !(await keyIsRefused({ ...req, key: turn.key.key }))) {
+    // A 403 the request itself caused is the client's answer: the key works, it neither rests nor is replaced.
+    if (last.reason === 'http_403' && last.answer instanceof Response && !(await keyIsRefused({ ...req, key: turn.key.key }))) {
       return withAttempts(last.answer, attempts);
     }
     const rest = restKey(req.providerId, turn.key.key, last.kind, last.waitMs);

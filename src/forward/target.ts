@@ -35,11 +35,19 @@ export function gatewaySlug(providerId: string, provider: Provider): string {
   return provider.gatewayModelPrefix ?? PROVIDERS[providerId]?.gatewaySlug ?? `custom-${providerId}`;
 }
 
-/** The client's query string without `key` (Gemini's API-key parameter): no client credential goes upstream. */
-function withoutCredentials(search: string): string {
+/**
+ * Query parameters that may go upstream: Gemini's `alt` (`alt=sse` streams), Anthropic's `beta`
+ * (Claude Code sends `?beta=true`), Azure-style `api-version`, and the paging of GET models. Anything
+ * else stays here: Gemini's `key` and `access_token` are credentials, and a client's credential
+ * refused upstream would look like a failure of the operator's key.
+ */
+const QUERY_TO_PROVIDER = new Set(['alt', 'beta', 'api-version', 'limit', 'after', 'after_id', 'before_id', 'pageSize', 'pageToken', 'output_modalities']);
+
+/** The client's query string with allow-listed parameters only. */
+function allowedQuery(search: string): string {
+  if (search === '') return search;
   const params = new URLSearchParams(search);
-  if (!params.has('key')) return search;
-  params.delete('key');
+  for (const name of [...params.keys()]) if (!QUERY_TO_PROVIDER.has(name)) params.delete(name);
   const rest = params.toString();
   return rest ? `?${rest}` : '';
 }
@@ -56,7 +64,7 @@ function unprefixed(provider: Provider, slug: string, model: string | undefined)
 
 export function buildTarget(input: TargetInput): Target {
   const { provider, providerId, operation, env } = input;
-  const search = withoutCredentials(input.search);
+  const search = allowedQuery(input.search);
   const auth = ADAPTERS[wireProtocol(provider.protocol)].authHeaders(input.key, input.incoming);
   const slug = gatewaySlug(providerId, provider);
   const providerModel = unprefixed(provider, slug, input.model);

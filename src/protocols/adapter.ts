@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ErrorDialect } from '../errors';
 import type { ChatCompletion, ChatRequest, PivotEvent } from './pivot/chat';
 import type { EmbeddingsRequest, EmbeddingsResponse } from './pivot/embeddings';
+import type { ImageFetcher } from './pivot/images';
 import type { EventSourceMessage } from './pivot/sse';
 import type { WireProtocol } from '../providers/table';
 
@@ -16,6 +17,8 @@ export interface TranslateContext {
   /** The vault's output limit for the model (Anthropic requires `max_tokens`). */
   maxOutputTokens?: number;
   signal?: AbortSignal;
+  /** The request's image fetches (one per request, shared by every translation of it: each URL is fetched once). */
+  images?: ImageFetcher;
 }
 
 export interface UpstreamCall {

@@ -4,6 +4,7 @@ import type { Env } from '../env';
 import { type ClientDialect, type ProtocolAdapter, type TranslateContext } from '../protocols/adapter';
 import { ADAPTERS } from '../protocols/registry';
 import type { ChatRequest, PivotEvent } from '../protocols/pivot/chat';
+import { ImageFetcher } from '../protocols/pivot/images';
 import { endOnFailure, SSE_HEADERS, sseEvents } from '../protocols/pivot/sse';
 import { loadConfig } from '../vault/store';
 import { readBody } from './body';
@@ -56,6 +57,7 @@ async function answerChat<Body extends Record<string, unknown>>(
   let pivot: ChatRequest | undefined;
   const pivotOf = () => (pivot ??= client.toPivot(body));
   const deadline = chainDeadline(c);
+  const images = new ImageFetcher(signal);
 
   const attempt = async (candidate: Candidate): Promise<Attempt<{ adapter: ProtocolAdapter; ctx: TranslateContext }>> => {
     const upstream = candidate.protocol === client.protocol || !viaUnifiedCompat(c, candidate) ? candidate.protocol : 'openai';
@@ -64,7 +66,7 @@ async function answerChat<Body extends Record<string, unknown>>(
       return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline, signal }) };
     }
     const adapter = ADAPTERS[upstream];
-    const ctx: TranslateContext = { model: candidate.model.id, maxOutputTokens: candidate.model.maxOutputTokens ?? undefined, signal };
+    const ctx: TranslateContext = { model: candidate.model.id, maxOutputTokens: candidate.model.maxOutputTokens ?? undefined, signal, images };
     const call = await adapter.chat.request({ ...pivotOf(), model: candidate.model.id }, ctx);
     const response = await sendTo(c, candidate, call, { incoming: translatedHeaders(stream), deadline, signal });
     return { response, translated: { adapter, ctx } };

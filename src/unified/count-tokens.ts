@@ -6,6 +6,7 @@ import { ADAPTERS } from '../protocols/registry';
 import { foldMidConversationSystem, messagesToChat } from '../protocols/anthropic/request';
 import { CountTokensRequest } from '../protocols/anthropic/schema';
 import type { WireProtocol } from '../providers/table';
+import { ImageFetcher } from '../protocols/pivot/images';
 import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
@@ -48,6 +49,7 @@ export async function serveCountTokens(c: Context<Env>): Promise<Response> {
   });
   await admitCandidates(c, candidates, body);
   const deadline = chainDeadline(c);
+  const images = new ImageFetcher(c.req.raw.signal);
 
   const attempt = async (candidate: Candidate): Promise<Attempt<{ counter: Counter }>> => {
     const counter = candidate.protocol === 'anthropic' ? undefined : ADAPTERS[candidate.protocol].countTokens;
@@ -59,7 +61,7 @@ export async function serveCountTokens(c: Context<Env>): Promise<Response> {
       };
       return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
     }
-    const ctx: TranslateContext = { model: candidate.model.id, signal: c.req.raw.signal };
+    const ctx: TranslateContext = { model: candidate.model.id, signal: c.req.raw.signal, images };
     const call = await counter.request({ ...messagesToChat(body), model: candidate.model.id }, ctx);
     return { response: await sendTo(c, candidate, call, { incoming: translatedHeaders(false), deadline }), translated: { counter } };
   };

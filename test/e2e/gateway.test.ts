@@ -92,12 +92,15 @@ describe('gateway in wrangler dev, direct to the providers', () => {
 
   it('streams: the first chunk reaches the client long before the upstream has finished', async () => {
     const paceMs = 250;
+    // The pace is set on the stand-in itself: the gateway forwards no client header but its allow-list.
+    const defaultPace = standIn.paceMs;
+    standIn.paceMs = paceMs;
     const started = Date.now();
     const res = await fetch(`${gateway.url}/groq/v1/chat/completions`, {
       method: 'POST',
-      headers: { ...json, 'x-stand-in-pace-ms': String(paceMs) },
+      headers: json,
       body: chat('one two three four five six', { stream: true }),
-    });
+    }).finally(() => (standIn.paceMs = defaultPace));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(res.headers.get('transfer-encoding') ?? '').not.toMatch(/gzip/);

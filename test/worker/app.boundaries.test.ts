@@ -398,20 +398,38 @@ describe('finding: one user can take a provider offline for everyone', () => {
     expect(calls.filter((c) => c.method === 'POST' && (c.json() as { model: string }).model === 'omni-moderation-latest')).toHaveLength(1);
   });
 
-  it('a key whose own check fails too (401/403 on GET models) rests, and the request fails over', async () => {
+  it('a 403 for which the key fails its own check too (GET models) rests the key, and the request fails over', async () => {
     const keys = freshKeys('sk', 2);
     const config = testConfig();
     config.providers.openai = { ...config.providers.openai, keys: keys.map((key) => ({ key })) };
     const env = await makeEnv({ config });
-    const revoked = `Bearer ${keys[0]}`;
+    const suspended = `Bearer ${keys[0]}`;
     const { calls } = mockUpstream((call) =>
-      call.headers.get('authorization') === revoked
-        ? Response.json({ error: { message: 'Incorrect API key', type: 'invalid_request_error', code: 'invalid_api_key' } }, { status: 401 })
+      call.headers.get('authorization') === suspended
+        ? Response.json({ error: { message: 'Your organization has been disabled', type: 'invalid_request_error', code: null } }, { status: 403 })
         : Response.json(completion()),
     );
     for (let i = 0; i < 4; i++) expect((await app.request('/openai/v1/chat/completions', postJson(chat('gpt-4o-mini')), env)).status).toBe(200);
-    // One chat call and one check with the revoked key, then it rests.
-    expect(calls.filter((c) => c.headers.get('authorization') === revoked).map((c) => c.method)).toEqual(['POST', 'GET']);
+    // One chat call and one check with the refused key, then it rests.
+    expect(calls.filter((c) => c.headers.get('authorization') === suspended).map((c) => `${c.method} ${c.url}`)).toEqual([
+      'POST https://api.openai.com/v1/chat/completions',
+      'GET https://api.openai.com/v1/models',
+    ]);
+  });
+
+  it('the query string reaches the provider from an allow-list only (a client credential there could fail the key)', async () => {
+    const { calls } = mockUpstream(() => Response.json({}));
+    const env = await makeEnv();
+    await app.request(
+      '/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse&access_token=bogus&key=x&quotaUser=u&%24alt=json',
+      postJson({ contents: [] }),
+      env,
+    );
+    await app.request('/anthropic/v1/messages?beta=true&foo=bar', postJson({ ...chat('claude-sonnet-4-5'), max_tokens: 8 }), env);
+    expect(calls.map((c) => c.url)).toEqual([
+      'https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse',
+      'https://api.anthropic.com/v1/messages?beta=true',
+    ]);
   });
 
   it("one request's upstream attempts are bounded across the whole fallback chain", async () => {

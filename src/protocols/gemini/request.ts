@@ -12,7 +12,7 @@ import {
   toolArgumentsOf,
 } from '../pivot/chat';
 import { thoughtSignatureOf } from '../pivot/thought-signatures';
-import { fetchImage, parseDataUrl } from '../pivot/images';
+import { ImageFetcher, parseDataUrl } from '../pivot/images';
 import type { TranslateContext } from '../adapter';
 
 // The pivot as a Gemini GenerateContentRequest. Images given by http(s) URL are fetched by the
@@ -26,16 +26,16 @@ const unsupported = (what: string) => new GatewayError(400, `${what} cannot be t
 /** The model id in a Gemini path: `models/x` and `x` name the same model. */
 export const geminiModel = (model: string) => model.replace(/^models\//, '');
 
-async function imagePart(url: string, signal?: AbortSignal): Promise<GeminiPart> {
-  const image = parseDataUrl(url) ?? (await fetchImage(url, signal));
+async function imagePart(url: string, images: ImageFetcher): Promise<GeminiPart> {
+  const image = parseDataUrl(url) ?? (await images.fetch(url));
   return { inlineData: { mimeType: image.mediaType, data: image.data } };
 }
 
-async function userParts(content: ChatMessage['content'], signal?: AbortSignal): Promise<GeminiPart[]> {
+async function userParts(content: ChatMessage['content'], images: ImageFetcher): Promise<GeminiPart[]> {
   if (typeof content === 'string') return content ? [{ text: content }] : [];
   const parts = (content ?? []).map(async (part: ContentPart): Promise<GeminiPart[]> => {
     if (part.type === 'text') return part.text ? [{ text: part.text }] : [];
-    if (part.type === 'image_url' && part.image_url) return [await imagePart(part.image_url.url, signal)];
+    if (part.type === 'image_url' && part.image_url) return [await imagePart(part.image_url.url, images)];
     throw unsupported(`a "${part.type}" content part`);
   });
   return (await Promise.all(parts)).flat();
@@ -79,6 +79,12 @@ export async function chatToGenerateContent(req: ChatRequest, ctx: TranslateCont
   if ((req.n ?? 1) > 1) throw unsupported('n > 1');
   const nameByCallId = new Map(req.messages.flatMap((m) => (m.tool_calls ?? []).map((call) => [call.id, call.function.name] as const)));
   const system: string[] = [];
+  const images = ctx.images ?? new ImageFetcher(ctx.signal);
+  images.admit(
+    req.messages.flatMap((m) =>
+      Array.isArray(m.content) ? m.content.flatMap((part) => (part.type === 'image_url' && part.image_url ? [part.image_url.url] : [])) : [],
+    ),
+  );
   const turns = await Promise.all(
     req.messages.map(async (message): Promise<Content | undefined> => {
       switch (message.role) {
@@ -87,7 +93,7 @@ export async function chatToGenerateContent(req: ChatRequest, ctx: TranslateCont
           system.push(textOf(message.content));
           return undefined;
         case 'user':
-          return { role: 'user', parts: await userParts(message.content, ctx.signal) };
+          return { role: 'user', parts: await userParts(message.content, images) };
         case 'assistant': {
           const text = textOf(message.content);
           // Reasoning text is not sent back (Gemini has no field for it); signatures are, from the ids.

@@ -56,12 +56,8 @@ describe('failover across keys', () => {
       const res = await chat(env);
       expect(res.status).toBe(200);
     }
-    // The failed call, then the check that blames the key (GET models with it, refused too).
-    expect(calls.filter((c) => c.key === revoked).map((c) => c.url)).toEqual([
-      'https://api.groq.com/openai/v1/chat/completions',
-      'https://api.groq.com/openai/v1/models',
-    ]);
-    expect(calls).toHaveLength(11);
+    expect(calls.filter((c) => c.key === revoked)).toHaveLength(1);
+    expect(calls).toHaveLength(10);
   });
 
   it('fails over when fetch itself fails (connection refused, DNS, reset)', async () => {
