@@ -28,6 +28,8 @@ export interface Bindings {
   CORS_ORIGINS?: string;
   /** `global`: cached answers are shared by every user; otherwise (default) each user has their own. */
   CACHE_SCOPE?: string;
+  /** Local development and tests only: `host:port`s image URLs may name although they are not public. */
+  IMAGE_FETCH_ALLOW_HOSTS?: string;
   /** Local dev only (`npm run dev` passes users.json here): users used while KV has none. */
   DEV_USERS_JSON?: string;
   /** Limits and resilience settings (whole numbers as text; defaults in src/limits/settings.ts). */

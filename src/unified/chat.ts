@@ -4,7 +4,7 @@ import type { Env } from '../env';
 import { type ClientDialect, type ProtocolAdapter, type TranslateContext } from '../protocols/adapter';
 import { ADAPTERS } from '../protocols/registry';
 import type { ChatRequest, PivotEvent } from '../protocols/pivot/chat';
-import { ImageFetcher } from '../protocols/pivot/images';
+import { allowedImageHosts, ImageFetcher } from '../protocols/pivot/images';
 import { endOnFailure, SSE_HEADERS, sseEvents } from '../protocols/pivot/sse';
 import { loadConfig } from '../vault/store';
 import { readBody } from './body';
@@ -57,7 +57,7 @@ async function answerChat<Body extends Record<string, unknown>>(
   let pivot: ChatRequest | undefined;
   const pivotOf = () => (pivot ??= client.toPivot(body));
   const deadline = chainDeadline(c);
-  const images = new ImageFetcher(signal);
+  const images = new ImageFetcher(signal, allowedImageHosts(c.env.IMAGE_FETCH_ALLOW_HOSTS));
 
   const attempt = async (candidate: Candidate): Promise<Attempt<{ adapter: ProtocolAdapter; ctx: TranslateContext }>> => {
     const upstream = candidate.protocol === client.protocol || !viaUnifiedCompat(c, candidate) ? candidate.protocol : 'openai';

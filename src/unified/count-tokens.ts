@@ -6,7 +6,7 @@ import { ADAPTERS } from '../protocols/registry';
 import { foldMidConversationSystem, messagesToChat } from '../protocols/anthropic/request';
 import { CountTokensRequest } from '../protocols/anthropic/schema';
 import type { WireProtocol } from '../providers/table';
-import { ImageFetcher } from '../protocols/pivot/images';
+import { allowedImageHosts, ImageFetcher } from '../protocols/pivot/images';
 import { loadConfig } from '../vault/store';
 import { type Candidate, resolveCandidates } from './candidates';
 import { readBody } from './body';
@@ -49,7 +49,7 @@ export async function serveCountTokens(c: Context<Env>): Promise<Response> {
   });
   await admitCandidates(c, candidates, body);
   const deadline = chainDeadline(c);
-  const images = new ImageFetcher(c.req.raw.signal);
+  const images = new ImageFetcher(c.req.raw.signal, allowedImageHosts(c.env.IMAGE_FETCH_ALLOW_HOSTS));
 
   const attempt = async (candidate: Candidate): Promise<Attempt<{ counter: Counter }>> => {
     const counter = candidate.protocol === 'anthropic' ? undefined : ADAPTERS[candidate.protocol].countTokens;

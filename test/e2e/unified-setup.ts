@@ -30,7 +30,7 @@ export async function startUnifiedRig(): Promise<UnifiedRig> {
   try {
     // No per-user rate limit: a conformance run sends well over 60 requests a minute.
     gateway = await startGateway({
-      vars: { AI_JSON_CRYPTOKEN: TOKEN, DEFAULT_RPM: '0' },
+      vars: { AI_JSON_CRYPTOKEN: TOKEN, DEFAULT_RPM: '0', IMAGE_FETCH_ALLOW_HOSTS: new URL(standIn.url).host },
       users,
       vaultText: await encryptWithOpenssl(JSON.stringify(vault), TOKEN),
     });
