@@ -12,6 +12,7 @@ import { encodeResponsesStream } from '../protocols/responses/stream';
 import { speaksResponsesApi } from '../providers/table';
 import { readConversation, storeTurn } from '../responses/store';
 import type { ChatRequest, PivotEvent } from '../protocols/pivot/chat';
+import { allowedImageHosts, ImageFetcher } from '../protocols/pivot/images';
 import { endOnFailure, SSE_HEADERS, sseEvents } from '../protocols/pivot/sse';
 import { loadConfig } from '../vault/store';
 import { readBody } from './body';
@@ -21,6 +22,7 @@ import {
   admitCandidates,
   answerJson,
   chainDeadline,
+  chainOf,
   JSON_HEADERS,
   labelled,
   sendTo,
@@ -49,6 +51,8 @@ export async function serveResponses(c: Context<Env>): Promise<Response> {
   let pivot: ChatRequest | undefined;
   const pivotOf = () => (pivot ??= responsesToChat(body, history));
   const deadline = chainDeadline(c);
+  // One image fetcher per request: each URL fetched once, one count and byte budget for every candidate.
+  const images = new ImageFetcher(c.req.raw.signal, allowedImageHosts(c.env.IMAGE_FETCH_ALLOW_HOSTS));
 
   /** Keeps a finished response with this turn's input; a failure to store is logged, never the client's. */
   const keep = async (response: Record<string, unknown> & { id: string }) => {
@@ -70,13 +74,18 @@ export async function serveResponses(c: Context<Env>): Promise<Response> {
     }
     const upstream = candidate.protocol === 'openai' || viaUnifiedCompat(c, candidate) ? 'openai' : candidate.protocol;
     const adapter = ADAPTERS[upstream];
-    const ctx: TranslateContext = { model: candidate.model.id, maxOutputTokens: candidate.model.maxOutputTokens ?? undefined, signal: c.req.raw.signal };
+    const ctx: TranslateContext = {
+      model: candidate.model.id,
+      maxOutputTokens: candidate.model.maxOutputTokens ?? undefined,
+      signal: c.req.raw.signal,
+      images,
+    };
     const call = await adapter.chat.request({ ...pivotOf(), model: candidate.model.id }, ctx);
     const response = await sendTo(c, candidate, call, { incoming: translatedHeaders(stream), deadline });
     return { response, translated: { adapter, ctx } };
   };
 
-  const { response, translated, candidate } = await firstServed(candidates, attempt, { env: c.env, requestId: c.get('requestId') });
+  const { response, translated, candidate } = await firstServed(candidates, attempt, chainOf(c));
   if (!translated) return passedThrough(c, response, candidate, body, keep);
   if (!response.ok) return translatedError(response, candidate, openaiErrors);
   const { adapter, ctx } = translated;

@@ -9,9 +9,32 @@ const MIN_BITS = 64;
 
 /** Passphrases and fragments at the top of every guessing list. */
 const COMMON = [
-  'password', 'passw0rd', 'secret', 'changeme', 'change-me', 'letmein', 'welcome', 'admin', 'default', 'qwerty', 'azerty',
-  'iloveyou', 'dragon', 'monkey', 'master', 'example', 'test', 'demo', 'token', 'vault', 'switchyard', 'cloudflare',
-  '123456', '12345678', 'abcdef', 'abc123',
+  'password',
+  'passw0rd',
+  'secret',
+  'changeme',
+  'change-me',
+  'letmein',
+  'welcome',
+  'admin',
+  'default',
+  'qwerty',
+  'azerty',
+  'iloveyou',
+  'dragon',
+  'monkey',
+  'master',
+  'example',
+  'test',
+  'demo',
+  'token',
+  'vault',
+  'switchyard',
+  'cloudflare',
+  '123456',
+  '12345678',
+  'abcdef',
+  'abc123',
 ];
 
 /** Bits per character of the character classes a passphrase draws from. */

@@ -258,6 +258,18 @@ describe('finding: model allow-lists bypassed where the model is not where the g
     expect(calls).toHaveLength(0);
   });
 
+  it('and on /v1/responses, with the image_generation tool naming another model', async () => {
+    const { calls } = forbidUpstream();
+    const env = await makeEnv({ config: configWith(), users: users() });
+    const model = 'openrouter/meta-llama/llama-3.3-70b-instruct';
+    const routed = await app.request('/v1/responses', postJson({ model, input: 'hi', models: ['openai/gpt-5'] }, asRestricted()), env);
+    await expectRefused(routed, 403, 'model_choice_not_allowed');
+    const tool = { model, input: 'hi', tools: [{ type: 'image_generation', model: 'gpt-image-1' }] };
+    const tooled = await app.request('/v1/responses', postJson(tool, asRestricted()), env);
+    await expectRefused(tooled, 403, 'model_choice_not_allowed');
+    expect(calls).toHaveLength(0);
+  });
+
   it('a user without an allow-list may still use routing fields', async () => {
     const { calls } = mockUpstream(() => Response.json(completion()));
     const env = await makeEnv({ config: configWith(), users: users() });
