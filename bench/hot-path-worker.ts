@@ -15,8 +15,11 @@ import { findUser } from '../src/users/store';
 import { loadConfig } from '../src/vault/store';
 import { BENCH_USER_KEY, JSON_BODY } from './config';
 
+// Every Durable Object class the gateway's bindings name (as src/index.ts exports them).
+export { KeyHealth } from '../src/limits/key-health';
 export { RateLimiter } from '../src/limits/rate-limiter';
 export { UserMeter } from '../src/limits/user-meter';
+export { UsersDirectory } from '../src/users/directory';
 
 const PATH = '/openai/v1/chat/completions';
 const CLIENT_IP = '203.0.113.9';

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './run';
 
-// Runs the real gateway with `wrangler dev` on 127.0.0.1, with fresh local KV seeded beforehand.
+// Runs the real gateway with `wrangler dev` on 127.0.0.1, with fresh local KV and D1 seeded beforehand.
 
 export { decryptWithOpenssl, encryptWithOpenssl } from './openssl';
 export { demoUsers, demoVault, type DemoVaultOptions } from '../../../dev/demo-vault';
@@ -114,10 +114,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...(options.users ? [{ key: 'users', value: JSON.stringify(options.users) }] : []),
     ...(options.vaultText !== undefined ? [{ key: 'vault:ai.json.enc', value: options.vaultText }] : []),
   ];
-  // Seeding (KV entries, D1 schema) overlaps wrangler dev's bundling and start: the worker's stores are
-  // only opened by the first request, and no request is sent before seeding has finished.
-  const seeded = Promise.all([seedKv(stateDir, entries), migrateD1(stateDir, options.d1Sql)]);
-  seeded.catch(() => undefined);
+  // Seeding (KV entries, then the D1 schema) is done before wrangler dev starts: run side by side, the
+  // processes' SQLite files were sometimes locked against each other (SQLITE_BUSY killed wrangler dev).
+  try {
+    await seedKv(stateDir, entries);
+    await migrateD1(stateDir, options.d1Sql);
+  } catch (err) {
+    if (!options.stateDir) await rm(stateDir, { recursive: true, force: true });
+    throw err;
+  }
 
   // An empty --env-file replaces a developer's .dev.vars (wrangler reads one or the other).
   const envFile = join(stateDir, 'empty.env');
@@ -177,13 +182,6 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     await stop();
     throw err;
   });
-
-  try {
-    await seeded;
-  } catch (err) {
-    await stop();
-    throw err;
-  }
 
   // "Ready" is printed when the socket listens; wait until the worker itself answers.
   const deadline = Date.now() + READY_TIMEOUT_MS;
