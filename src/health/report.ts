@@ -5,6 +5,7 @@ import { isUsable } from '../providers/lookup';
 import type { KeyHealthRow } from '../limits/key-health';
 import { USERS_DIRECTORY_NAME } from '../users/directory';
 import { loadVault } from '../vault/store';
+import { vaultTokenWeakness } from '../vault/token-strength';
 
 // What /healthz reports: each dependency checked for real (a read from KV, D1, the limiter and the
 // users Durable Objects, the vault decrypted), and per provider the state of its keys. Error texts are
@@ -35,6 +36,8 @@ export interface HealthReport {
     keyHealth: Check;
   };
   providers: Record<string, ProviderHealth>;
+  /** How guessable the vault passphrase is (null: not weak, or unset), and whether the operator has a token of its own. */
+  security: { vaultTokenWeakness: 'short' | 'common' | 'low-entropy' | null; adminTokenSet: boolean };
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -100,5 +103,9 @@ export async function healthReport(env: Bindings): Promise<HealthReport> {
   }
   const checks = { vault, kv, d1, limiter, users, keyHealth };
   const healthy = Object.values(checks).every((c) => c.ok) && Object.values(providers).every((p) => p.usable > 0);
-  return { status: healthy ? 'ok' : 'degraded', checks, providers };
+  const security = {
+    vaultTokenWeakness: env.AI_JSON_CRYPTOKEN ? (vaultTokenWeakness(env.AI_JSON_CRYPTOKEN) ?? null) : null,
+    adminTokenSet: Boolean(env.ADMIN_TOKEN),
+  };
+  return { status: healthy ? 'ok' : 'degraded', checks, providers, security };
 }

@@ -2,7 +2,9 @@ import type { Bindings } from '../env';
 import { EMBEDDED_VAULT } from '../generated/embedded-vault';
 import { GatewayError } from '../errors';
 import { decryptVault, digestText, VaultCryptoError } from './crypto';
+import { logEvent } from '../log';
 import { AiConfig, describeIssues } from './schema';
+import { vaultTokenWeakness } from './token-strength';
 
 export const VAULT_KEY = 'vault:ai.json.enc';
 export const PREVIOUS_VAULT_KEY = 'vault:ai.json.enc:previous';
@@ -66,6 +68,15 @@ export async function openVault(text: string, token: string): Promise<LoadedVaul
   return { text, plaintext, config: parsed.data };
 }
 
+/** A weak passphrase is reported once per isolate (and token): the reason only, never the token. */
+let reportedToken: string | undefined;
+function reportWeakToken(env: Bindings, token: string) {
+  if (reportedToken === token) return;
+  reportedToken = token;
+  const weakness = vaultTokenWeakness(token);
+  if (weakness) logEvent(env, 'error', { event: 'vault_token_weak', weakness, advice: 'use a long random AI_JSON_CRYPTOKEN (and ADMIN_TOKEN)' });
+}
+
 /** The current vault, decrypted: cached per isolate by the digest of its text. */
 export async function loadVault(env: Bindings): Promise<LoadedVault> {
   const token = env.AI_JSON_CRYPTOKEN;
@@ -74,6 +85,7 @@ export async function loadVault(env: Bindings): Promise<LoadedVault> {
   if (stored === null) {
     throw new GatewayError(503, 'no vault is stored yet: PUT one to /ai.json.enc', 'vault_missing');
   }
+  if (decrypted?.token !== token) reportWeakToken(env, token);
   if (!decrypted || decrypted.digest !== stored.digest || decrypted.token !== token) {
     const vault = openVault(stored.text, token).catch((err: unknown) => {
       // A text that does not open never will: its failure stays cached with it, so a broken vault

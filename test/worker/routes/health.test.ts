@@ -80,7 +80,26 @@ describe('GET /healthz', () => {
       groq: { keys: 3, usable: 1, resting: 0, expired: 2, lastFailure: null },
       mistral: { keys: 2, usable: 2, resting: 0, expired: 0, lastFailure: null },
     });
+    // The tests' passphrase is made of common words: reported, never shown.
+    expect(body.security).toEqual({ vaultTokenWeakness: 'common', adminTokenSet: false });
     for (const key of [...keysOf(config), VAULT_TOKEN]) expect(text).not.toContain(key);
+  });
+
+  it('reports a weak vault passphrase to the operator and in the log (once, without the token); a strong one is not', async () => {
+    const log = vi.spyOn(console, 'error');
+    const weak = await makeEnv({ vars: { AI_JSON_CRYPTOKEN: 'password2026' } });
+    const weakReport = await health(weak, operator('password2026'));
+    expect(weakReport.body.security.vaultTokenWeakness).toBe('short');
+    await health(weak, operator('password2026'));
+    const lines = log.mock.calls.map((call) => String(call[0])).filter((line) => line.includes('vault_token_weak'));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ event: 'vault_token_weak', weakness: 'short' });
+    expect(lines[0]).not.toContain('password2026');
+
+    const strongToken = 'Zq8v-N3xw_Lr5tPe2Ks9yBm7Hc4Ud6Jf';
+    const strong = await makeEnv({ vars: { AI_JSON_CRYPTOKEN: strongToken, ADMIN_TOKEN: 'operator-token-Xk3pW9qLm2Zr7VtB' } });
+    const strongReport = await health(strong, operator('operator-token-Xk3pW9qLm2Zr7VtB'));
+    expect(strongReport.body.security).toEqual({ vaultTokenWeakness: null, adminTokenSet: true });
   });
 
   it('a missing vault is reported, and the gateway is degraded', async () => {
