@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { shellCall } from './shell';
 
 // What every dialect answers, decided once: the echo text, the tool call, token counts, embeddings.
 
@@ -55,19 +56,20 @@ export function planReply(input: ReplyInput): Reply {
   const nextCity =
     /weather/i.test(input.lastUserText) && (input.endsWithUserText || (input.toolResultsSinceUser !== undefined && done < citiesOf(input.lastUserText).length));
   const wantsTool = input.toolNames.length > 0 && (input.forcedTool !== undefined || nextCity);
-  if (wantsTool) {
+  const shell = wantsTool ? undefined : shellCall(input);
+  if (wantsTool || shell) {
     const name =
       typeof input.forcedTool === 'string' && input.toolNames.includes(input.forcedTool)
         ? input.forcedTool
         : (input.toolNames.find((n) => /weather/i.test(n)) ?? input.toolNames[0]!);
     const args = toolArguments(input.lastUserText, done);
-    const argumentsJson = JSON.stringify(args);
+    const toolCall = shell ?? { name, arguments: args, argumentsJson: JSON.stringify(args) };
     return {
       text: '',
       finish: 'tool',
-      toolCall: { name, arguments: args, argumentsJson },
+      toolCall,
       promptTokens,
-      completionTokens: tokenCount(argumentsJson),
+      completionTokens: tokenCount(toolCall.argumentsJson),
       lastUserText: input.lastUserText,
     };
   }
