@@ -15,9 +15,9 @@ const CLAUDE = join(PROJECT_ROOT, 'node_modules/.bin/claude');
 const MCP_SERVER = join(PROJECT_ROOT, 'test/e2e/agents/mcp-weather.mjs');
 const PROMPT = "What's the weather in Paris?";
 
-// The Anthropic model by its bare id: Claude Code drops a thinking block from the history when the
-// answer's `model` differs from the one it asked for, and a passed-through answer names the
-// provider's id (`claude-sonnet-5`, not `anthropic/claude-sonnet-5`).
+// The Anthropic model by its bare id: asked for `anthropic/claude-sonnet-5`, Claude Code sends the
+// tool loop's second turn without the first turn's thinking block (the passed-through answer names
+// the model `claude-sonnet-5`), and the stand-in refuses it as Anthropic does.
 const MODELS = {
   Anthropic: 'claude-sonnet-5',
   'OpenAI-protocol': 'groq/llama-3.3-70b-versatile',
