@@ -21,6 +21,7 @@ export async function closeNetwork(): Promise<ClosedNetwork> {
   });
   server.on('connect', (req, socket) => {
     attempts.push(req.url ?? '');
+    socket.on('error', () => {}); // the client may reset the connection it was refused
     socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
