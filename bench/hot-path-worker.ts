@@ -20,6 +20,7 @@ export { KeyHealth } from '../src/limits/key-health';
 export { RateLimiter } from '../src/limits/rate-limiter';
 export { UserMeter } from '../src/limits/user-meter';
 export { UsersDirectory } from '../src/users/directory';
+export { VaultWriter } from '../src/vault/writer';
 
 const PATH = '/openai/v1/chat/completions';
 const CLIENT_IP = '203.0.113.9';

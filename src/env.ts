@@ -6,6 +6,7 @@ import type { CostBound } from './usage/price';
 import type { UsageTap } from './usage/tap';
 import type { UsersDirectory } from './users/directory';
 import type { AiConfig, Provider, User } from './vault/schema';
+import type { VaultWriter } from './vault/writer';
 
 export interface Bindings {
   KV_AI_PROXY: KVNamespace;
@@ -16,11 +17,15 @@ export interface Bindings {
   USERS_DIRECTORY: DurableObjectNamespace<UsersDirectory>;
   /** Provider key health shared by every isolate (src/limits/key-health.ts). */
   KEY_HEALTH: DurableObjectNamespace<KeyHealth>;
+  /** The one writer of the vault in KV, keeping replaced versions (src/vault/writer.ts). */
+  VAULT_WRITER: DurableObjectNamespace<VaultWriter>;
   /** Usage records (migrations/). */
   DB: D1Database;
   AI_JSON_CRYPTOKEN?: string;
   /** The operator's bearer token; when unset, AI_JSON_CRYPTOKEN is (README, "Operating the gateway"). */
   ADMIN_TOKEN?: string;
+  /** `true`: GET /ai.json.enc needs no credential (old scripts); otherwise it needs the operator's bearer. */
+  PUBLIC_VAULT_DOWNLOAD?: string;
   CLOUDFLARE_ACCOUNT_ID?: string;
   CLOUDFLARE_AIG_TOKEN?: string;
   DEBUG?: string;

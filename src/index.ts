@@ -6,6 +6,7 @@ export { KeyHealth } from './limits/key-health';
 export { RateLimiter } from './limits/rate-limiter';
 export { UserMeter } from './limits/user-meter';
 export { UsersDirectory } from './users/directory';
+export { VaultWriter } from './vault/writer';
 
 export default {
   fetch: app.fetch,

@@ -1,23 +1,35 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { Env } from '../env';
 import { EMBEDDED_VAULT } from '../generated/embedded-vault';
 import { operatorAuth } from '../middleware/auth';
 import { vaultBodyLimit } from '../middleware/body-limit';
 import { errorResponse } from '../errors';
+import { digestText } from '../vault/crypto';
 import { loadVault, storeVault, VAULT_KEY } from '../vault/store';
+import { vaultWriter } from '../vault/writer';
 
-// GET /ai.json.enc (public: it is encrypted), PUT /ai.json.enc and GET /ai.json (vault token).
+// GET /ai.json.enc, PUT /ai.json.enc and GET /ai.json: the operator's bearer. The ciphertext is not
+// public (a weak passphrase could be guessed offline) unless PUBLIC_VAULT_DOWNLOAD=true.
 
 export const vaultRoutes = new Hono<Env>();
 
-vaultRoutes.get('/ai.json.enc', async (c) => {
+const downloadAuth: MiddlewareHandler<Env> = (c, next) => (c.env.PUBLIC_VAULT_DOWNLOAD === 'true' ? next() : operatorAuth(c, next));
+
+vaultRoutes.get('/ai.json.enc', downloadAuth, async (c) => {
   const text = (await c.env.KV_AI_PROXY.get(VAULT_KEY)) ?? EMBEDDED_VAULT;
   if (text === null) return errorResponse(404, 'no vault is stored yet: PUT one to /ai.json.enc', 'vault_missing');
-  return c.body(text, 200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  return c.body(text, 200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', etag: `"${await digestText(text)}"` });
+});
+
+/** The replaced versions the VaultWriter keeps (newest first), to recover from a bad PUT. */
+vaultRoutes.get('/ai.json.enc/history', operatorAuth, async (c) => {
+  const versions = await vaultWriter(c.env).history();
+  return c.json({ versions }, 200, { 'cache-control': 'no-store' });
 });
 
 vaultRoutes.put('/ai.json.enc', operatorAuth, vaultBodyLimit, async (c) => {
-  const { config } = await storeVault(c.env, await c.req.text());
+  const ifMatch = c.req.header('if-match');
+  const { config } = await storeVault(c.env, await c.req.text(), ifMatch === undefined ? null : ifMatch.trim().replace(/^W\//, '').replace(/^"|"$/g, ''));
   const providers = Object.values(config.providers);
   return c.json({
     ok: true,

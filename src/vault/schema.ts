@@ -30,12 +30,32 @@ export const Model = z.looseObject({
   cachedInputPrice: z.number().nonnegative().optional(),
 });
 
-const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL');
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Where provider keys are sent: https without userinfo; http only for a loopback host (stand-ins in
+ * local development), so a key never travels in clear text and the host is the one it reads as.
+ */
+const providerUrl = z.string().superRefine((value, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = /^https?:\/\/[^\s/]+/.test(value) ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url) {
+    ctx.addIssue({ code: 'custom', message: 'must be an https URL' });
+  } else if (url.username || url.password || /^https?:\/\/[^/?#]*@/.test(value)) {
+    ctx.addIssue({ code: 'custom', message: 'must not carry userinfo (user@ or user:password@ before the host)' });
+  } else if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+    ctx.addIssue({ code: 'custom', message: 'must be https (http only for a loopback host: 127.0.0.1, localhost, [::1])' });
+  }
+});
 
 export const Provider = z.looseObject({
   protocol: z.string().min(1),
-  endpoint: httpUrl,
-  gatewayEndpoint: httpUrl.optional(),
+  endpoint: providerUrl,
+  gatewayEndpoint: providerUrl.optional(),
   gatewayModelPrefix: z.string().min(1).optional(),
   /** An OpenAI-protocol provider that serves the Responses API (default: known for openai). */
   responsesApi: z.boolean().optional(),

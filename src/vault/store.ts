@@ -5,9 +5,9 @@ import { decryptVault, digestText, VaultCryptoError } from './crypto';
 import { logEvent } from '../log';
 import { AiConfig, describeIssues } from './schema';
 import { vaultTokenWeakness } from './token-strength';
+import { VAULT_KEY, vaultWriter } from './writer';
 
-export const VAULT_KEY = 'vault:ai.json.enc';
-export const PREVIOUS_VAULT_KEY = 'vault:ai.json.enc:previous';
+export { PREVIOUS_VAULT_KEY, VAULT_KEY } from './writer';
 
 /** How long an isolate trusts its copy of the vault text before reading KV again. */
 export const VAULT_TEXT_CACHE_MS = 10_000;
@@ -113,14 +113,18 @@ export async function loadConfig(env: Bindings): Promise<AiConfig> {
   return (await loadVault(env)).config;
 }
 
-/** Validate `text` with the token, keep the replaced text as the previous version, then store it. */
-export async function storeVault(env: Bindings, text: string): Promise<LoadedVault> {
+/**
+ * Validate `text` with the token, then replace the vault through the VaultWriter, which keeps the
+ * replaced text. `ifMatch` (the digest from GET's ETag): refused with a 412 when the vault has changed.
+ */
+export async function storeVault(env: Bindings, text: string, ifMatch: string | null = null): Promise<LoadedVault> {
   const token = env.AI_JSON_CRYPTOKEN;
   if (!token) throw new GatewayError(503, 'AI_JSON_CRYPTOKEN is not set on this deployment', 'vault_token_unset');
   const vault = await openVault(text, token);
-  const replaced = await env.KV_AI_PROXY.get(VAULT_KEY);
-  if (replaced !== null) await env.KV_AI_PROXY.put(PREVIOUS_VAULT_KEY, replaced);
-  await env.KV_AI_PROXY.put(VAULT_KEY, text);
+  const written = await vaultWriter(env).write(text, ifMatch);
+  if (!written.ok) {
+    throw new GatewayError(412, 'the vault changed since it was read (If-Match is not its ETag): download it again and reapply your change', 'vault_changed');
+  }
   const digest = await digestText(text);
   textCache = { stored: Promise.resolve({ text, digest }), at: Date.now() };
   decrypted = { digest, token, vault: Promise.resolve(vault) };

@@ -32,20 +32,20 @@ describe('gateway in wrangler dev, direct to the providers', () => {
     const put = await fetch(`${gateway.url}/ai.json.enc`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` }, body: text });
     expect(put.status, await put.clone().text()).toBe(200);
 
-    const served = await (await fetch(`${gateway.url}/ai.json.enc`)).text();
+    const served = await (await fetch(`${gateway.url}/ai.json.enc`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     expect(JSON.parse(await decryptWithOpenssl(served, TOKEN))).toEqual(config);
     const plain = await fetch(`${gateway.url}/ai.json`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(await plain.json()).toEqual(config);
   });
 
   it('refuses a vault that does not decrypt with its token, and keeps the stored one', async () => {
-    const before = await (await fetch(`${gateway.url}/ai.json.enc`)).text();
+    const before = await (await fetch(`${gateway.url}/ai.json.enc`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     const foreign = await encryptWithOpenssl(JSON.stringify(demoVault(standIn.url)), 'another-token');
     const put = await fetch(`${gateway.url}/ai.json.enc`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` }, body: foreign });
     expect(put.status).toBeGreaterThanOrEqual(400);
     expect(put.status).toBeLessThan(500);
     expect(((await put.json()) as { error: { message: string } }).error.message).toMatch(/does not decrypt/);
-    expect(await (await fetch(`${gateway.url}/ai.json.enc`)).text()).toBe(before);
+    expect(await (await fetch(`${gateway.url}/ai.json.enc`, { headers: { authorization: `Bearer ${TOKEN}` } })).text()).toBe(before);
   });
 
   it('the vault CLI writes what openssl decrypts and the gateway accepts', async () => {

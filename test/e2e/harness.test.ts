@@ -34,7 +34,7 @@ describe('e2e harness: wrangler dev with seeded KV, vault encrypted by openssl',
     const put = await fetch(`${gateway.url}/ai.json.enc`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` }, body: vaultText });
     expect(put.status, await put.clone().text()).toBe(200);
 
-    const stored = await fetch(`${gateway.url}/ai.json.enc`);
+    const stored = await fetch(`${gateway.url}/ai.json.enc`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(await stored.text()).toBe(vaultText);
 
     const res = await fetch(`${gateway.url}/v1/providers`, { headers: { authorization: `Bearer ${users.ronan!.key}` } });
@@ -76,7 +76,7 @@ describe('e2e harness: KV seeded with a vault before start', () => {
     const vaultText = await encryptWithOpenssl(JSON.stringify(demoVault(standIn.url)), TOKEN);
     const gateway = await startGateway({ vars: { AI_JSON_CRYPTOKEN: TOKEN }, users, vaultText });
     try {
-      expect(await (await fetch(`${gateway.url}/ai.json.enc`)).text()).toBe(vaultText);
+      expect(await (await fetch(`${gateway.url}/ai.json.enc`, { headers: { authorization: `Bearer ${TOKEN}` } })).text()).toBe(vaultText);
       const res = await fetch(`${gateway.url}/ai.json`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { providers: Record<string, unknown> }).providers).toHaveProperty('gemini');

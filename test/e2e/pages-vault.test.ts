@@ -66,7 +66,7 @@ describe('vault editor in Chromium', () => {
   }
 
   async function storedVault(): Promise<{ text: string; config: Config }> {
-    const text = await (await fetch(`${gateway.url}/ai.json.enc`)).text();
+    const text = await (await fetch(`${gateway.url}/ai.json.enc`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     return { text, config: JSON.parse(await decryptWithOpenssl(text, TOKEN)) as Config };
   }
 
@@ -98,7 +98,7 @@ describe('vault editor in Chromium', () => {
     await storeVault(original);
 
     await unlock('not-the-token');
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/does not decrypt the vault/);
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/refused this token: it is not the vault token/);
     await page.getByLabel('Vault token').fill(TOKEN);
     await page.getByRole('button', { name: 'Decrypt' }).click();
     await expect.poll(() => page.locator('section.provider h2').allTextContents()).toEqual(['groq', 'anthropic', 'gemini']);
@@ -294,7 +294,7 @@ describe('vault editor in Chromium', () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await expect
       .poll(() => page.getByRole('alert').first().textContent(), SAVED)
-      .toMatch(/^Not saved\. The gateway refused it: .*providers\.groq\.endpoint: must be an http\(s\) URL/);
+      .toMatch(/^Not saved\. The gateway refused it: .*providers\.groq\.endpoint: must be an https URL/);
     expect((await storedVault()).text).toBe(before.text);
     expect(await draftState()).toBe('Unsaved changes');
 
@@ -371,7 +371,7 @@ describe('vault editor on a gateway with no vault yet', () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => page.locator('#message').textContent(), SAVED).toMatch(/^Saved\. The gateway now serves 1 provider, 1 key and 1 model\./);
 
-    const text = await (await fetch(`${gateway.url}/ai.json.enc`)).text();
+    const text = await (await fetch(`${gateway.url}/ai.json.enc`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     expect(JSON.parse(await decryptWithOpenssl(text, TOKEN))).toEqual({
       version: 1,
       providers: {

@@ -141,13 +141,15 @@ async function unlock() {
   showError();
   setMessage('Loading the vault…');
   try {
-    const res = await fetch('/ai.json.enc', { cache: 'no-store' });
+    const res = await fetch('/ai.json.enc', { cache: 'no-store', headers: { authorization: `Bearer ${token}` } });
     if (res.status === 404) {
       setMessage('');
       ui.startEmpty.hidden = false;
       ui.startEmptyButton.focus();
       return;
     }
+    // The download needs the operator token: a wrong token is refused before anything is decrypted.
+    if (res.status === 401) throw new ShownError('The gateway refused this token: it is not the vault token.');
     if (!res.ok) throw await gatewayFailure(res);
     const text = await res.text();
     setMessage('Decrypting in your browser…');

@@ -16,19 +16,45 @@ afterEach(() => {
 });
 
 describe('GET /ai.json.enc', () => {
-  it('is public and returns the stored text byte for byte', async () => {
+  it('returns the stored text byte for byte to the operator token', async () => {
     for (const text of [fixtures.wrapped, fixtures.oneLine]) {
       const env = await makeEnv({ vaultText: text });
-      const res = await app.request('/ai.json.enc', {}, env);
+      const res = await app.request('/ai.json.enc', { headers: admin() }, env);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
       expect(await res.text()).toBe(text);
     }
   });
 
+  it.each([
+    ['no credential', {}],
+    ['a wrong token', admin('wrong-token')],
+    ['a user key', userHeaders()],
+  ])('refuses %s with 401: the ciphertext is not public (offline guessing of the passphrase)', async (_, headers) => {
+    const env = await makeEnv({ vaultText: fixtures.wrapped });
+    const res = await app.request('/ai.json.enc', { headers }, env);
+    expect(res.status).toBe(401);
+    expect(await res.text()).not.toContain(fixtures.wrapped.slice(0, 40));
+  });
+
+  it('with ADMIN_TOKEN set, wants ADMIN_TOKEN, not the passphrase', async () => {
+    const env = await makeEnv({ vaultText: fixtures.wrapped, vars: { ADMIN_TOKEN: 'separate-admin-token' } });
+    expect((await app.request('/ai.json.enc', { headers: admin() }, env)).status).toBe(401);
+    const res = await app.request('/ai.json.enc', { headers: admin('separate-admin-token') }, env);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(fixtures.wrapped);
+  });
+
+  it('PUBLIC_VAULT_DOWNLOAD=true serves it without a credential (old scripts)', async () => {
+    const env = await makeEnv({ vaultText: fixtures.wrapped, vars: { PUBLIC_VAULT_DOWNLOAD: 'true' } });
+    const res = await app.request('/ai.json.enc', {}, env);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(fixtures.wrapped);
+  });
+
   it('is a 404 in the error shape when no vault is stored', async () => {
     const env = await makeEnv({ config: null });
-    const res = await app.request('/ai.json.enc', {}, env);
+    const res = await app.request('/ai.json.enc', { headers: admin() }, env);
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: 'vault_missing' } });
   });
@@ -110,7 +136,7 @@ describe('PUT /ai.json.enc', () => {
     expect(await res.json()).toEqual({ ok: true, providers: 3, keys: 4, models: 5 });
     expect(await stored(env)).toEqual({ current: fixtures.wrapped, previous: old });
 
-    expect(await (await app.request('/ai.json.enc', {}, env)).text()).toBe(fixtures.wrapped);
+    expect(await (await app.request('/ai.json.enc', { headers: admin() }, env)).text()).toBe(fixtures.wrapped);
     expect(await (await app.request('/ai.json', { headers: admin() }, env)).text()).toBe(fixtures.plaintext);
     expect(await listIds(app.request('/v1/providers', { headers: userHeaders() }, env))).toEqual(['groq', 'anthropic', 'gemini']);
   });
@@ -154,6 +180,79 @@ describe('PUT /ai.json.enc', () => {
     expect(await stored(env)).toEqual({ current: old, previous: null });
     // …and the gateway keeps serving the old vault.
     expect(await (await app.request('/ai.json', { headers: admin() }, env)).json()).toEqual(testConfig());
+  });
+
+  it.each([
+    ['endpoint', 'http://evil.example', /providers\.groq\.endpoint: must be https/],
+    ['endpoint', 'https://x@evil.example', /providers\.groq\.endpoint: .*userinfo/],
+    ['endpoint', 'https://user:pw@api.groq.com/openai/v1', /providers\.groq\.endpoint: .*userinfo/],
+    ['endpoint', 'http://10.0.0.1:8080', /providers\.groq\.endpoint: must be https/],
+    ['endpoint', 'http://localhost.evil.example', /providers\.groq\.endpoint: must be https/],
+    ['gatewayEndpoint', 'http://gateway.example', /providers\.groq\.gatewayEndpoint: must be https/],
+    ['gatewayEndpoint', 'https://a:b@gateway.ai.cloudflare.com/v1', /providers\.groq\.gatewayEndpoint: .*userinfo/],
+  ])('refuses a vault whose %s is %s with 422 naming the field; the stored vault stays', async (field, url, message) => {
+    const old = await sealVault(testConfig());
+    const env = await makeEnv({ vaultText: old });
+    const config = testConfig() as { providers: Record<string, Record<string, unknown>> };
+    config.providers.groq![field] = url;
+    const res = await app.request('/ai.json.enc', put(await sealVault(config)), env);
+    expect(res.status).toBe(422);
+    const json = await res.json<{ error: { message: string; code: string } }>();
+    expect(json.error.code).toBe('vault_invalid');
+    expect(json.error.message).toMatch(message);
+    expect(await stored(env)).toEqual({ current: old, previous: null });
+  });
+
+  it.each(['http://127.0.0.1:8787/v1', 'http://localhost:9000', 'http://[::1]:9000/v1', 'https://api.groq.com/openai/v1'])(
+    'accepts the endpoint %s (http only for loopback, local development)',
+    async (url) => {
+      const env = await makeEnv({ config: null });
+      const config = testConfig() as { providers: Record<string, Record<string, unknown>> };
+      config.providers.groq!.endpoint = url;
+      expect((await app.request('/ai.json.enc', put(await sealVault(config)), env)).status).toBe(200);
+    },
+  );
+
+  it('two concurrent PUTs: one text is current, the other previous (neither is lost)', async () => {
+    const first = await sealVault(testConfig());
+    const env = await makeEnv({ vaultText: first });
+    const texts = await Promise.all([2, 3].map((version) => sealVault({ ...testConfig(), version }, { fresh: true })));
+    const answers = await Promise.all(texts.map((text) => app.request('/ai.json.enc', put(text), env)));
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    const { current, previous } = await stored(env);
+    expect(new Set([current, previous])).toEqual(new Set(texts));
+  });
+
+  it('concurrent PUTs lose no version: each accepted text is the current or in the :previous chain', async () => {
+    const first = await sealVault(testConfig());
+    const env = await makeEnv({ vaultText: first });
+    const texts = await Promise.all([1, 2, 3, 4].map((n) => sealVault({ ...testConfig(), version: n + 1 }, { fresh: true })));
+    const answers = await Promise.all(texts.map((text) => app.request('/ai.json.enc', put(text), env)));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const chain = [await env.KV_AI_PROXY.get(VAULT_KEY)];
+    const history = await app.request('/ai.json.enc/history', { headers: admin() }, env);
+    expect(history.status).toBe(200);
+    const { versions } = await history.json<{ versions: { digest: string; text: string }[] }>();
+    // The newest four replaced versions are this test's (the writer's storage outlives a test).
+    chain.push(...versions.slice(0, 4).map((v) => v.text));
+    // Every written text and the one it started from survive, each once.
+    expect(new Set(chain)).toEqual(new Set([first, ...texts]));
+    expect(chain).toHaveLength(5);
+    expect(await env.KV_AI_PROXY.get(PREVIOUS_VAULT_KEY)).toBe(chain[1]);
+  });
+
+  it('If-Match with the ETag of GET /ai.json.enc writes; a stale ETag is a 412 and nothing changes', async () => {
+    const old = await sealVault(testConfig());
+    const env = await makeEnv({ vaultText: old });
+    const got = await app.request('/ai.json.enc', { headers: admin() }, env);
+    const etag = got.headers.get('etag');
+    expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
+    const ok = await app.request('/ai.json.enc', { method: 'PUT', headers: { ...admin(), 'if-match': etag! }, body: fixtures.wrapped }, env);
+    expect(ok.status).toBe(200);
+    const stale = await app.request('/ai.json.enc', { method: 'PUT', headers: { ...admin(), 'if-match': etag! }, body: fixtures.oneLine }, env);
+    expect(stale.status).toBe(412);
+    expect(await stale.json()).toMatchObject({ error: { code: 'vault_changed' } });
+    expect(await stored(env)).toEqual({ current: fixtures.wrapped, previous: old });
   });
 
   it('a body over 1 MiB is a 413 (with or without content-length) and the vault stays', async () => {
