@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { Env } from '../env';
 import { logEvent } from '../log';
+import { guardedNetwork } from '../limits/client-address';
 import { settingsOf } from '../limits/settings';
 import { consultLimiter, secondsUntil } from '../limits/verdicts';
 import { GatewayError } from '../errors';
@@ -10,7 +11,10 @@ import { GatewayError } from '../errors';
 // AUTH_FAILURE_WINDOW_S the address gets 429 whether its credential is right or wrong, so a guess can
 // no longer be confirmed. A failure is counted by a `take` on the object, which serialises them: of a
 // burst of simultaneous wrong guesses exactly the limit get a 401, the rest a 429. A valid credential
-// costs one `peek`. Cloudflare always sets `cf-connecting-ip`; a request without it (a local test
+// costs no call (the memo below). An IPv6 client is counted by its /64 (src/limits/client-address.ts).
+// The guard fails closed: a failure it cannot count (the object does not answer) is a 503, and the
+// address is then refused in this isolate for the window, so guessing does not get easier when the
+// object is down. Cloudflare always sets `cf-connecting-ip`; a request without it (a local test
 // calling the app directly) is not guarded.
 
 /** This isolate's memo of locked addresses (until when): a locked client is refused without a lookup. */
@@ -33,7 +37,11 @@ function lockedOut(waitMs: number) {
   });
 }
 
-const clientIp = (c: Context<Env>) => c.req.header('cf-connecting-ip') || undefined;
+/** The client's network as the guard counts it (an IPv6 address's /64), when Cloudflare named the client. */
+const clientIp = (c: Context<Env>) => {
+  const address = c.req.header('cf-connecting-ip');
+  return address ? guardedNetwork(address) : undefined;
+};
 
 /** Refuse at once an address this isolate already knows to be locked out. Call before any lookup. */
 export function refuseKnownLockout(c: Context<Env>): void {
@@ -46,8 +54,9 @@ export function refuseKnownLockout(c: Context<Env>): void {
 }
 
 /**
- * After a credential was checked: a valid one passes unless the address is locked out; an invalid one
- * is counted, and answered with 429 instead of 401 once the address is over the limit.
+ * After a credential was checked: a valid one passes (refuseKnownLockout has already refused a locked
+ * address); an invalid one is counted, and answered with 429 instead of 401 once the address is over
+ * the limit, or with 503 when it cannot be counted.
  */
 export async function settleAuthentication(c: Context<Env>, valid: boolean): Promise<void> {
   const ip = clientIp(c);
@@ -56,17 +65,18 @@ export async function settleAuthentication(c: Context<Env>, valid: boolean): Pro
   if (ip === undefined || valid) return;
   const settings = settingsOf(c.env);
   const [limit, windowMs] = [settings.AUTH_FAILURE_LIMIT, settings.AUTH_FAILURE_WINDOW_S * 1000];
-  const verdict = await consultLimiter(
-    c.env,
-    `auth-ip:${ip}`,
-    (limiter) => (valid ? limiter.peek(limit, windowMs) : limiter.take(limit, windowMs)),
-    c.get('requestId'),
-  );
-  if (!valid) logEvent(c.env, 'info', { requestId: c.get('requestId'), event: 'auth_failed', counted: verdict?.allowed ?? false });
-  if (!verdict) return;
+  const verdict = await consultLimiter(c.env, `auth-ip:${ip}`, (limiter) => limiter.take(limit, windowMs), c.get('requestId'));
+  logEvent(c.env, 'info', { requestId: c.get('requestId'), event: 'auth_failed', counted: verdict?.allowed ?? false });
+  if (!verdict) {
+    remember(ip, Date.now() + windowMs);
+    const wait = secondsUntil(windowMs);
+    throw new GatewayError(503, `failed authentications cannot be counted right now; retry in ${wait} s`, 'auth_guard_unavailable', {
+      'Retry-After': String(wait),
+    });
+  }
   if (!verdict.allowed) {
     remember(ip, Date.now() + verdict.resetMs);
     throw lockedOut(verdict.resetMs);
   }
-  if (!valid && verdict.remaining === 0) remember(ip, Date.now() + verdict.resetMs);
+  if (verdict.remaining === 0) remember(ip, Date.now() + verdict.resetMs);
 }

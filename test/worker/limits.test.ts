@@ -184,12 +184,13 @@ describe('brute-force guard on failed authentications', () => {
 
   it('counts exactly under concurrency: of 30 simultaneous wrong guesses exactly the limit get a 401', async () => {
     const env = await makeEnv({ vars: { AUTH_FAILURE_LIMIT: '4' } });
-    const ip = `2001:db8::${(serial++).toString(16)}`;
+    const network = `2001:db8:ffff:${(serial++).toString(16)}`;
+    const ip = `${network}::1`;
     const all = await Promise.all(Array.from({ length: 30 }, (_, i) => app.request('/v1/providers', { headers: ipHeaders(ip, `g${i}`) }, env)));
     const statuses = all.map((r) => r.status);
     expect(statuses.filter((s) => s === 401)).toHaveLength(4);
     expect(statuses.filter((s) => s === 429)).toHaveLength(26);
-    const stub = testEnv.RATE_LIMITER.get(testEnv.RATE_LIMITER.idFromName(`auth-ip:${ip}`));
+    const stub = testEnv.RATE_LIMITER.get(testEnv.RATE_LIMITER.idFromName(`auth-ip:${network}::/64`));
     expect(await stub.peek(4, 300_000)).toMatchObject({ allowed: false, remaining: 0 });
   });
 
