@@ -54,7 +54,8 @@ export async function cachedAnswer(key: string, ttlS: number, now = Date.now()):
     return undefined;
   }
   const headers = replayedHeaders(entry.headers);
-  if (headers.get('content-type')?.includes('text/event-stream')) headers.set('cache-control', 'no-cache');
+  // The gateway's cache is per user (or global by the operator's choice); no cache on the way keeps it.
+  headers.set('cache-control', 'no-store');
   headers.set('age', String(Math.floor(ageMs / 1000)));
   headers.set(ATTEMPTS, '0');
   headers.set(CACHE_STATUS_HEADER, 'HIT');

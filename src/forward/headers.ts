@@ -11,11 +11,17 @@
 const TO_PROVIDER = new Set(['content-type', 'accept', 'anthropic-version', 'anthropic-beta', 'openai-beta']);
 
 /**
- * Upstream response headers a client may see: the body's type and encoding, caching (an SSE stream's
- * `no-cache`), and `Retry-After`. The gateway adds its own `X-Request-Id`, `X-RateLimit-*` and
- * `X-Switchyard-*` afterwards.
+ * Upstream response headers a client may see: the body's type, its encoding (the runtime decodes the
+ * body and encodes it again to match this header, so it must travel with it) and `Retry-After`. The
+ * gateway adds its own `X-Request-Id`, `X-RateLimit-*` and `X-Switchyard-*` afterwards.
  */
-const TO_CLIENT = new Set(['content-type', 'content-encoding', 'cache-control', 'retry-after']);
+const TO_CLIENT = new Set(['content-type', 'content-encoding', 'retry-after']);
+
+/**
+ * Every answer is one user's, so no shared cache on the way may keep it, whatever caching the
+ * provider asked for (the gateway's own cache is keyed by user: src/cache).
+ */
+export const PRIVATE_ANSWER = { 'cache-control': 'no-store' } as const;
 
 /** The client's allowed headers, plus the target's own (auth) headers. */
 export function upstreamHeaders(incoming: Headers, targetHeaders: Record<string, string>): Headers {
@@ -30,7 +36,7 @@ export function upstreamHeaders(incoming: Headers, targetHeaders: Record<string,
 
 /** Upstream response headers a client may see. */
 export function downstreamHeaders(upstream: Headers): Headers {
-  const out = new Headers();
+  const out = new Headers(PRIVATE_ANSWER);
   for (const name of TO_CLIENT) {
     const value = upstream.get(name);
     if (value !== null) out.set(name, value);

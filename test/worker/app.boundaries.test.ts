@@ -349,7 +349,7 @@ describe('finding: one user can take a provider offline for everyone', () => {
           server: 'provider',
           'strict-transport-security': 'max-age=1',
           'retry-after': '3',
-          'cache-control': 'no-cache',
+          'cache-control': 'public, max-age=3600',
         },
       }),
     );
@@ -377,6 +377,8 @@ describe('finding: one user can take a provider offline for everyone', () => {
     }
     expect(res.headers.get('x-request-id')).not.toBe('req_provider');
     expect(res.headers.get('retry-after')).toBe('3');
+    // A provider's caching never reaches a shared cache: the answer is this user's.
+    expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('content-type')).toContain('application/json');
   });
 

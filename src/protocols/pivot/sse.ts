@@ -2,7 +2,8 @@ import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-pa
 
 export type { EventSourceMessage };
 
-export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+// no-store: a stream is one user's answer, never for a shared cache on the way.
+export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' };
 
 /** The events of an upstream SSE body, parsed as they arrive (LF or CRLF framing). */
 export function sseEvents(body: ReadableStream<Uint8Array>): ReadableStream<EventSourceMessage> {

@@ -92,7 +92,7 @@ describe.each([
     const res = await app.request(path, postJson(body), env);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
-    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(res.headers.get('cache-control')).toBe('no-store');
     // The provider's rate-limit state and timings are about the shared account: not for clients.
     expect(res.headers.has('x-ratelimit-remaining-requests')).toBe(false);
     expect(res.headers.has('openai-processing-ms')).toBe(false);
