@@ -5,6 +5,20 @@
 const LF = 10;
 const CR = 13;
 
+// Caps on what the gateway holds of an upstream body, so that no provider answer (or a stand-in
+// pointed at) can grow an isolate's memory without bound.
+/** An SSE event not yet ended by a blank line (real events are at most a few MiB: a large tool call). */
+export const MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024;
+/** An upstream error answer: enough for any provider's error JSON, cut beyond. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** An upstream body (or one of its SSE events) larger than the gateway holds. */
+export class UpstreamTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`upstream body over ${limit} bytes`);
+  }
+}
+
 /**
  * Splits SSE bytes at event boundaries (a blank line, LF or CRLF framing): only whole events go to the
  * client, so an error event written after a failure never lands inside a half-sent event.
@@ -12,11 +26,12 @@ const CR = 13;
 export class SseFramer {
   private pending: Uint8Array = new Uint8Array(0);
 
-  /** Whole events completed by `chunk` (possibly none). */
+  /** Whole events completed by `chunk` (possibly none). Throws UpstreamTooLarge past MAX_SSE_EVENT_BYTES. */
   push(chunk: Uint8Array): Uint8Array {
     const bytes = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
     const end = lastEventEnd(bytes, Math.max(1, this.pending.length - 3));
     this.pending = bytes.subarray(end);
+    if (this.pending.length > MAX_SSE_EVENT_BYTES) throw new UpstreamTooLarge(MAX_SSE_EVENT_BYTES);
     return bytes.subarray(0, end);
   }
 
@@ -106,8 +121,33 @@ export async function readHead(
   }
 }
 
+/**
+ * A body's first `maxBytes` bytes, and whether that was all of it; the rest is not read (cancelled).
+ */
+export async function readCapped(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; complete: boolean }> {
+  if (!body) return { bytes: new Uint8Array(0), complete: true };
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const read = reader.read();
+    const { done, value } = await (signal ? abortable(read, signal) : read);
+    if (done) return { bytes: joined(parts), complete: true };
+    parts.push(value);
+    size += value.length;
+    if (size > maxBytes) {
+      reader.cancel().catch(() => {});
+      return { bytes: joined(parts).subarray(0, maxBytes), complete: false };
+    }
+  }
+}
+
 // Chunks of a fetched body are backed by plain ArrayBuffers.
-const joined = (parts: Uint8Array[]) => (parts.length === 1 ? parts[0]! : joinAll(parts)) as Uint8Array<ArrayBuffer>;
+const joined = (parts: Uint8Array[]) => (parts.length === 1 ? parts[0]! : parts.length === 0 ? new Uint8Array(0) : joinAll(parts)) as Uint8Array<ArrayBuffer>;
 
 function joinAll(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -119,7 +159,7 @@ function joinAll(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-export type RelayFailure = 'upstream_failed' | 'idle_timeout';
+export type RelayFailure = 'upstream_failed' | 'idle_timeout' | 'event_too_large';
 
 /** The abort reason when the client went away. */
 export const CLIENT_CLOSED = 'client_closed';
@@ -210,7 +250,20 @@ export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
           end('done');
           return controller.close();
         }
-        const ready = inspect(framer ? framer.push(result.value) : result.value);
+        let whole: Uint8Array;
+        try {
+          whole = framer ? framer.push(result.value) : result.value;
+        } catch (err) {
+          if (!(err instanceof UpstreamTooLarge)) throw err;
+          // An event that never ends: stop the upstream (no tokens spent for nobody) and say so.
+          reader.cancel().catch(() => {});
+          options.upstream.abort('event_too_large');
+          end('event_too_large');
+          options.onFailure('event_too_large');
+          controller.enqueue(new TextEncoder().encode(options.errorEvent('event_too_large')));
+          return controller.close();
+        }
+        const ready = inspect(whole);
         if (ready.length > 0) return controller.enqueue(ready);
       }
     },

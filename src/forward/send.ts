@@ -12,7 +12,19 @@ import { promptAffinity } from './affinity';
 import { shareFailure, shareRecovery, syncKeyHealth } from './key-health';
 import { keyIsRefused } from './key-check';
 import { affinityRotation, type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
-import { abortable, CLIENT_CLOSED, readHead, relay, type RelayFailure, SseFramer, sseDataIsJson } from './relay';
+import {
+  abortable,
+  CLIENT_CLOSED,
+  MAX_ERROR_BODY_BYTES,
+  MAX_SSE_EVENT_BYTES,
+  readCapped,
+  readHead,
+  relay,
+  type RelayFailure,
+  SseFramer,
+  sseDataIsJson,
+  UpstreamTooLarge,
+} from './relay';
 import { isRetryableStatus, providerWaitMs } from './retry';
 import { buildTarget } from './target';
 import { anthropicErrors } from '../protocols/anthropic/errors';
@@ -194,7 +206,8 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
     const headers = downstreamHeaders(res.headers);
     const init = { status: res.status, statusText: res.statusText, headers };
     if (res.status >= 400) {
-      const text = scrubSecrets(await abortable(res.text(), upstream.signal), secretsOf(req));
+      const { bytes } = await readCapped(res.body, MAX_ERROR_BODY_BYTES, upstream.signal);
+      const text = scrubSecrets(new TextDecoder().decode(bytes), secretsOf(req));
       const answer = upstreamError(req.providerId, text, init);
       req.tap?.answered(undefined, upstreamErrorCode(text, res.status));
       if (!isRetryableStatus(res.status)) return { answer };
@@ -273,6 +286,8 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
     const reason: unknown = upstream.signal.reason;
     if (reason === CLIENT_CLOSED || req.signal?.aborted) throw clientClosed();
     if (reason === TIMED_OUT) return { failed: { kind: 'server', reason: 'timeout', answer: timedOut(req) } };
+    // Not the key's fault and no other key would answer smaller: the client is told, no key rests.
+    if (err instanceof UpstreamTooLarge) throw eventTooLarge(req.providerId);
     return {
       failed: {
         kind: 'server',
@@ -351,7 +366,14 @@ const isJsonText = (text: string) => parseJson(text) !== INVALID;
 const upstreamDialect = (req: SendRequest): ErrorDialect =>
   wireProtocol(req.provider.protocol) === 'anthropic' && req.operation === 'messages' ? anthropicErrors : openaiErrors;
 
+const eventTooLarge = (providerId: string) =>
+  new GatewayError(502, `provider "${providerId}" sent a stream event over ${MAX_SSE_EVENT_BYTES / (1024 * 1024)} MiB`, 'upstream_too_large');
+
 function streamErrorEvent(dialect: ErrorDialect, providerId: string, failure: RelayFailure): string {
+  if (failure === 'event_too_large') {
+    const error = eventTooLarge(providerId);
+    return dialect.streamFrame(502, `${error.message}; the answer is incomplete`, error.code);
+  }
   const [status, code, message] =
     failure === 'idle_timeout'
       ? [504, 'upstream_timeout', `provider "${providerId}" fell silent mid-stream; the answer is incomplete`]

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Env } from '../env';
 import { type AttemptBudget, ATTEMPTS_HEADER, send } from '../forward/send';
+import { readCapped } from '../forward/relay';
 import { buildTarget } from '../forward/target';
 import { settingsOf } from '../limits/settings';
 import { type ErrorDialect, errorResponse, GatewayError } from '../errors';
@@ -121,10 +122,21 @@ export async function translatedError(response: Response, candidate: Candidate, 
   return errorResponse(response.status as ContentfulStatusCode, message, undefined, headers, dialect);
 }
 
-/** A JSON answer's body, or a 502 when the provider's answer is not JSON. */
+/** The largest JSON answer parsed for translation: far above any real answer, far below an isolate's memory. */
+export const MAX_TRANSLATED_JSON_BYTES = 32 * 1024 * 1024;
+
+/** A JSON answer's body, or a 502 when the provider's answer is not JSON or too large to translate. */
 export async function answerJson(response: Response, candidate: Candidate): Promise<unknown> {
+  const { bytes, complete } = await readCapped(response.body, MAX_TRANSLATED_JSON_BYTES);
+  if (!complete) {
+    throw new GatewayError(
+      502,
+      `provider "${candidate.providerId}" sent an answer over ${MAX_TRANSLATED_JSON_BYTES / (1024 * 1024)} MiB, too large to translate`,
+      'upstream_too_large',
+    );
+  }
   try {
-    return await response.json();
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new GatewayError(502, `provider "${candidate.providerId}" sent an answer that is not valid JSON`, 'upstream_invalid_json');
   }

@@ -125,7 +125,7 @@ function eventData(event: string): string {
 }
 
 /** How a counted stream ended. */
-export type StreamEnding = 'done' | 'client_closed' | 'upstream_failed' | 'idle_timeout';
+export type StreamEnding = 'done' | 'client_closed' | 'upstream_failed' | 'idle_timeout' | 'event_too_large';
 
 /**
  * Counts an SSE stream as its whole events pass. With `hideUsageChunk` (the gateway asked an OpenAI

@@ -29,6 +29,7 @@ const STREAM_CUT_CODES: Record<Exclude<StreamEnding, 'done'>, string> = {
   client_closed: 'client_closed_request',
   upstream_failed: 'upstream_stream_failed',
   idle_timeout: 'upstream_timeout',
+  event_too_large: 'upstream_too_large',
 };
 
 export class UsageTap {
