@@ -66,7 +66,13 @@ export interface ClientDialect<Body extends Record<string, unknown> = Record<str
   toPivot(body: Body): ChatRequest;
   /** The request as it goes, untranslated, to a provider of the client's own protocol. */
   passThrough(body: Body, incoming: Headers): Body;
-  fromPivot(completion: ChatCompletion): unknown;
+  /** A pivot completion as this client's answer to `req`. */
+  fromPivot(completion: ChatCompletion, req: ChatRequest): unknown;
   /** Pivot events as this client's SSE text. */
   streamFromPivot(req: ChatRequest): TransformStream<PivotEvent, string>;
+  /**
+   * A passed-through 2xx answer (JSON or SSE) naming `model`, the model as the client asked for it,
+   * for a protocol whose clients depend on that name. Absent: the provider's answer goes as it is.
+   */
+  renameAnswerModel?(answer: Response, model: string): Promise<Response>;
 }

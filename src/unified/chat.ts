@@ -73,7 +73,10 @@ async function answerChat<Body extends Record<string, unknown>>(
   };
 
   const { response, translated, candidate } = await firstServed(candidates, attempt, chainOf(c));
-  if (!translated) return labelled(response, candidate);
+  if (!translated) {
+    const renamed = client.renameAnswerModel && response.ok && body.model !== candidate.model.id;
+    return labelled(renamed ? await client.renameAnswerModel!(response, String(body.model)) : response, candidate);
+  }
   if (!response.ok) return translatedError(response, candidate, client.errorDialect);
   const { adapter, ctx } = translated;
   if (stream && response.body) {
@@ -81,6 +84,6 @@ async function answerChat<Body extends Record<string, unknown>>(
     const text = events.pipeThrough(client.streamFromPivot(pivotOf())).pipeThrough(new TextEncoderStream());
     return translatedAnswer(response, candidate, text, SSE_HEADERS);
   }
-  const answer = client.fromPivot(adapter.chat.response(await answerJson(response, candidate), ctx));
+  const answer = client.fromPivot(adapter.chat.response(await answerJson(response, candidate), ctx), pivotOf());
   return translatedAnswer(response, candidate, JSON.stringify(answer), JSON_HEADERS);
 }

@@ -255,12 +255,14 @@ describe('Anthropic client request → OpenAI request', () => {
 });
 
 describe('OpenAI completion → Anthropic client message', () => {
-  it('text with end_turn and usage', () => {
-    expect(anthropicClient.fromPivot(ChatCompletion.parse(JSON.parse(completionText)))).toEqual({
+  const asked = pivot({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+
+  it('text with end_turn and usage, naming the model as the client asked for it', () => {
+    expect(anthropicClient.fromPivot(ChatCompletion.parse(JSON.parse(completionText)), asked)).toEqual({
       id: expect.stringMatching(/^msg_/),
       type: 'message',
       role: 'assistant',
-      model: 'gpt-4o-mini-2024-07-18',
+      model: 'openai/gpt-4o-mini',
       content: [{ type: 'text', text: 'Hello! How can I help you today?' }],
       stop_reason: 'end_turn',
       stop_sequence: null,
@@ -269,7 +271,7 @@ describe('OpenAI completion → Anthropic client message', () => {
   });
 
   it('tool calls as tool_use blocks with parsed input and Anthropic-safe ids', () => {
-    const message = anthropicClient.fromPivot(ChatCompletion.parse(JSON.parse(completionToolCalls))) as Record<string, unknown>;
+    const message = anthropicClient.fromPivot(ChatCompletion.parse(JSON.parse(completionToolCalls)), asked) as Record<string, unknown>;
     expect(message).toMatchObject({
       content: [
         { type: 'tool_use', id: 'call_abc123', name: 'get_weather', input: { location: 'Boston, MA' } },
@@ -286,7 +288,7 @@ describe('OpenAI chunks → Anthropic client events', () => {
     parseSse(
       await encodeEvents(
         await decodeFixture(sse, openai.chat.stream({ model: 'gpt-4o-mini' })),
-        anthropicClient.streamFromPivot(pivot({ model: 'm', messages: [{ role: 'user', content: 'x' }] })),
+        anthropicClient.streamFromPivot(pivot({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })),
       ),
     );
 
@@ -303,7 +305,7 @@ describe('OpenAI chunks → Anthropic client events', () => {
       'message_stop',
     ]);
     expect(events.every((e) => e.event === e.data.type)).toBe(true);
-    expect(events[0]!.data.message).toMatchObject({ type: 'message', role: 'assistant', content: [], stop_reason: null, model: 'gpt-4o-mini-2024-07-18' });
+    expect(events[0]!.data.message).toMatchObject({ type: 'message', role: 'assistant', content: [], stop_reason: null, model: 'openai/gpt-4o-mini' });
     expect(events[1]!.data).toEqual({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
     expect(
       events
@@ -370,5 +372,40 @@ describe('OpenAI chunks → Anthropic client events', () => {
     expect(JSON.parse(json)).toEqual({ location: 'San Francisco, CA' });
     expect(events.at(-2)!.data).toMatchObject({ delta: { stop_reason: 'tool_use' }, usage: { input_tokens: 472, output_tokens: 89 } });
     expect(events[0]!.data.message.id).toBe('msg_014p7gG3wDgGV9EUtLvnow3U');
+  });
+});
+
+describe('a passed-through Anthropic answer names the model as the client asked for it', () => {
+  const rename = anthropicClient.renameAnswerModel!;
+  const message = { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'Hi' }] };
+
+  it('a message: only `model` changes', async () => {
+    const answer = new Response(JSON.stringify(message), { headers: { 'content-type': 'application/json', 'x-switchyard-attempts': '1' } });
+    const renamed = await rename(answer, 'anthropic/claude-sonnet-4-5');
+    expect(await renamed.json()).toEqual({ ...message, model: 'anthropic/claude-sonnet-4-5' });
+    expect(renamed.headers.get('x-switchyard-attempts')).toBe('1');
+  });
+
+  it('a stream: message_start renamed, every later byte as it came, even when the first event arrives in pieces', async () => {
+    const start = `event: message_start\r\ndata: ${JSON.stringify({ type: 'message_start', message: { ...message, content: [] } })}\r\n\r\n`;
+    const rest = 'event: ping\ndata: {"type":"ping","model":"claude-sonnet-4-5"}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n';
+    const pieces = [start.slice(0, 30), start.slice(30, 80), start.slice(80) + rest.slice(0, 20), rest.slice(20)];
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const piece of pieces) controller.enqueue(new TextEncoder().encode(piece));
+        controller.close();
+      },
+    });
+    const renamed = await rename(new Response(body, { headers: { 'content-type': 'text/event-stream' } }), 'anthropic/claude-sonnet-4-5');
+    const text = await renamed.text();
+    const [first, ...later] = text.split('\r\n\r\n');
+    expect(JSON.parse(first!.split('\r\n')[1]!.slice(6)).message).toEqual({ ...message, content: [], model: 'anthropic/claude-sonnet-4-5' });
+    expect(later.join('\r\n\r\n')).toBe(rest);
+  });
+
+  it('what is not a message passes as it came', async () => {
+    for (const text of ['not json', '{"type":"error","error":{"type":"overloaded_error"}}']) {
+      expect(await (await rename(new Response(text, { headers: { 'content-type': 'application/json' } }), 'x/y')).text()).toBe(text);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type { ClientDialect, ProtocolAdapter } from '../adapter';
 import { chatToMessages, foldMidConversationSystem, messagesToChat } from './request';
-import { chatToMessage, messageToChat } from './response';
+import { chatToMessage, messageToChat, withAnswerModel } from './response';
 import { MessagesRequest } from './schema';
 import { decodeMessagesStream, encodeMessagesStream } from './stream';
 import { anthropicErrors } from './errors';
@@ -28,6 +28,8 @@ export const anthropicClient: ClientDialect<MessagesRequest> = {
   schema: MessagesRequest,
   toPivot: messagesToChat,
   passThrough: (body, incoming) => foldMidConversationSystem(body, incoming.get('anthropic-beta') ?? undefined),
-  fromPivot: chatToMessage,
-  streamFromPivot: encodeMessagesStream,
+  // Named as the client asked: see withAnswerModel.
+  fromPivot: (completion, req) => chatToMessage(completion, req.model),
+  streamFromPivot: (req) => encodeMessagesStream(req.model),
+  renameAnswerModel: withAnswerModel,
 };

@@ -107,8 +107,8 @@ export function thinkingFromPivot(message: { reasoning_content?: string | null; 
   return reasoning ? [{ type: 'thinking', thinking: reasoning, signature: '' }] : [];
 }
 
-/** A pivot completion as an Anthropic message, for an Anthropic client. */
-export function chatToMessage(completion: ChatCompletion) {
+/** A pivot completion as an Anthropic message, for an Anthropic client that asked for `model`. */
+export function chatToMessage(completion: ChatCompletion, model = completion.model) {
   const choice = completion.choices[0];
   const text = choice?.message.content ?? '';
   const calls = choice?.message.tool_calls ?? [];
@@ -117,7 +117,7 @@ export function chatToMessage(completion: ChatCompletion) {
     id: anthropicMessageId(completion.id),
     type: 'message',
     role: 'assistant',
-    model: completion.model,
+    model,
     content: [
       ...thinking,
       ...(text || calls.length === 0 ? [{ type: 'text', text }] : []),
@@ -132,4 +132,67 @@ export function chatToMessage(completion: ChatCompletion) {
     stop_sequence: null,
     usage: anthropicUsage(completion.usage),
   };
+}
+
+/**
+ * A passed-through Anthropic answer naming the model as the client asked for it (`anthropic/claude-…`
+ * through the unified endpoint, where the provider answers `claude-…`). Claude Code drops the thinking
+ * blocks of an assistant turn whose model is not the one it asks for, and Anthropic refuses a tool
+ * loop whose last assistant turn lost them. A stream's model is in its first event only.
+ */
+export async function withAnswerModel(answer: Response, model: string): Promise<Response> {
+  if (!answer.body) return answer;
+  const init = { status: answer.status, statusText: answer.statusText, headers: answer.headers };
+  if (answer.headers.get('content-type')?.includes('text/event-stream')) {
+    return new Response(answer.body.pipeThrough(renameFirstEventModel(model)), init);
+  }
+  const text = await answer.text();
+  return new Response(renamedMessage(text, model), init);
+}
+
+function renamedMessage(text: string, model: string): string {
+  try {
+    const message = JSON.parse(text) as { type?: unknown };
+    return message?.type === 'message' ? JSON.stringify({ ...message, model }) : text;
+  } catch {
+    return text;
+  }
+}
+
+/** The largest first event renamed: message_start is small; anything else passes as it came. */
+const MAX_FIRST_EVENT_CHARS = 64 * 1024;
+
+/** Renames `message.model` in a message stream's first event (message_start), then passes bytes as they come. */
+function renameFirstEventModel(model: string): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new TextDecoder();
+  let head: string | undefined = '';
+  return new TransformStream({
+    transform(chunk, controller) {
+      if (head === undefined) return controller.enqueue(chunk);
+      head += decoder.decode(chunk, { stream: true });
+      const end = head.search(/\r?\n\r?\n/);
+      if (end < 0 && head.length <= MAX_FIRST_EVENT_CHARS) return;
+      controller.enqueue(new TextEncoder().encode(end < 0 ? head : renamedEvent(head.slice(0, end), model) + head.slice(end)));
+      head = undefined;
+    },
+    flush(controller) {
+      if (head) controller.enqueue(new TextEncoder().encode(head + decoder.decode()));
+    },
+  });
+}
+
+/** One SSE event's text with `message.model` renamed, when it is a message_start; otherwise as it was. */
+function renamedEvent(event: string, model: string): string {
+  // Line breaks kept as they came (the split keeps them as odd entries).
+  const lines = event.split(/(\r?\n)/);
+  const index = lines.findIndex((line) => line.startsWith('data:'));
+  if (index < 0) return event;
+  try {
+    const data = JSON.parse(lines[index]!.slice(5)) as { type?: unknown; message?: Record<string, unknown> };
+    if (data.type !== 'message_start' || typeof data.message !== 'object' || data.message === null) return event;
+    lines[index] = `data: ${JSON.stringify({ ...data, message: { ...data.message, model } })}`;
+    return lines.join('');
+  } catch {
+    return event;
+  }
 }

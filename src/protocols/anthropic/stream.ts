@@ -110,8 +110,8 @@ export function decodeMessagesStream(ctx: TranslateContext): TransformStream<Eve
   });
 }
 
-/** Pivot events as an Anthropic client's SSE text. */
-export function encodeMessagesStream(): TransformStream<PivotEvent, string> {
+/** Pivot events as an Anthropic client's SSE text, naming `model` (the model as the client asked for it). */
+export function encodeMessagesStream(model: string): TransformStream<PivotEvent, string> {
   let started = false;
   let failed = false;
   let blockIndex = -1;
@@ -150,7 +150,7 @@ export function encodeMessagesStream(): TransformStream<PivotEvent, string> {
             id: anthropicMessageId(chunk.id),
             type: 'message',
             role: 'assistant',
-            model: chunk.model,
+            model,
             content: [],
             stop_reason: null,
             stop_sequence: null,

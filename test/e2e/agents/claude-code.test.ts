@@ -15,11 +15,12 @@ const CLAUDE = join(PROJECT_ROOT, 'node_modules/.bin/claude');
 const MCP_SERVER = join(PROJECT_ROOT, 'test/e2e/agents/mcp-weather.mjs');
 const PROMPT = "What's the weather in Paris?";
 
-// The Anthropic model by its bare id: asked for `anthropic/claude-sonnet-5`, Claude Code sends the
-// tool loop's second turn without the first turn's thinking block (the passed-through answer names
-// the model `claude-sonnet-5`), and the stand-in refuses it as Anthropic does.
+// Anthropic twice, by its bare id and as `anthropic/…`: Claude Code drops the thinking block of a turn
+// whose answer names another model than the one it asked for, and the stand-in (as Anthropic) refuses
+// the tool loop's second turn without it; the gateway names the model as asked.
 const MODELS = {
   Anthropic: 'claude-sonnet-5',
+  'Anthropic, prefixed': 'anthropic/claude-sonnet-5',
   'OpenAI-protocol': 'groq/llama-3.3-70b-versatile',
   Gemini: 'gemini/gemini-3-pro-preview',
 };

@@ -146,3 +146,41 @@ describe('system messages inside messages (Anthropic clients)', () => {
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('"system"') } });
   });
 });
+
+describe('Anthropic answers name the model as the client asked for it', () => {
+  // Claude Code drops the thinking blocks of an assistant turn whose model is not the one it asks
+  // for; Anthropic then refuses the tool loop. So `anthropic/claude-…` must come back as asked.
+  const ask = async (model: string, stream: boolean) =>
+    app.request(
+      '/v1/messages',
+      postJson({ model, max_tokens: 64, stream, messages: [{ role: 'user', content: 'Hello' }] }, anthropicHeaders()),
+      await makeEnv(),
+    );
+  const streamedModel = (text: string) =>
+    JSON.parse(
+      text
+        .split('\n')
+        .find((line) => line.startsWith('data:'))!
+        .slice(5),
+    ).message.model;
+
+  it.each([
+    ['anthropic/claude-sonnet-4-5', 'passed through'],
+    ['groq/llama-3.3-70b-versatile', 'translated from OpenAI'],
+    ['gemini/gemini-2.0-flash', 'translated from Gemini'],
+  ])('%s (%s), as a message and as a stream', async (model) => {
+    mockFixtures();
+    const message = await (await ask(model, false)).json();
+    expect(message).toMatchObject({ type: 'message', model });
+    const stream = await ask(model, true);
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    const text = await stream.text();
+    expect(streamedModel(text)).toBe(model);
+    expect(text).toContain('message_stop');
+  });
+
+  it('a bare model id is passed through untouched', async () => {
+    mockFixtures();
+    expect(await (await ask('claude-sonnet-4-5', false)).json()).toMatchObject({ model: 'claude-sonnet-4-5-20250929' });
+  });
+});
