@@ -31,7 +31,7 @@ for (const [id, provider] of Object.entries(CONFIG.providers)) {
 const SECRETS = [...keysOf(CONFIG), USER_KEY, OTHER_USER_KEY, VAULT_TOKEN, AIG_TOKEN];
 const ALLOWED_HOSTS = new Set([...Object.values(CONFIG.providers).map((p) => new URL(p.endpoint as string).host), 'gateway.ai.cloudflare.com']);
 
-const counts = { requests: 0, bodies: 0, headers: 0, operations: 0, headerNames: 0, vaultTexts: 0, vaultConfigs: 0, storedTexts: 0 };
+const counts = { requests: 0, bodies: 0, headers: 0, operations: 0, headerNames: 0, imageUrls: 0, vaultTexts: 0, vaultConfigs: 0, storedTexts: 0 };
 /** Cases that reached the fake upstream, per property. */
 const forwarded = { requests: 0, bodies: 0, headers: 0, operations: 0, headerNames: 0 };
 let env: Bindings;
@@ -625,6 +625,152 @@ describe('fuzz: operations, methods and headers', () => {
       { numRuns: 150 },
     );
     expect(forwarded.headerNames).toBeGreaterThan(100);
+  }, 120_000);
+});
+
+// Image URLs a client may put in a request for Gemini (which takes only bytes, so the gateway fetches
+// them): hosts drawn from a public pool and from every private form the address rules name, with
+// schemes, credentials, ports and redirects. The oracle is the pool's label, not the gateway's code.
+const PUBLIC_IMAGE_HOSTS = ['images.example.com', 'cdn.example.org', '93.184.216.34', '8.8.8.8', '[2606:4700:4700::1111]', '[2002:5db8:d822::1]'];
+const PRIVATE_IMAGE_HOSTS = [
+  'localhost',
+  'localhost.',
+  'LOCALHOST',
+  '127.0.0.1',
+  '127.1',
+  '2130706433',
+  '0x7f000001',
+  '0177.0.0.1',
+  '0.0.0.0',
+  '10.0.0.5',
+  '172.16.3.4',
+  '192.168.1.1',
+  '169.254.169.254',
+  '100.64.0.1',
+  '100.100.100.200',
+  '198.18.0.1',
+  '224.0.0.1',
+  '255.255.255.255',
+  '[::1]',
+  '[::]',
+  '[::ffff:127.0.0.1]',
+  '[::ffff:a9fe:a9fe]',
+  '[64:ff9b::a9fe:a9fe]',
+  '[fc00::1]',
+  '[fd00:ec2::254]',
+  '[fe80::1]',
+  '[ff02::1]',
+  '[2001:db8::1]',
+  '[2002:7f00:1::1]',
+  'metadata.google.internal',
+  'printer.local',
+  'intranet',
+  'metadata',
+  'nas.home.arpa',
+];
+const anyImageUrl = fc.record({
+  scheme: fc.constantFrom('https', 'https', 'http', 'ftp', 'file', 'gopher'),
+  credentials: fc.constantFrom('', '', '', 'user:pass@', 'x@'),
+  host: fc.oneof(fc.constantFrom(...PUBLIC_IMAGE_HOSTS), fc.constantFrom(...PRIVATE_IMAGE_HOSTS)),
+  port: fc.constantFrom('', '', '', ':443', ':8080', ':22', ':80'),
+  path: fc.constantFrom('/a.png', '/img?size=2', '/'),
+});
+/** Mostly clean public URLs, so that requests whose every image may be fetched are common too. */
+const imageUrl = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      scheme: fc.constantFrom('https', 'http'),
+      credentials: fc.constant(''),
+      host: fc.constantFrom(...PUBLIC_IMAGE_HOSTS),
+      port: fc.constant(''),
+      path: fc.constantFrom('/a.png', '/img?size=2', '/'),
+    }),
+  },
+  { weight: 2, arbitrary: anyImageUrl },
+);
+const imageHref = (u: Record<'scheme' | 'credentials' | 'host' | 'port' | 'path', string>) => `${u.scheme}://${u.credentials}${u.host}${u.port}${u.path}`;
+/** Whether the gateway may fetch this URL by the rules (README "Security"), from the pool's labels alone. */
+function mayFetch(href: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(href);
+  } catch {
+    return false;
+  }
+  return (
+    (url.protocol === 'https:' || url.protocol === 'http:') &&
+    url.username === '' &&
+    url.password === '' &&
+    url.port === '' &&
+    PUBLIC_IMAGE_HOSTS.some((host) => new URL(`https://${host}/`).host === url.host)
+  );
+}
+
+describe('fuzz: image URLs', () => {
+  it('any image URL (and redirect) for Gemini: only public http(s) addresses are fetched, each once; anything else is one generic 400', async () => {
+    let fetched: string[] = [];
+    /** Where each image URL redirects, set per case. */
+    let redirects = new Map<string, string>();
+    const geminiHost = new URL(CONFIG.providers.gemini!.endpoint as string).host;
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (new URL(url).host === geminiHost) {
+        return Response.json({ candidates: [{ content: { role: 'model', parts: [{ text: 'ok' }] }, finishReason: 'STOP' }] });
+      }
+      fetched.push(url);
+      const location = redirects.get(url);
+      if (location) return new Response(null, { status: 302, headers: { location } });
+      return new Response(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), { headers: { 'content-type': 'image/png' } });
+    });
+    const cases = { ok: 0, refused: 0, redirected: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(imageUrl, { minLength: 1, maxLength: 3 }),
+        fc.option(imageUrl, { nil: undefined }),
+        fc.boolean(),
+        async (urls, redirectTo, repeat) => {
+          counts.imageUrls++;
+          fetched = [];
+          const hrefs = urls.map(imageHref);
+          if (repeat) hrefs.push(hrefs[0]!);
+          // A redirect target has a path no client URL has: every URL the gateway fetches is distinct.
+          const target = redirectTo && imageHref({ ...redirectTo, path: '/moved.png' });
+          redirects = new Map(target && URL.canParse(hrefs[0]!) ? [[new URL(hrefs[0]!).href, target]] : []);
+          const content = [{ type: 'text', text: 'What is this?' }, ...hrefs.map((url) => ({ type: 'image_url', image_url: { url } }))];
+          const res = await app.request(
+            '/v1/chat/completions',
+            {
+              method: 'POST',
+              headers: { authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
+              body: JSON.stringify({ model: 'gemini/gemini-2.0-flash', messages: [{ role: 'user', content }] }),
+            },
+            env,
+          );
+          // Never a fetch the rules forbid, never a URL twice.
+          for (const url of fetched) expect(mayFetch(url), url).toBe(true);
+          expect(new Set(fetched).size).toBe(fetched.length);
+          const everyHopAllowed = hrefs.every(mayFetch) && (!target || mayFetch(target));
+          if (everyHopAllowed) {
+            expect(res.status).toBe(200);
+            cases.ok++;
+            if (redirectTo) cases.redirected++;
+          } else {
+            expect(res.status).toBe(400);
+            const { error } = (await res.json()) as { error: { code: string; message: string } };
+            expect(['image_unavailable', 'invalid_image_url']).toContain(error.code);
+            // One wording: nothing about what answered where.
+            expect(error.message).not.toMatch(/\b(302|404|ECONN|refused|timed out|redirect)/i);
+            cases.refused++;
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+    // The property saw both sides, redirects included.
+    expect(cases.ok).toBeGreaterThan(10);
+    expect(cases.redirected).toBeGreaterThan(3);
+    expect(cases.refused).toBeGreaterThan(50);
   }, 120_000);
 });
 
