@@ -1,3 +1,5 @@
+import { ipv4Number, ipv6Groups } from '../../ip';
+
 // Whether a URL the gateway is asked to fetch (an image for Gemini) points at the public internet.
 // Workers have no DNS API: IP literals are checked against the special-purpose ranges, and host names
 // that only ever name private machines (localhost, *.internal, *.local, single labels…) are refused.
@@ -23,33 +25,9 @@ const PRIVATE_V4: [number, number][] = (
     ['224.0.0.0', 4], // multicast
     ['240.0.0.0', 4], // reserved, broadcast
   ] as const
-).map(([base, bits]) => [v4Number(base)!, bits]);
-
-function v4Number(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined;
-  return parts.reduce((n, p) => n * 256 + Number(p), 0);
-}
+).map(([base, bits]) => [ipv4Number(base)!, bits]);
 
 const v4IsPublic = (address: number) => !PRIVATE_V4.some(([base, bits]) => Math.floor(address / 2 ** (32 - bits)) === Math.floor(base / 2 ** (32 - bits)));
-
-/** The eight 16-bit groups of an IPv6 address (URL-normalised, so no zone id), or undefined. */
-function v6Groups(text: string): number[] | undefined {
-  let address = text;
-  const v4Tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(address);
-  if (v4Tail) {
-    const n = v4Number(v4Tail[1]!);
-    if (n === undefined) return undefined;
-    address = `${address.slice(0, -v4Tail[1]!.length)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
-  }
-  const halves = address.split('::');
-  if (halves.length > 2) return undefined;
-  const parse = (half: string) => (half === '' ? [] : half.split(':').map((g) => (/^[0-9a-f]{1,4}$/i.test(g) ? parseInt(g, 16) : Number.NaN)));
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
-  const groups = halves.length === 2 ? [...head, ...Array(8 - head.length - tail.length).fill(0), ...tail] : head;
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0) ? groups : undefined;
-}
 
 const embeddedV4 = (high: number, low: number) => high * 65536 + low;
 
@@ -73,11 +51,11 @@ export function isPublicUrl(url: URL): boolean {
   if (url.username || url.password || url.port !== '') return false;
   const host = url.hostname.toLowerCase().replace(/\.$/, '');
   if (host.startsWith('[')) {
-    const groups = v6Groups(host.slice(1, -1));
+    const groups = ipv6Groups(host.slice(1, -1));
     return groups !== undefined && v6IsPublic(groups);
   }
   // The URL parser already turned decimal, octal and hex forms (2130706433, 0x7f.1) into dotted quads.
-  const v4 = v4Number(host);
+  const v4 = ipv4Number(host);
   if (v4 !== undefined) return v4IsPublic(v4);
   if (/^[\d.]+$/.test(host)) return false;
   return host.includes('.') && !PRIVATE_NAME.test(host);
