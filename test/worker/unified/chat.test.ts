@@ -122,7 +122,8 @@ describe('POST /v1/messages (Anthropic client)', () => {
       id: expect.stringMatching(/^msg_/),
       type: 'message',
       role: 'assistant',
-      model: 'gpt-4o-mini-2024-07-18',
+      // Named as the client asked for it (Claude Code keys a turn's thinking on it).
+      model: 'groq/llama-3.3-70b-versatile',
       content: [{ type: 'text', text: 'Hello! How can I help you today?' }],
       stop_reason: 'end_turn',
       stop_sequence: null,
