@@ -21,31 +21,60 @@ export class UpstreamTooLarge extends Error {
 
 /**
  * Splits SSE bytes at event boundaries (a blank line, LF or CRLF framing): only whole events go to the
- * client, so an error event written after a failure never lands inside a half-sent event.
+ * client, so an error event written after a failure never lands inside a half-sent event. Whole events
+ * go on as views of the chunks they came in; only an event that spans chunks is joined (a copy of that
+ * one event, not of the chunk it ends in).
  */
 export class SseFramer {
-  private pending: Uint8Array = new Uint8Array(0);
+  /** The bytes of an event not yet ended, as the views they came in. */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
 
-  /** Whole events completed by `chunk` (possibly none). Throws UpstreamTooLarge past MAX_SSE_EVENT_BYTES. */
-  push(chunk: Uint8Array): Uint8Array {
-    const bytes = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
-    const end = lastEventEnd(bytes, Math.max(1, this.pending.length - 3));
-    this.pending = bytes.subarray(end);
-    if (this.pending.length > MAX_SSE_EVENT_BYTES) throw new UpstreamTooLarge(MAX_SSE_EVENT_BYTES);
-    return bytes.subarray(0, end);
+  /** Whole events completed by `chunk`, as at most two views (possibly none). Throws UpstreamTooLarge past MAX_SSE_EVENT_BYTES. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let from = 0;
+    if (this.pendingBytes > 0) {
+      from = this.firstEventEnd(chunk);
+      if (from === 0) {
+        this.hold(chunk);
+        return out;
+      }
+      out.push(joinAll([...this.pending, chunk.subarray(0, from)]));
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    const end = lastEventEnd(chunk, Math.max(from, 1));
+    if (end > from) out.push(chunk.subarray(from, end));
+    const tail = chunk.subarray(Math.max(end, from));
+    if (tail.length > 0) this.hold(tail);
+    return out;
   }
 
   /** Bytes of an event not yet ended by a blank line. */
   rest(): Uint8Array {
-    return this.pending;
+    return this.pending.length === 1 ? this.pending[0]! : joinAll(this.pending);
   }
-}
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+  private hold(bytes: Uint8Array) {
+    // The last held view is kept at 2 bytes or more: firstEventEnd looks 2 bytes back into it.
+    const last = this.pending.length - 1;
+    if (last >= 0 && bytes.length < 2) this.pending[last] = joinAll([this.pending[last]!, bytes]);
+    else this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes > MAX_SSE_EVENT_BYTES) throw new UpstreamTooLarge(MAX_SSE_EVENT_BYTES);
+  }
+
+  /** Index in `chunk` just past the first blank line that ends the pending event, or 0. */
+  private firstEventEnd(chunk: Uint8Array): number {
+    // The byte `back` places before chunk[i], looking into the pending bytes' end when it is before the chunk.
+    const last = this.pending[this.pending.length - 1]!;
+    const before = (i: number, back: number) => (i - back >= 0 ? chunk[i - back] : last.length + i - back >= 0 ? last[last.length + i - back] : undefined);
+    for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
+      if (before(i, 1) === LF || (before(i, 1) === CR && before(i, 2) === LF)) return i + 1;
+    }
+    return 0;
+  }
 }
 
 /** Index just past the last blank line in `bytes` (searching from `from` on), or 0. */
@@ -113,9 +142,11 @@ export async function readHead(
       if (rest?.length) parts.push(rest);
       return { bytes: joined(parts), done: true };
     }
-    const ready = mode.framer ? mode.framer.push(value) : value;
-    parts.push(ready);
-    size += ready.length;
+    const ready = mode.framer ? mode.framer.push(value) : [value];
+    for (const piece of ready) {
+      parts.push(piece);
+      size += piece.length;
+    }
     const enough = mode.framer ? ready.length > 0 : !mode.whole || size >= mode.maxBytes;
     if (enough) return { bytes: joined(parts), done: false };
   }
@@ -250,9 +281,9 @@ export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
           end('done');
           return controller.close();
         }
-        let whole: Uint8Array;
+        let whole: Uint8Array[];
         try {
-          whole = framer ? framer.push(result.value) : result.value;
+          whole = framer ? framer.push(result.value) : [result.value];
         } catch (err) {
           if (!(err instanceof UpstreamTooLarge)) throw err;
           // An event that never ends: stop the upstream (no tokens spent for nobody) and say so.
@@ -263,8 +294,15 @@ export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
           controller.enqueue(new TextEncoder().encode(options.errorEvent('event_too_large')));
           return controller.close();
         }
-        const ready = inspect(whole);
-        if (ready.length > 0) return controller.enqueue(ready);
+        let sent = false;
+        for (const piece of whole) {
+          const ready = inspect(piece);
+          if (ready.length > 0) {
+            controller.enqueue(ready);
+            sent = true;
+          }
+        }
+        if (sent) return;
       }
     },
     cancel(reason) {

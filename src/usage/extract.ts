@@ -96,23 +96,26 @@ export function usageOfAnswer(format: UsageFormat, contentType: string, bytes: U
 export const estimateTokens = (chars: number) => (chars <= 0 ? 0 : Math.max(1, Math.ceil(chars / 4)));
 
 const USAGE_MARK = /"usage(?:Metadata)?"\s*:\s*\{/;
-/** String fields whose text is generated output, in every format's stream events. */
-const TEXT_FIELDS = ['"content":"', '"text":"', '"arguments":"', '"partial_json":"', '"thinking":"'];
 const EVENT_SPLIT = /(?<=\r?\n\r?\n)/;
 
-/** The length of the generated text in some stream events (the values of TEXT_FIELDS). */
-function textLength(text: string): number {
+/**
+ * The string fields whose text is generated output in each format's stream events, as one pattern:
+ * one pass of the regex engine over a chunk instead of one search per field (bench: the 100 MB stream).
+ * The value pattern is unrolled (no alternation inside the star): a value of many MiB without its
+ * closing quote (a large answer read in pieces) must not exhaust the regex engine's stack.
+ */
+const TEXT_FIELDS: Record<UsageFormat, RegExp> = {
+  openai: /"(?:content|text|arguments)":"([^"\\]*(?:\\.[^"\\]*)*)"/g,
+  anthropic: /"(?:text|partial_json|thinking)":"([^"\\]*(?:\\.[^"\\]*)*)"/g,
+  gemini: /"text":"([^"\\]*(?:\\.[^"\\]*)*)"/g,
+};
+
+/** The length of the generated text in some stream events (as JSON-escaped in them). */
+function textLength(text: string, format: UsageFormat): number {
+  const field = TEXT_FIELDS[format];
   let length = 0;
-  for (const field of TEXT_FIELDS) {
-    for (let at = text.indexOf(field); at >= 0; at = text.indexOf(field, at)) {
-      const start = at + field.length;
-      let end = text.indexOf('"', start);
-      while (end > 0 && text[end - 1] === '\\') end = text.indexOf('"', end + 1);
-      if (end < 0) break;
-      length += end - start;
-      at = end + 1;
-    }
-  }
+  field.lastIndex = 0;
+  for (let match = field.exec(text); match; match = field.exec(text)) length += match[1]!.length;
   return length;
 }
 
@@ -147,7 +150,7 @@ export class StreamCounter {
   events(bytes: Uint8Array): Uint8Array {
     if (bytes.length === 0) return bytes;
     const text = this.decoder.decode(bytes);
-    this.textChars += textLength(text);
+    this.textChars += textLength(text, this.format);
     if (!USAGE_MARK.test(text)) return bytes;
     let dropped = false;
     const kept = text.split(EVENT_SPLIT).filter((event) => {
@@ -170,7 +173,7 @@ export class StreamCounter {
   /** A chunk of a body that is not SSE (Gemini's streamed JSON array): only its end is kept, read last. */
   raw(bytes: Uint8Array): void {
     const text = this.decoder.decode(bytes, { stream: true });
-    this.textChars += textLength(text);
+    this.textChars += textLength(text, this.format);
     this.rawTail = (this.rawTail + text).slice(-4096);
   }
 
