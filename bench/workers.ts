@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { Log, LogLevel, Miniflare, type MiniflareOptions, type WorkerOptions } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import { encryptVault } from '../src/vault/crypto';
-import { VAULT_KEY } from '../src/vault/store';
+import { VAULT_KEY } from '../src/vault/keys';
 import { BENCH_PROVIDER_KEY, BENCH_USER_KEY, BENCH_USER_RPM, BENCH_VAULT_TOKEN, LARGE_MODEL, SMALL_MODEL } from './config';
 import { childPids } from './proc';
 

@@ -5,9 +5,10 @@ import { decryptVault, digestText, VaultCryptoError } from './crypto';
 import { logEvent } from '../log';
 import { AiConfig, describeIssues } from './schema';
 import { vaultTokenWeakness } from './token-strength';
-import { VAULT_KEY, vaultWriter } from './writer';
+import { VAULT_KEY } from './keys';
+import { vaultWriter } from './writer';
 
-export { PREVIOUS_VAULT_KEY, VAULT_KEY } from './writer';
+export { PREVIOUS_VAULT_KEY, VAULT_KEY } from './keys';
 
 /** How long an isolate trusts its copy of the vault text before reading KV again. */
 export const VAULT_TEXT_CACHE_MS = 10_000;

@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../env';
 import { EMBEDDED_VAULT } from '../generated/embedded-vault';
 import { digestText } from './crypto';
+import { PREVIOUS_VAULT_KEY, VAULT_KEY } from './keys';
 
 // The one writer of the vault in KV (one object, named VAULT_WRITER_NAME). A PUT that reads the
 // current text, writes it to `:previous` and then writes the new text races another PUT doing the
@@ -13,8 +14,6 @@ import { digestText } from './crypto';
 // metadata was written by hand (`wrangler kv key put`) and is the newest.
 
 export const VAULT_WRITER_NAME = 'vault';
-export const VAULT_KEY = 'vault:ai.json.enc';
-export const PREVIOUS_VAULT_KEY = 'vault:ai.json.enc:previous';
 /** Replaced versions kept in the writer's storage, newest first. */
 export const VAULT_HISTORY_LENGTH = 10;
 
