@@ -1,4 +1,4 @@
-// `npx tsx bench/profile.ts [--stream] [--seconds N] [--connections N]`: a CPU profile of the gateway's
+// `npx tsx bench/profile.ts [--stream | --large] [--seconds N] [--connections N]`: a CPU profile of the gateway's
 // isolate in workerd under bench load, through the inspector, summarised by source file and function
 // (mapped back to src/ with the bundle's source map). Writes bench/.tmp/gateway.cpuprofile, which
 // Chrome DevTools opens. This is how the hot path was found; the figures come from bench/run.ts.
@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { join, relative } from 'node:path';
-import { BENCH_USER_KEY, JSON_BODY, STREAM_BODY } from './config';
+import { BENCH_USER_KEY, JSON_BODY, LARGE_BODY, STREAM_BODY } from './config';
 import { forkChild, LoadClient, TS_EXEC_ARGV } from './processes';
 import { benchVault, buildGateway, GATEWAY_WORKER, startGateway, TOOL_ENV } from './workers';
 
@@ -24,9 +24,11 @@ const option = (name: string, fallback: number) => {
   const index = argv.indexOf(name);
   return index >= 0 ? Number(argv[index + 1]) : fallback;
 };
-const streaming = argv.includes('--stream');
+// --large: the 100 MB stream, one at a time (the relay's per-chunk cost).
+const large = argv.includes('--large');
+const streaming = large || argv.includes('--stream');
 const seconds = option('--seconds', 8);
-const connections = option('--connections', streaming ? 8 : 32);
+const connections = option('--connections', large ? 1 : streaming ? 8 : 32);
 const ROOT = new URL('..', import.meta.url).pathname;
 const TMP = join(ROOT, 'bench/.tmp');
 
@@ -75,11 +77,11 @@ try {
   const target = {
     url: `${gateway.url}/openai/v1/chat/completions`,
     headers: { authorization: `Bearer ${BENCH_USER_KEY}` },
-    body: streaming ? STREAM_BODY : JSON_BODY,
+    body: large ? LARGE_BODY : streaming ? STREAM_BODY : JSON_BODY,
   };
   const run = (secs: number) =>
     streaming
-      ? load.run({ op: 'streams', connections, count: Math.round(secs * connections * 8), ...target })
+      ? load.run({ op: 'streams', connections, count: large ? Math.max(1, Math.round(secs / 2)) : Math.round(secs * connections * 8), ...target })
       : load.run({ op: 'json', connections, requests: 1_000_000, seconds: secs, ...target });
   await run(1);
   const inspectorUrl = new URL(`/core:user:${GATEWAY_WORKER}`, await gateway.mf.getInspectorURL());

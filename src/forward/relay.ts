@@ -124,15 +124,47 @@ export interface Head {
   done: boolean;
 }
 
+/** What the relay needs of a body's reader. */
+export interface BodyReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** Bounds of the buffer a body is read into: it grows while reads fill it and shrinks when they do not. */
+const MIN_READ_BYTES = 16 * 1024;
+const MAX_READ_BYTES = 256 * 1024;
+
+/**
+ * A reader of an upstream body that takes as much as has arrived in one read: workerd's default reader
+ * hands its own chunks of about 4 KiB one at a time, and each costs a read, a pull and an enqueue (the
+ * 100 MB bench stream: 28 000 reads). A BYOB read resolves as soon as any bytes are there, so a slow
+ * stream's events are not held back. Bodies that are not byte streams get the default reader.
+ */
+export function bodyReader(body: ReadableStream<Uint8Array>): BodyReader {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = body.getReader({ mode: 'byob' });
+  } catch {
+    return body.getReader();
+  }
+  let size = MIN_READ_BYTES;
+  return {
+    async read() {
+      const { done, value } = await byob.read(new Uint8Array(size));
+      if (done || !value) return { done: true, value: undefined };
+      if (value.length === size) size = Math.min(size * 2, MAX_READ_BYTES);
+      else if (value.length < size / 4) size = Math.max(size / 2, MIN_READ_BYTES);
+      return { done: false, value };
+    },
+    cancel: (reason) => byob.cancel(reason),
+  };
+}
+
 /**
  * Read the start of a body: for SSE up to the end of the first event; otherwise the first chunk, or
  * with `whole` the entire body up to `maxBytes` (a JSON answer, checked before it is committed to).
  */
-export async function readHead(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  signal: AbortSignal,
-  mode: { framer?: SseFramer; whole?: boolean; maxBytes: number },
-): Promise<Head> {
+export async function readHead(reader: BodyReader, signal: AbortSignal, mode: { framer?: SseFramer; whole?: boolean; maxBytes: number }): Promise<Head> {
   const parts: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -196,7 +228,7 @@ export type RelayFailure = 'upstream_failed' | 'idle_timeout' | 'event_too_large
 export const CLIENT_CLOSED = 'client_closed';
 
 export interface RelayOptions {
-  reader: ReadableStreamDefaultReader<Uint8Array>;
+  reader: BodyReader;
   head: Head;
   /** Set for SSE bodies: events are passed whole, and a failure ends the stream with `errorEvent`. */
   framer?: SseFramer;

@@ -14,6 +14,8 @@ import { keyIsRefused } from './key-check';
 import { affinityRotation, type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
 import {
   abortable,
+  type BodyReader,
+  bodyReader,
   CLIENT_CLOSED,
   MAX_ERROR_BODY_BYTES,
   MAX_SSE_EVENT_BYTES,
@@ -193,7 +195,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
     timer = setTimeout(() => upstream.abort(TIMED_OUT), Math.max(0, Math.min(ms, deadline - Date.now())));
   };
   let relaying = false;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let reader: BodyReader | undefined;
   try {
     arm(settings.UPSTREAM_FIRST_BYTE_TIMEOUT_MS);
     const res = await abortable(
@@ -233,7 +235,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
       req.tap?.answered(usageFromJson(usageFormat(req.operation), json));
       return { answer: new Response(bytes, init) };
     }
-    reader = res.body.getReader();
+    reader = bodyReader(res.body);
     const head = await readHead(reader, upstream.signal, { framer, whole, maxBytes: MAX_CHECKED_JSON_BYTES });
     const wholeJson = !framer && whole && head.done ? parseJson(head.bytes) : undefined;
     if ((framer && !sseDataIsJson(head.bytes)) || wholeJson === INVALID) {
