@@ -1,3 +1,5 @@
+import { bytesToBase64Url } from '../base64';
+
 // The cache key: SHA-256 over who may share the answer, where it comes from and the exact request.
 
 export interface CacheSubject {
@@ -24,8 +26,5 @@ export async function cacheKey(subject: CacheSubject, body: ArrayBuffer): Promis
   bytes.set(head);
   bytes.set(new Uint8Array(body), head.length);
   const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return btoa(String.fromCharCode(...hash))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '');
+  return bytesToBase64Url(hash);
 }

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { base64FromUrl, base64ToUrl } from '../base64';
 
 // The operator's queries over the D1 table `usage_records` (migrations/0001_usage.sql): totals grouped
 // by user / provider / model / day, and the request log, newest first, paged by a cursor.
@@ -105,16 +106,12 @@ interface Cursor {
   id: string;
 }
 
-const encodeCursor = (cursor: Cursor) =>
-  btoa(JSON.stringify([cursor.time, cursor.id]))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '');
+const encodeCursor = (cursor: Cursor) => base64ToUrl(btoa(JSON.stringify([cursor.time, cursor.id])));
 
 /** The cursor's position, or undefined when it is not one this API gave out. */
 export function decodeCursor(text: string): Cursor | undefined {
   try {
-    const [time, id] = JSON.parse(atob(text.replace(/-/g, '+').replace(/_/g, '/'))) as unknown[];
+    const [time, id] = JSON.parse(atob(base64FromUrl(text))) as unknown[];
     return typeof time === 'string' && typeof id === 'string' ? { time, id } : undefined;
   } catch {
     return undefined;

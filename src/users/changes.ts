@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { bytesToBase64Url } from '../base64';
 import { digestText } from '../vault/crypto';
 import { UserFields } from '../vault/schema';
 
@@ -91,9 +92,6 @@ export function applyChange(users: RawUsers, change: UserChange): ChangeOutcome 
 /** A new user key: 256 random bits, base64url, with a recognisable prefix. Returned once, never stored. */
 export function generateKey(): { key: string; stored: Promise<StoredKey> } {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const key = `sy-${btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '')}`;
+  const key = `sy-${bytesToBase64Url(bytes)}`;
   return { key, stored: digestText(key).then((keySha256) => ({ keySha256, keyHint: key.slice(-4) })) };
 }
