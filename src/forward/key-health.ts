@@ -24,8 +24,9 @@ let refreshing: Promise<void> | undefined;
 
 const rowId = (provider: string, keyId: string) => `${provider}\n${keyId}`;
 
-function refresh(env: Bindings): Promise<void> {
-  refreshing ??= keyHealth(env)
+/** Read the shared rows into this isolate's copy. */
+function load(env: Bindings): Promise<void> {
+  return keyHealth(env)
     .snapshot()
     .then((rows) => {
       shared = new Map(rows.map((row) => [rowId(row.provider, row.keyId), row]));
@@ -36,9 +37,15 @@ function refresh(env: Bindings): Promise<void> {
     })
     .finally(() => {
       sharedAt = Date.now();
-      refreshing = undefined;
     });
-  return refreshing;
+}
+
+/** A background refresh, one at a time; nobody awaits it but the runtime (waitUntil). */
+function refreshInBackground(env: Bindings) {
+  refreshing ??= load(env).finally(() => {
+    refreshing = undefined;
+  });
+  waitUntil(refreshing);
 }
 
 /**
@@ -49,8 +56,10 @@ function refresh(env: Bindings): Promise<void> {
 export async function syncKeyHealth(env: Bindings, providerId: string, keys: ProviderKey[]): Promise<void> {
   const unseen = keys.filter((k) => !keyIds.has(k.key));
   if (unseen.length > 0) await Promise.all(unseen.map(async (k) => keyIds.set(k.key, await digestText(k.key))));
-  if (!shared) await refresh(env);
-  else if (Date.now() - sharedAt > KEY_HEALTH_CACHE_MS && !refreshing) waitUntil(refresh(env));
+  // The first read is each request's own: a request that awaited another request's pending read
+  // would go on in that request's I/O context (and fail once it had ended).
+  if (!shared) await load(env);
+  else if (Date.now() - sharedAt > KEY_HEALTH_CACHE_MS && !refreshing) refreshInBackground(env);
   const now = Date.now();
   for (const { key } of keys) {
     const row = shared?.get(rowId(providerId, keyIds.get(key)!));

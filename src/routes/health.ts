@@ -10,7 +10,8 @@ export const healthRoutes = new Hono<Env>();
 
 /** The anonymous view is computed at most once per this many ms per isolate: probing it costs nothing. */
 const PUBLIC_CACHE_MS = 5_000;
-let publicReport: { at: number; report: Promise<HealthReport> } | undefined;
+// A value, never a promise another request would await (it would go on in that request's I/O context).
+let publicReport: { at: number; report: HealthReport } | undefined;
 
 healthRoutes.get(
   '/healthz',
@@ -18,9 +19,9 @@ healthRoutes.get(
   async (c) => {
     const operator = c.req.header('authorization') !== undefined;
     if (!operator && (!publicReport || Date.now() - publicReport.at > PUBLIC_CACHE_MS)) {
-      publicReport = { at: Date.now(), report: healthReport(c.env) };
+      publicReport = { at: Date.now(), report: await healthReport(c.env) };
     }
-    const report = await (operator ? healthReport(c.env) : publicReport!.report);
+    const report = operator ? await healthReport(c.env) : publicReport!.report;
     return c.json(operator ? report : { status: report.status }, report.status === 'ok' ? 200 : 503, { 'cache-control': 'no-store' });
   },
 );

@@ -21,7 +21,10 @@ interface Snapshot {
   byKeyDigest: Map<string, UserEntry>;
 }
 
-let snapshot: Promise<Snapshot> | undefined;
+// A value, never a promise: a request that awaited another request's pending read would go on in
+// that request's I/O context and fail ("Cannot perform I/O on behalf of a different request") once
+// it had ended. After the 10 s each request that finds the copy old reads the map itself.
+let snapshot: Snapshot | undefined;
 let snapshotLoadedAt = 0;
 
 const directory = (env: Bindings) => env.USERS_DIRECTORY.get(env.USERS_DIRECTORY.idFromName(USERS_DIRECTORY_NAME));
@@ -59,19 +62,18 @@ async function buildSnapshot(raw: string | null): Promise<Snapshot> {
   return { entries, byKeyDigest };
 }
 
-function remember(loading: Promise<Snapshot>) {
-  snapshotLoadedAt = Date.now();
-  snapshot = loading;
-  loading.catch(() => {
-    if (snapshot === loading) snapshot = undefined;
-  });
+function remember(loaded: Snapshot, at: number) {
+  if (at < snapshotLoadedAt) return;
+  snapshot = loaded;
+  snapshotLoadedAt = at;
 }
 
 async function currentUsers(env: Bindings): Promise<Snapshot> {
-  if (!snapshot || Date.now() - snapshotLoadedAt > USERS_CACHE_MS) {
-    remember(readUsersText(env).then((text) => buildSnapshot(text ?? env.DEV_USERS_JSON ?? null)));
-  }
-  return snapshot!;
+  if (snapshot && Date.now() - snapshotLoadedAt <= USERS_CACHE_MS) return snapshot;
+  const at = Date.now();
+  const loaded = await buildSnapshot((await readUsersText(env)) ?? env.DEV_USERS_JSON ?? null);
+  remember(loaded, at);
+  return loaded;
 }
 
 /**
@@ -99,12 +101,14 @@ export async function changeUsers(env: Bindings, change: UserChange): Promise<Us
     throw new GatewayError(500, err instanceof Error ? err.message : 'the users map could not be changed', 'users_write_failed');
   }
   if (!outcome.ok) throw new GatewayError(outcome.status, outcome.message, outcome.code);
-  const next = buildSnapshot(outcome.text);
-  remember(next);
-  return (await next).entries;
+  const at = Date.now();
+  const next = await buildSnapshot(outcome.text);
+  remember(next, at);
+  return next.entries;
 }
 
 /** Forget the cached users map (tests). */
 export function clearUsersCache() {
   snapshot = undefined;
+  snapshotLoadedAt = 0;
 }

@@ -25,10 +25,16 @@ interface StoredText {
   digest: string;
 }
 
-let textCache: { stored: Promise<StoredText | null>; at: number } | undefined;
+// Values, never promises: a request that awaited another request's pending read or decryption would
+// go on in that request's I/O context and fail ("Cannot perform I/O on behalf of a different
+// request") once it had ended. A request that finds the text old reads KV itself; one that finds no
+// decryption of the current version decrypts itself (requests arriving together on a new version
+// may each do it once).
+let textCache: { stored: StoredText | null; at: number } | undefined;
 // Decrypting costs 100 000 PBKDF2 rounds: done once per (vault version, token) per isolate, the
-// version being the digest of the stored text.
-let decrypted: { digest: string; token: string; vault: Promise<LoadedVault> } | undefined;
+// version being the digest of the stored text. A text that does not open never will: its failure
+// is kept with it, so a broken vault costs one PBKDF2 run per version, not one per request.
+let decrypted: { digest: string; token: string; outcome: { vault: LoadedVault } | { failure: GatewayError } } | undefined;
 
 async function readStored(env: Bindings): Promise<StoredText | null> {
   const text = (await env.KV_AI_PROXY.get(VAULT_KEY)) ?? EMBEDDED_VAULT;
@@ -36,15 +42,12 @@ async function readStored(env: Bindings): Promise<StoredText | null> {
 }
 
 /** The stored vault text and its digest: KV first, then the vault embedded at build time, else null. */
-function currentStored(env: Bindings): Promise<StoredText | null> {
-  if (!textCache || Date.now() - textCache.at > VAULT_TEXT_CACHE_MS) {
-    const stored = readStored(env);
-    textCache = { stored, at: Date.now() };
-    stored.catch(() => {
-      textCache = undefined;
-    });
-  }
-  return textCache.stored;
+async function currentStored(env: Bindings): Promise<StoredText | null> {
+  if (textCache && Date.now() - textCache.at <= VAULT_TEXT_CACHE_MS) return textCache.stored;
+  const at = Date.now();
+  const stored = await readStored(env);
+  if (!textCache || textCache.at <= at) textCache = { stored, at };
+  return stored;
 }
 
 /** Decrypt and validate a vault text; errors say what is wrong in words, never echoing content. */
@@ -88,18 +91,15 @@ export async function loadVault(env: Bindings): Promise<LoadedVault> {
   }
   if (decrypted?.token !== token) reportWeakToken(env, token);
   if (!decrypted || decrypted.digest !== stored.digest || decrypted.token !== token) {
-    const vault = openVault(stored.text, token).catch((err: unknown) => {
-      // A text that does not open never will: its failure stays cached with it, so a broken vault
-      // costs one PBKDF2 run per version, not one per request.
-      if (err instanceof GatewayError) {
-        throw new GatewayError(500, `the stored vault cannot be used: ${err.message}`, err.code);
-      }
-      decrypted = undefined;
-      throw err;
-    });
-    decrypted = { digest: stored.digest, token, vault };
+    try {
+      decrypted = { digest: stored.digest, token, outcome: { vault: await openVault(stored.text, token) } };
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      decrypted = { digest: stored.digest, token, outcome: { failure: new GatewayError(500, `the stored vault cannot be used: ${err.message}`, err.code) } };
+    }
   }
-  return decrypted.vault;
+  if ('failure' in decrypted.outcome) throw decrypted.outcome.failure;
+  return decrypted.outcome.vault;
 }
 
 /**
@@ -127,7 +127,7 @@ export async function storeVault(env: Bindings, text: string, ifMatch: string | 
     throw new GatewayError(412, 'the vault changed since it was read (If-Match is not its ETag): download it again and reapply your change', 'vault_changed');
   }
   const digest = await digestText(text);
-  textCache = { stored: Promise.resolve({ text, digest }), at: Date.now() };
-  decrypted = { digest, token, vault: Promise.resolve(vault) };
+  textCache = { stored: { text, digest }, at: Date.now() };
+  decrypted = { digest, token, outcome: { vault } };
   return vault;
 }
