@@ -13,7 +13,7 @@ const FLOORS = [
   ['src/protocols', 'src/providers'],
   ['src/usage', 'src/limits', 'src/users', 'src/vault', 'src/responses', 'src/generated'],
   // env.ts is the type hub (bindings, Durable Object classes): it imports types only, checked below.
-  ['src/errors.ts', 'src/log.ts', 'src/base64.ts', 'src/ip.ts'],
+  ['src/errors.ts', 'src/log.ts', 'src/base64.ts', 'src/ip.ts', 'src/turn.ts'],
 ];
 
 // Tests beside their code (`*.test.ts`) may import fixtures and helpers from test/ and any floor.

@@ -1,4 +1,4 @@
-// `npx tsx bench/profile.ts [--stream | --large] [--seconds N] [--connections N]`: a CPU profile of the gateway's
+// `npx tsx bench/profile.ts [--stream | --large | --cache] [--seconds N] [--connections N]`: a CPU profile of the gateway's
 // isolate in workerd under bench load, through the inspector, summarised by source file and function
 // (mapped back to src/ with the bundle's source map). Writes bench/.tmp/gateway.cpuprofile, which
 // Chrome DevTools opens. This is how the hot path was found; the figures come from bench/run.ts.
@@ -26,6 +26,8 @@ const option = (name: string, fallback: number) => {
 };
 // --large: the 100 MB stream, one at a time (the relay's per-chunk cost).
 const large = argv.includes('--large');
+// --cache: the JSON request answered from the gateway's cache (after its first call).
+const cached = argv.includes('--cache');
 const streaming = large || argv.includes('--stream');
 const seconds = option('--seconds', 8);
 const connections = option('--connections', large ? 1 : streaming ? 8 : 32);
@@ -76,7 +78,7 @@ const gateway = await startGateway(bundle, await benchVault(upstreamOrigin), { i
 try {
   const target = {
     url: `${gateway.url}/openai/v1/chat/completions`,
-    headers: { authorization: `Bearer ${BENCH_USER_KEY}` },
+    headers: { authorization: `Bearer ${BENCH_USER_KEY}`, ...(cached ? { 'x-switchyard-cache-ttl': '86400' } : {}) },
     body: large ? LARGE_BODY : streaming ? STREAM_BODY : JSON_BODY,
   };
   const run = (secs: number) =>

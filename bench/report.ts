@@ -264,11 +264,11 @@ function cacheHitSection(data: RunData): string[] {
     'The same JSON chat request with `X-Switchyard-Cache-Ttl`, answered from the Workers Cache API (Miniflare’s local one) after its first call: ' +
       'authentication and the rate limiter still run on every request; the upstream is not called.',
     '',
-    `| Target | p50 sequential, ms | p99 sequential, ms | req/s at concurrency ${CONCURRENCY} | × (b) req/s | CPU per request, ms |`,
-    '|---|--:|--:|--:|--:|--:|',
+    `| Target | p50 sequential, ms | p99 sequential, ms | req/s at concurrency ${CONCURRENCY} | × (b) req/s | p50 / p99 at concurrency ${CONCURRENCY}, ms | CPU per request, ms |`,
+    '|---|--:|--:|--:|--:|--:|--:|',
     ...rows.map(
       ([label, seq, conc]) =>
-        `| ${label} | ${fmt(medianOf(rounds.map((r) => seq(r).p50)), 3)} | ${fmt(medianOf(rounds.map((r) => seq(r).p99)), 3)} | ${fmt(medianOf(rounds.map((r) => conc(r).rps)), 0)} | ×${fmt(medianOf(rounds.map((r) => conc(r).rps / r.concurrent.bare.rps)), 2)} | ${fmt(medianOf(rounds.map((r) => seq(r).cpuMsPerRequest)), 3)} |`,
+        `| ${label} | ${fmt(medianOf(rounds.map((r) => seq(r).p50)), 3)} | ${fmt(medianOf(rounds.map((r) => seq(r).p99)), 3)} | ${fmt(medianOf(rounds.map((r) => conc(r).rps)), 0)} | ×${fmt(medianOf(rounds.map((r) => conc(r).rps / r.concurrent.bare.rps)), 2)} | ${fmt(medianOf(rounds.map((r) => conc(r).p50)), 1)} / ${fmt(medianOf(rounds.map((r) => conc(r).p99)), 1)} | ${fmt(medianOf(rounds.map((r) => seq(r).cpuMsPerRequest)), 3)} |`,
     ),
     '',
   ];

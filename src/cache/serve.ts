@@ -3,6 +3,7 @@ import type { Bindings, Env } from '../env';
 import { usageFormat, usageOfAnswer } from '../usage/extract';
 import type { AttemptInfo, UsageTap } from '../usage/tap';
 import { logEvent } from '../log';
+import { nextTurn } from '../turn';
 import { Flight } from './flight';
 import { cacheKey } from './key';
 import { CACHE_STATUS_HEADER, type CacheStatus, cacheScope, cacheTtl, isCacheableOperation } from './policy';
@@ -76,6 +77,8 @@ export async function throughCache(call: CacheCall, produce: Produce): Promise<R
   if (!flights.has(key)) {
     const hit = await lookup(call, key, ttl);
     if (hit) {
+      // Answered without leaving the process when run locally: the loop reads other requests first (src/turn.ts).
+      await nextTurn();
       recordHit(call, hit.answer.headers.get('content-type') ?? '')?.(hit.usage);
       return hit.answer;
     }

@@ -1,6 +1,7 @@
 import type { Bindings } from '../env';
 import type { UserMeter } from '../limits/user-meter';
 import { logEvent } from '../log';
+import { nextTurn } from '../turn';
 import type { UsageRecord } from './record';
 
 // Records travel from the request to D1 through the user's Durable Object: `settle` stores the
@@ -15,6 +16,8 @@ export const userMeter = (env: Bindings, userName: string): DurableObjectStub<Us
  * are logged, never thrown: this runs after the answer, in waitUntil.
  */
 export async function settleUsage(env: Bindings, userName: string, reservation: string | undefined, record: UsageRecord | undefined): Promise<void> {
+  // Started once the answer was handed back (src/turn.ts says why).
+  await nextTurn();
   for (let attempt = 1; ; attempt++) {
     try {
       return await userMeter(env, userName).settle(reservation, record);

@@ -450,3 +450,47 @@ describe('usage records: the provider’s counts and the exact cost', () => {
     }
   });
 });
+
+describe('settling after the answer', () => {
+  // While a call that writes the meter's storage is in flight as the handler returns its Response,
+  // workerd holds back the requests it has not dispatched yet: the full bench's cache hits waited up to
+  // 1.5 s at c=32 before their handler ran. Every settle has to start once the answer was handed back.
+  it('starts every settle (hit, miss, refusal by the provider) only once the handler has returned its answer', async () => {
+    const { env, name, key } = await meteredEnv({ monthlyBudgetUsd: 10 });
+    const meters = env.USER_METER;
+    const settles: { afterAnswer: boolean }[] = [];
+    let answered = false;
+    const watched = {
+      idFromName: (id: string) => meters.idFromName(id),
+      get: (id: DurableObjectId) => {
+        const stub = meters.get(id);
+        return {
+          admit: (...args: Parameters<typeof stub.admit>) => stub.admit(...args),
+          settle: (...args: Parameters<typeof stub.settle>) => {
+            settles.push({ afterAnswer: answered });
+            return stub.settle(...args);
+          },
+        };
+      },
+    } as unknown as Bindings['USER_METER'];
+    const watchedEnv = { ...env, USER_METER: watched };
+    const send = async (init: RequestInit) => {
+      answered = false;
+      const ctx = createExecutionContext();
+      const res = await app.request('/groq/v1/chat/completions', init, watchedEnv, ctx);
+      answered = true;
+      await res.text();
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    mockUpstream(standIn);
+    const cached = post(key, chat('llama-3.3-70b-versatile'), { 'X-Switchyard-Cache-Ttl': '600' });
+    expect((await send(cached)).headers.get('x-switchyard-cache')).toBe('MISS');
+    expect((await send(cached)).headers.get('x-switchyard-cache')).toBe('HIT');
+    vi.restoreAllMocks();
+    mockUpstream(() => jsonResponse({ error: { message: 'bad request', type: 'invalid_request_error', code: 'bad_thing' } }, 400));
+    expect((await send(post(key, chat('llama-3.3-70b-versatile')))).status).toBe(400);
+    expect(settles).toEqual([{ afterAnswer: true }, { afterAnswer: true }, { afterAnswer: true }]);
+    expect(await meterOf(name).pendingRecords()).toHaveLength(3);
+  });
+});
