@@ -2,6 +2,7 @@ import { waitUntil } from 'cloudflare:workers';
 import type { Bindings } from '../env';
 import { KEY_HEALTH_NAME, type KeyHealth, type KeyHealthRow } from '../limits/key-health';
 import { logEvent } from '../log';
+import { nextTurn } from '../turn';
 import { digestText } from '../vault/crypto';
 import type { ProviderKey } from '../vault/schema';
 import { adoptRest, type Rest } from './keys';
@@ -9,7 +10,8 @@ import { adoptRest, type Rest } from './keys';
 // The isolate's side of the shared key health (src/limits/key-health.ts). Reading: the table is
 // fetched at most every KEY_HEALTH_CACHE_MS; only an isolate's first request waits for it, later
 // refreshes run in the background while requests use the copy they have. Writing: failures and
-// recoveries are sent with waitUntil, after the answer. Key choice itself stays synchronous (keys.ts).
+// recoveries are sent with waitUntil, on a later turn of the event loop (src/turn.ts says why). Key
+// choice itself stays synchronous (keys.ts).
 
 export const KEY_HEALTH_CACHE_MS = 2_000;
 
@@ -72,8 +74,8 @@ export function shareFailure(env: Bindings, providerId: string, key: string, res
   const keyId = keyIds.get(key);
   if (!keyId) return;
   waitUntil(
-    keyHealth(env)
-      .failed({ provider: providerId, keyId, until: rest.until, failures: rest.failures, status, reason })
+    nextTurn()
+      .then(() => keyHealth(env).failed({ provider: providerId, keyId, until: rest.until, failures: rest.failures, status, reason }))
       .catch((err: unknown) => logEvent(env, 'error', { event: 'key_health_unavailable', reason: err instanceof Error ? err.message : String(err) })),
   );
 }
@@ -83,8 +85,8 @@ export function shareRecovery(env: Bindings, providerId: string, key: string) {
   const keyId = keyIds.get(key);
   if (!keyId) return;
   waitUntil(
-    keyHealth(env)
-      .recovered(providerId, keyId)
+    nextTurn()
+      .then(() => keyHealth(env).recovered(providerId, keyId))
       .catch((err: unknown) => logEvent(env, 'error', { event: 'key_health_unavailable', reason: err instanceof Error ? err.message : String(err) })),
   );
 }
