@@ -87,6 +87,27 @@ describe('budgets', () => {
     expect(spent >= budget || (await send(env, key)).res.status === 200).toBe(true);
   });
 
+  it('a cache hit spends no budget, and a spent budget refuses cached answers too', async () => {
+    const { env, name, key } = await budgetEnv({ monthlyBudgetUsd: COST * 1.5 });
+    const cached = async () => {
+      const ctx = createExecutionContext();
+      const init = { method: 'POST', headers: userHeaders(key, { 'X-Switchyard-Cache-Ttl': '600' }), body: body() };
+      const res = await app.request('/groq/v1/chat/completions', init, env, ctx);
+      await res.text();
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    const miss = await cached();
+    expect([miss.status, miss.headers.get('x-switchyard-cache')]).toEqual([200, 'MISS']);
+    const hit = await cached();
+    expect([hit.status, hit.headers.get('x-switchyard-cache')]).toEqual([200, 'HIT']);
+    expect((await meterOf(name).budget()).spentUsdThisMonth).toBeCloseTo(COST, 12);
+    expect((await send(env, key)).res.status).toBe(200);
+    const refused = await cached();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('x-switchyard-cache')).toBeNull();
+  });
+
   it('refuses a model without prices to a user with a monthly budget (its cost could not be counted)', async () => {
     const { env, key } = await budgetEnv({ monthlyBudgetUsd: 10 });
     const ctx = createExecutionContext();
