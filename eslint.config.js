@@ -11,9 +11,9 @@ const FLOORS = [
   ['src/unified', 'src/health'],
   ['src/forward', 'src/cache'],
   ['src/protocols', 'src/providers'],
-  ['src/usage', 'src/limits', 'src/users', 'src/vault', 'src/responses', 'src/generated'],
+  ['src/usage', 'src/limits', 'src/users', 'src/vault', 'src/responses', 'src/d1', 'src/generated'],
   // env.ts is the type hub (bindings, Durable Object classes): it imports types only, checked below.
-  ['src/errors.ts', 'src/log.ts', 'src/base64.ts', 'src/ip.ts', 'src/turn.ts'],
+  ['src/errors.ts', 'src/log.ts', 'src/base64.ts', 'src/ip.ts', 'src/turn.ts', 'src/store-call.ts'],
 ];
 
 // Tests beside their code (`*.test.ts`) may import fixtures and helpers from test/ and any floor.

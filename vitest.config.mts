@@ -5,6 +5,10 @@ import { defineConfig } from 'vitest/config';
 // D1 migrations (migrations/) are read here and applied by test/worker/setup.ts before any test.
 const migrations = await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url)));
 
+// `npm run fuzz` (scripts/fuzz.mjs) sizes and seeds the fuzz properties; workerd sees no process.env,
+// so they travel as bindings (test/worker/helpers/fuzz.ts). Unset, the properties keep their fixed seed and sizes.
+const fuzz = Object.fromEntries(['FUZZ_RUNS', 'FUZZ_SEED'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
+
 // Two projects: `worker` runs unit and route tests inside workerd; `e2e` runs in Node and drives
 // real processes (wrangler dev, openssl, the official SDKs, Chromium) against stand-in providers.
 export default defineConfig({
@@ -19,7 +23,9 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.jsonc' },
             miniflare: {
               cf: false,
-              bindings: { AI_JSON_CRYPTOKEN: 'test-vault-token', DEBUG: 'false', TEST_MIGRATIONS: migrations },
+              bindings: { AI_JSON_CRYPTOKEN: 'test-vault-token', DEBUG: 'false', TEST_MIGRATIONS: migrations, ...fuzz },
+              // A database no migration was applied to: the worker's own schema step is tested on it.
+              d1Databases: { FRESH_DB: 'fresh-db' },
             },
           }),
         ],

@@ -46,6 +46,26 @@ export function childPids(command: string): number[] {
   return pids;
 }
 
+/** Pids of this process's descendants at any depth running `command` (the workerd under `wrangler dev`). */
+export function descendantPids(command: string): number[] {
+  const parents = new Map<number, { ppid: number; name: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      parents.set(Number(entry), { ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), name });
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  const descends = (pid: number): boolean => {
+    for (let up = parents.get(pid)?.ppid; up !== undefined && up > 1; up = parents.get(up)?.ppid) if (up === process.pid) return true;
+    return false;
+  };
+  return [...parents].filter(([pid, { name }]) => name === command && descends(pid)).map(([pid]) => pid);
+}
+
 /** Sample a process's resident memory every `everyMs` until stopped; returns the highest seen, in MiB. */
 export function sampleRss(pid: number, everyMs = 20): { stop: () => number } {
   let peak = rssMiB(pid);

@@ -70,16 +70,17 @@ export function seedRecords(now = new Date(), days = 14, perDay = 12, seed = 7):
 
 const sqlText = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
-/** INSERT statements for the D1 table `usage_records` (migrations/0001_usage.sql). */
+/** INSERT statements for the D1 table `usage_records` (migrations/); a demo user's id is their name (the first ids given). */
 export function seedSql(records: SeedRecord[]): string {
   return records
     .map(
       (r) =>
-        `INSERT OR REPLACE INTO usage_records (id, time, day, user, route, operation, provider, model, status, stream, attempts, input_tokens, output_tokens, cached_input_tokens, usage_source, cost_usd, latency_ms, first_byte_ms, cache, error_code) VALUES (` +
+        `INSERT OR REPLACE INTO usage_records (id, time, day, user_id, user, route, operation, provider, model, status, stream, attempts, input_tokens, output_tokens, cached_input_tokens, usage_source, cost_usd, latency_ms, first_byte_ms, cache, error_code) VALUES (` +
         [
           sqlText(r.id),
           sqlText(r.time),
           sqlText(r.time.slice(0, 10)),
+          sqlText(r.user),
           sqlText(r.user),
           sqlText('proxy'),
           sqlText('chat/completions'),

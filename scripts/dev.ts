@@ -46,7 +46,16 @@ if (demo) {
   await exec(wranglerBin, ['d1', 'execute', 'DB', '--local', '--persist-to', `${dir}/state`, '--file', `${dir}/usage-seed.sql`]);
   // An empty env file keeps a developer's .dev.vars out of the demo.
   writeFileSync(`${dir}/empty.env`, '');
-  wranglerArgs.push('--persist-to', `${dir}/state`, '--env-file', `${dir}/empty.env`, '--var', `AI_JSON_CRYPTOKEN:${DEMO_VAULT_TOKEN}`);
+  wranglerArgs.push(
+    '--persist-to',
+    `${dir}/state`,
+    '--env-file',
+    `${dir}/empty.env`,
+    '--var',
+    `AI_JSON_CRYPTOKEN:${DEMO_VAULT_TOKEN}`,
+    '--var',
+    'SWITCHYARD_DEMO:true',
+  );
   console.log(`
   Switchyard demo — no .dev.vars, so a demo vault and a stand-in provider (${standIn.url}).
     gateway        http://127.0.0.1:${port}

@@ -1,8 +1,8 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
-import { requestId } from 'hono/request-id';
 import type { Env } from './env';
 import { notFound, onError } from './middleware/errors';
+import { CLIENT_REQUEST_ID_HEADER, requestIds } from './middleware/request-id';
 import { adminUsageRoutes } from './routes/admin-usage';
 import { adminUserRoutes } from './routes/admin-users';
 import { healthRoutes } from './routes/health';
@@ -16,6 +16,7 @@ import { vaultRoutes } from './routes/vault';
 /** Response headers a browser client may read. */
 export const EXPOSED_HEADERS = [
   'X-Request-Id',
+  CLIENT_REQUEST_ID_HEADER,
   'X-RateLimit-Limit',
   'X-RateLimit-Remaining',
   'X-RateLimit-Reset',
@@ -23,6 +24,7 @@ export const EXPOSED_HEADERS = [
   'X-Switchyard-Attempts',
   'X-Switchyard-Provider',
   'X-Switchyard-Cache',
+  'X-Switchyard-Stored',
   'Age',
 ];
 
@@ -46,7 +48,7 @@ app.use((c, next) => {
   }
   return handler(c, next);
 });
-app.use(requestId());
+app.use(requestIds);
 app.use(legacyHostFinal);
 
 app.route('/', vaultRoutes);

@@ -22,9 +22,9 @@ export interface Bindings {
   /** Usage records (migrations/). */
   DB: D1Database;
   AI_JSON_CRYPTOKEN?: string;
-  /** The operator's bearer token; when unset, AI_JSON_CRYPTOKEN is (README, "Operating the gateway"). */
+  /** The operator's bearer token (never the vault's); when unset, AI_JSON_CRYPTOKEN is (README, "Who can do what"). */
   ADMIN_TOKEN?: string;
-  /** `true`: GET /ai.json.enc needs no credential (old scripts); otherwise it needs the operator's bearer. */
+  /** `true`: GET /ai.json.enc needs no credential (old scripts); otherwise it needs the vault passphrase. */
   PUBLIC_VAULT_DOWNLOAD?: string;
   CLOUDFLARE_ACCOUNT_ID?: string;
   CLOUDFLARE_AIG_TOKEN?: string;
@@ -35,6 +35,8 @@ export interface Bindings {
   CACHE_SCOPE?: string;
   /** Local development and tests only: `host:port`s image URLs may name although they are not public. */
   IMAGE_FETCH_ALLOW_HOSTS?: string;
+  /** `true` only in `npm run dev`'s demo: its published vault token is reported as the demo's (info), not as an error. */
+  SWITCHYARD_DEMO?: string;
   /** Local dev only (`npm run dev` passes users.json here): users used while KV has none. */
   DEV_USERS_JSON?: string;
   /** Limits and resilience settings (whole numbers as text; defaults in src/limits/settings.ts). */
@@ -46,12 +48,19 @@ export interface Bindings {
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
   UPSTREAM_DEADLINE_MS?: string;
   UPSTREAM_IDLE_TIMEOUT_MS?: string;
+  STORE_TIMEOUT_MS?: string;
   /** Days a usage record is kept in D1 (default 90). */
   USAGE_RETENTION_DAYS?: string;
 }
 
 export interface Variables {
+  /** The gateway's own id for this request (src/middleware/request-id.ts). */
   requestId: string;
+  /** The client's X-Request-Id, when it sent a well-formed one: a label, never a key. */
+  clientRequestId?: string;
+  /** The user's stable id: what meters, records, stored responses and cache scopes hang off. */
+  userId: string;
+  /** The user's name in the users map: a label. */
   userName: string;
   user: User;
   config: AiConfig;

@@ -71,7 +71,9 @@ export class Flight {
         if (done) break;
         this.push(value);
       }
-      this.ended = true;
+      // Every member had gone: the answer was cut short, however its body ended (a relay closes for a client that left).
+      if (signal.aborted) this.cut = { error: signal.reason };
+      else this.ended = true;
     } catch (error) {
       this.cut = { error };
     }
@@ -135,6 +137,7 @@ export class Flight {
     const member = { at: this.base };
     this.members.add(member);
     let gone = false;
+    let cancelled = false;
     const leave = () => {
       if (gone) return;
       gone = true;
@@ -156,6 +159,12 @@ export class Flight {
       ? new ReadableStream<Uint8Array>({
           pull: async (controller) => {
             for (;;) {
+              // A member whose client went away gets an end, not the rest nor an error: nobody reads on, and
+              // workerd logs a response body that errors as an uncaught exception. (A cancelled body is closed already.)
+              if (gone) {
+                if (!cancelled) controller.close();
+                return;
+              }
               if (member.at < this.base + this.chunks.length) return controller.enqueue(this.chunks[member.at++ - this.base]!);
               if (this.ended || this.cut) {
                 leave();
@@ -164,7 +173,10 @@ export class Flight {
               await this.change();
             }
           },
-          cancel: leave,
+          cancel: () => {
+            cancelled = true;
+            leave();
+          },
         })
       : null;
     if (!body) leave();

@@ -3,7 +3,7 @@ import { bytesToBase64Url } from '../base64';
 // The cache key: SHA-256 over who may share the answer, where it comes from and the exact request.
 
 export interface CacheSubject {
-  /** `user:<name>`, or `*` when answers are shared by every user (cacheScope). */
+  /** `user:<user id>`, or `*` when answers are shared by every user (cacheScope). */
   scope: string;
   provider: string;
   model: string;

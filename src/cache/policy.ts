@@ -39,4 +39,4 @@ const CACHEABLE_OPERATION =
 export const isCacheableOperation = (operation: string) => CACHEABLE_OPERATION.test(operation);
 
 /** Whose answers a cached answer may serve: the user's own (default), or everyone's with CACHE_SCOPE=global. */
-export const cacheScope = (env: Pick<Bindings, 'CACHE_SCOPE'>, user: string) => (env.CACHE_SCOPE === 'global' ? '*' : `user:${user}`);
+export const cacheScope = (env: Pick<Bindings, 'CACHE_SCOPE'>, userId: string) => (env.CACHE_SCOPE === 'global' ? '*' : `user:${userId}`);

@@ -2,7 +2,9 @@ import type { Context } from 'hono';
 import type { Bindings, Env } from '../env';
 import { usageFormat, usageOfAnswer } from '../usage/extract';
 import type { AttemptInfo, UsageTap } from '../usage/tap';
+import { settingsOf } from '../limits/settings';
 import { logEvent } from '../log';
+import { withinMs } from '../store-call';
 import { nextTurn } from '../turn';
 import { Flight } from './flight';
 import { cacheKey } from './key';
@@ -19,8 +21,8 @@ export const MAX_STORED_BYTES = 16 * 1024 * 1024;
 
 export interface CacheCall {
   env: Bindings;
-  /** The authenticated user: answers are shared only within `cacheScope`. */
-  user: string;
+  /** The authenticated user's id: answers are shared only within `cacheScope`. */
+  userId: string;
   provider: string;
   model: string;
   operation: string;
@@ -45,11 +47,11 @@ export interface CacheCall {
 export type Produce = (signal: AbortSignal) => Promise<Response>;
 
 /** The parts of a cache call every route takes from its context. */
-export function cacheCallOf(c: Context<Env>, call: Omit<CacheCall, 'env' | 'user' | 'incoming' | 'signal' | 'waitUntil' | 'tap'>): CacheCall {
+export function cacheCallOf(c: Context<Env>, call: Omit<CacheCall, 'env' | 'userId' | 'incoming' | 'signal' | 'waitUntil' | 'tap'>): CacheCall {
   return {
     ...call,
     env: c.env,
-    user: c.get('userName'),
+    userId: c.get('userId'),
     incoming: c.req.raw.headers,
     signal: c.req.raw.signal,
     waitUntil: backgroundOf(c),
@@ -73,7 +75,7 @@ const flights = new Map<string, Flight>();
 export async function throughCache(call: CacheCall, produce: Produce): Promise<Response> {
   const ttl = cacheTtl(call.incoming, call.modelTtl);
   if (ttl === 0 || !call.body || !isCacheableOperation(call.operation)) return labelled(await produce(call.signal), 'BYPASS');
-  const key = await cacheKey({ ...call, scope: cacheScope(call.env, call.user) }, call.body);
+  const key = await cacheKey({ ...call, scope: cacheScope(call.env, call.userId) }, call.body);
   if (!flights.has(key)) {
     const hit = await lookup(call, key, ttl);
     if (hit) {
@@ -113,16 +115,20 @@ function forget(key: string, flight: Flight) {
   if (flights.get(key) === flight) flights.delete(key);
 }
 
+/** A cache that fails or does not answer in time is a MISS: the provider answers. */
 async function lookup(call: CacheCall, key: string, ttl: number) {
   try {
-    return await cachedAnswer(key, ttl);
+    return await withinMs(cachedAnswer(key, ttl), settingsOf(call.env).STORE_TIMEOUT_MS);
   } catch (err) {
     logEvent(call.env, 'error', { event: 'cache_lookup_failed', provider: call.provider, error: err instanceof Error ? err.message : String(err) });
     return undefined;
   }
 }
 
-/** Stores a whole 2xx answer that was recorded from its first byte to a proper end. */
+/**
+ * Stores a whole 2xx answer that was recorded from its first byte to a proper end. Bounded in time:
+ * the flight is joinable until this ends, and a put that never returned would serve it past its TTL.
+ */
 async function store(call: CacheCall, key: string, ttl: number, flight: Flight) {
   const head = flight.head;
   if (!head || head.status < 200 || head.status > 299 || head.status === 206 || !flight.ended || !flight.recording) return;
@@ -130,7 +136,7 @@ async function store(call: CacheCall, key: string, ttl: number, flight: Flight) 
   const contentType = head.headers.find(([name]) => name === 'content-type')?.[1] ?? '';
   if (!isCompleteAnswer(contentType, bytes)) return;
   try {
-    await storeAnswer(key, ttl, head, bytes, usageOfAnswer(usageFormat(call.operation), contentType, bytes));
+    await withinMs(storeAnswer(key, ttl, head, bytes, usageOfAnswer(usageFormat(call.operation), contentType, bytes)), settingsOf(call.env).STORE_TIMEOUT_MS);
   } catch (err) {
     logEvent(call.env, 'error', { event: 'cache_store_failed', provider: call.provider, error: err instanceof Error ? err.message : String(err) });
   }

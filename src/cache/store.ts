@@ -32,6 +32,11 @@ function replayedHeaders(headers: Iterable<[string, string]>): Headers {
   return out;
 }
 
+/** A read of the cache, for /healthz: throws when the Cache API does. */
+export async function probeCache(): Promise<void> {
+  await (await answers().match(`${ENTRY_URL}healthz`))?.body?.cancel();
+}
+
 export async function storeAnswer(key: string, ttlS: number, head: AnswerHead, body: Uint8Array<ArrayBuffer>, usage?: TokenCounts, now = Date.now()) {
   const headers = replayedHeaders(head.headers);
   if (usage) headers.set(USAGE, `${usage.input},${usage.output},${usage.cached}`);

@@ -1,7 +1,9 @@
 import { waitUntil } from 'cloudflare:workers';
 import type { Bindings } from '../env';
 import { KEY_HEALTH_NAME, type KeyHealth, type KeyHealthRow } from '../limits/key-health';
+import { settingsOf } from '../limits/settings';
 import { logEvent } from '../log';
+import { withinMs } from '../store-call';
 import { nextTurn } from '../turn';
 import { digestText } from '../vault/crypto';
 import type { ProviderKey } from '../vault/schema';
@@ -59,8 +61,13 @@ export async function syncKeyHealth(env: Bindings, providerId: string, keys: Pro
   const unseen = keys.filter((k) => !keyIds.has(k.key));
   if (unseen.length > 0) await Promise.all(unseen.map(async (k) => keyIds.set(k.key, await digestText(k.key))));
   // The first read is each request's own: a request that awaited another request's pending read
-  // would go on in that request's I/O context (and fail once it had ended).
-  if (!shared) await load(env);
+  // would go on in that request's I/O context (and fail once it had ended). An object that does not
+  // answer in time leaves the choice to this isolate's own resting keys until the next read.
+  if (!shared)
+    await withinMs(load(env), settingsOf(env).STORE_TIMEOUT_MS).catch(() => {
+      shared ??= new Map();
+      sharedAt = Date.now();
+    });
   else if (Date.now() - sharedAt > KEY_HEALTH_CACHE_MS && !refreshing) refreshInBackground(env);
   const now = Date.now();
   for (const { key } of keys) {

@@ -1,3 +1,5 @@
+import { ANSWER_FAILED } from '../protocols/pivot/sse';
+
 // The upstream body on its way to the client: read ahead only as far as failover needs (the first SSE
 // event, or a whole small JSON body), then relayed chunk by chunk as it arrives. A stream whose upstream
 // fails or falls silent ends with one well-formed SSE error event instead of a cut.
@@ -253,11 +255,19 @@ export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
   let idled = false;
   let ended = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+
+  let pulling = false;
 
   const watch = (delay: number) => {
     timer = setTimeout(() => {
       const silent = Date.now() - lastChunkAt;
       if (silent < options.idleTimeoutMs) return watch(options.idleTimeoutMs - silent);
+      // Nothing read from the upstream for that long while no read was asked for: the client stopped
+      // reading. workerd does not always tell (under load its request signal and the body's cancel
+      // can both stay silent after a disconnect), and then nothing else would end this relay: the
+      // upstream would be held, the usage never settled, the reservation never released.
+      if (!pulling) return options.upstream.abort(CLIENT_CLOSED);
       idled = true;
       options.upstream.abort('idle_timeout');
     }, delay);
@@ -269,14 +279,72 @@ export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
     options.upstream.signal.removeEventListener('abort', onAbort);
     options.onEnd(ending);
   };
+  // Closed, not errored: nobody reads on, and workerd logs a response body that errors as an uncaught
+  // exception. (A cached call tells a cut answer from a whole one itself.)
+  const clientLeft = () => {
+    if (ended) return;
+    end(CLIENT_CLOSED);
+    reader.cancel().catch(() => {});
+    controller.close();
+  };
   // A client that leaves while no read is pending is noticed here, not only at the next pull.
   const onAbort = () => {
-    if (options.upstream.signal.reason === CLIENT_CLOSED) end(CLIENT_CLOSED);
+    if (options.upstream.signal.reason === CLIENT_CLOSED) clientLeft();
   };
   const inspect = options.inspect ?? ((bytes: Uint8Array) => bytes);
 
+  /** One pull: read until something whole can go to the client, or the relay ends. */
+  const pullOnce = async (): Promise<void> => {
+    for (;;) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await abortable(reader.read(), options.upstream.signal);
+      } catch {
+        reader.cancel().catch(() => {});
+        // The client left (its request signal aborted the upstream): nobody to tell.
+        if (options.upstream.signal.reason === CLIENT_CLOSED) return clientLeft();
+        const failure: RelayFailure = idled ? 'idle_timeout' : 'upstream_failed';
+        end(failure);
+        options.onFailure(failure);
+        if (!framer) return controller.error(new Error(`upstream body ${failure.replace('_', ' ')}`));
+        controller.enqueue(new TextEncoder().encode(options.errorEvent(failure)));
+        return controller.close();
+      }
+      lastChunkAt = Date.now();
+      if (result.done) {
+        const rest = framer?.rest();
+        if (rest?.length) controller.enqueue(inspect(rest));
+        end('done');
+        return controller.close();
+      }
+      let whole: Uint8Array[];
+      try {
+        whole = framer ? framer.push(result.value) : [result.value];
+      } catch (err) {
+        if (!(err instanceof UpstreamTooLarge)) throw err;
+        // An event that never ends: stop the upstream (no tokens spent for nobody) and say so.
+        reader.cancel().catch(() => {});
+        options.upstream.abort('event_too_large');
+        end('event_too_large');
+        options.onFailure('event_too_large');
+        controller.enqueue(new TextEncoder().encode(options.errorEvent('event_too_large')));
+        return controller.close();
+      }
+      let sent = false;
+      for (const piece of whole) {
+        const ready = inspect(piece);
+        if (ready.length > 0) {
+          controller.enqueue(ready);
+          sent = true;
+        }
+      }
+      if (sent) return;
+    }
+  };
+
   return new ReadableStream<Uint8Array>({
-    start(controller) {
+    start(control) {
+      controller = control;
       const first = inspect(head.bytes);
       if (first.length > 0) controller.enqueue(first);
       if (head.done) {
@@ -287,59 +355,17 @@ export function relay(options: RelayOptions): ReadableStream<Uint8Array> {
         watch(options.idleTimeoutMs);
       }
     },
-    async pull(controller) {
-      for (;;) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await abortable(reader.read(), options.upstream.signal);
-        } catch (err) {
-          reader.cancel().catch(() => {});
-          // The client left (its request signal aborted the upstream): nobody to tell.
-          if (options.upstream.signal.reason === CLIENT_CLOSED) {
-            end(CLIENT_CLOSED);
-            return controller.error(err);
-          }
-          const failure: RelayFailure = idled ? 'idle_timeout' : 'upstream_failed';
-          end(failure);
-          options.onFailure(failure);
-          if (!framer) return controller.error(new Error(`upstream body ${failure.replace('_', ' ')}`));
-          controller.enqueue(new TextEncoder().encode(options.errorEvent(failure)));
-          return controller.close();
-        }
-        lastChunkAt = Date.now();
-        if (result.done) {
-          const rest = framer?.rest();
-          if (rest?.length) controller.enqueue(inspect(rest));
-          end('done');
-          return controller.close();
-        }
-        let whole: Uint8Array[];
-        try {
-          whole = framer ? framer.push(result.value) : [result.value];
-        } catch (err) {
-          if (!(err instanceof UpstreamTooLarge)) throw err;
-          // An event that never ends: stop the upstream (no tokens spent for nobody) and say so.
-          reader.cancel().catch(() => {});
-          options.upstream.abort('event_too_large');
-          end('event_too_large');
-          options.onFailure('event_too_large');
-          controller.enqueue(new TextEncoder().encode(options.errorEvent('event_too_large')));
-          return controller.close();
-        }
-        let sent = false;
-        for (const piece of whole) {
-          const ready = inspect(piece);
-          if (ready.length > 0) {
-            controller.enqueue(ready);
-            sent = true;
-          }
-        }
-        if (sent) return;
+    async pull() {
+      pulling = true;
+      try {
+        await pullOnce();
+      } finally {
+        pulling = false;
       }
     },
     cancel(reason) {
-      // The client went away: stop the upstream so no tokens are spent for nobody.
-      end(CLIENT_CLOSED);
+      // The client went away, or a translation found the answer failed: stop the upstream so no tokens are spent for nobody.
+      end(reason === ANSWER_FAILED ? 'upstream_failed' : CLIENT_CLOSED);
       options.upstream.abort(CLIENT_CLOSED);
       reader.cancel(reason).catch(() => {});
     },

@@ -28,6 +28,7 @@ import {
   UpstreamTooLarge,
 } from './relay';
 import { isRetryableStatus, providerWaitMs } from './retry';
+import { withoutProviderState } from './provider-state';
 import { buildTarget } from './target';
 import { anthropicErrors } from '../protocols/anthropic/errors';
 import { noUsableKey } from '../providers/lookup';
@@ -41,7 +42,7 @@ export interface SendRequest {
   incoming: Headers;
   /** The request body, read once: replayed as it is on every attempt. */
   body: ArrayBuffer | null;
-  /** The parsed JSON body, when the body is JSON: only re-serialised when the model must be renamed. */
+  /** The parsed JSON body, when the body is JSON: re-serialised only when the gateway changes it (model, `store`, usage). */
   json?: Record<string, unknown>;
   model?: string;
   env: Bindings;
@@ -115,6 +116,8 @@ type Outcome = { answer: Response } | { failed: Failed };
  * GatewayError (502, 503, 504) when there is no upstream answer to give.
  */
 export async function send(req: SendRequest): Promise<Response> {
+  // Before anything is sent: a body naming state kept at the provider is refused, `store: false` added.
+  const json = withoutProviderState(req.providerId, req.provider, req.operation, req.json);
   const settings = settingsOf(req.env);
   const deadline = req.deadline ?? Date.now() + settings.UPSTREAM_DEADLINE_MS;
   const affinity = promptAffinity(req.json);
@@ -126,7 +129,7 @@ export async function send(req: SendRequest): Promise<Response> {
   const budget = req.attemptBudget ?? { left: settings.MAX_REQUEST_ATTEMPTS };
   let attempts = 0;
   let last: Failed | undefined;
-  const meter = metered(req);
+  const meter = metered({ ...req, json });
   for (const turn of turns) {
     if (attempts >= settings.MAX_ATTEMPTS || budget.left <= 0 || Date.now() >= deadline) break;
     const wait = turn.readyAt - Date.now();

@@ -2,14 +2,19 @@ import type { Bindings } from '../env';
 import { keyHealthRows, keyIdOf } from '../forward/key-health';
 import { restingUntil } from '../forward/keys';
 import { isUsable } from '../providers/lookup';
+import { probeCache } from '../cache/store';
+import { settingsOf } from '../limits/settings';
+import { withinMs } from '../store-call';
 import type { KeyHealthRow } from '../limits/key-health';
 import { USERS_DIRECTORY_NAME } from '../users/directory';
 import { loadVault } from '../vault/store';
-import { vaultTokenWeakness } from '../vault/token-strength';
+import { secretsWeakness, type TokenWeakness } from '../vault/token-strength';
+import { readyDb } from '../d1/schema';
 
 // What /healthz reports: each dependency checked for real (a read from KV, D1, the limiter and the
-// users Durable Objects, the vault decrypted), and per provider the state of its keys. Error texts are
-// the gateway's own messages: they never carry a key or a token.
+// users Durable Objects, the vault decrypted), per provider the state of its keys, and how guessable
+// the vault passphrase and ADMIN_TOKEN are (zxcvbn, once per secret per isolate). Error texts are the
+// gateway's own messages: they never carry a key or a token.
 
 export interface Check {
   ok: boolean;
@@ -26,7 +31,8 @@ export interface ProviderHealth {
 }
 
 export interface HealthReport {
-  status: 'ok' | 'degraded';
+  /** ok: every check passes and every provider has a usable key; down: no request can be served; degraded: in between. */
+  status: 'ok' | 'degraded' | 'down';
   checks: {
     vault: Check & { providers?: number };
     kv: Check;
@@ -34,17 +40,19 @@ export interface HealthReport {
     limiter: Check;
     users: Check & { count?: number };
     keyHealth: Check;
+    cache: Check;
   };
   providers: Record<string, ProviderHealth>;
-  /** How guessable the vault passphrase is (null: not weak, or unset), and whether the operator has a token of its own. */
-  security: { vaultTokenWeakness: 'short' | 'common' | 'low-entropy' | null; adminTokenSet: boolean };
+  /** The operator's view only: how guessable the vault passphrase and ADMIN_TOKEN are (null: not weak, or unset), and whether ADMIN_TOKEN is set. */
+  security: { vaultTokenWeakness: TokenWeakness | null; adminTokenWeakness: TokenWeakness | null; adminTokenSet: boolean };
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-async function check<T extends object>(run: () => Promise<T>): Promise<Check & Partial<T>> {
+/** One dependency's check, failed when it throws or does not answer within `ms` (a hung store must not hang /healthz). */
+async function check<T extends object>(ms: number, run: () => Promise<T>): Promise<Check & Partial<T>> {
   try {
-    return { ok: true, ...(await run()) };
+    return { ok: true, ...(await withinMs(run(), ms)) };
   } catch (err) {
     return { ok: false, error: message(err) } as Check & Partial<T>;
   }
@@ -70,27 +78,33 @@ function providerHealth(
   return health;
 }
 
-export async function healthReport(env: Bindings): Promise<HealthReport> {
+/** The checks and the providers' keys: what the anonymous status is computed from. */
+export async function healthReport(env: Bindings): Promise<Omit<HealthReport, 'security'>> {
   let rows = new Map<string, KeyHealthRow>();
-  const [vault, kv, d1, limiter, users, keyHealth] = await Promise.all([
-    check(async () => ({ providers: Object.keys((await loadVault(env)).config.providers).length })),
-    check(async () => {
+  const ms = settingsOf(env).STORE_TIMEOUT_MS;
+  const [vault, kv, d1, limiter, users, keyHealth, cache] = await Promise.all([
+    check(ms, async () => ({ providers: Object.keys((await loadVault(env)).config.providers).length })),
+    check(ms, async () => {
       await env.KV_AI_PROXY.get('users');
       return {};
     }),
-    check(async () => ({
-      lastRecordAt: (await env.DB.prepare('SELECT MAX(time) AS last FROM usage_records').first<{ last: string | null }>())?.last ?? null,
+    check(ms, async () => ({
+      lastRecordAt: (await (await readyDb(env.DB)).prepare('SELECT MAX(time) AS last FROM usage_records').first<{ last: string | null }>())?.last ?? null,
     })),
-    check(async () => {
+    check(ms, async () => {
       await env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName('healthz')).peek(1, 1000);
       return {};
     }),
-    check(async () => {
+    check(ms, async () => {
       const text = await env.USERS_DIRECTORY.get(env.USERS_DIRECTORY.idFromName(USERS_DIRECTORY_NAME)).current();
       return { count: Object.keys(JSON.parse(text ?? env.DEV_USERS_JSON ?? '{}')).length };
     }),
-    check(async () => {
+    check(ms, async () => {
       rows = new Map((await keyHealthRows(env)).map((row) => [`${row.provider}\n${row.keyId}`, row]));
+      return {};
+    }),
+    check(ms, async () => {
+      await probeCache();
       return {};
     }),
   ]);
@@ -101,11 +115,23 @@ export async function healthReport(env: Bindings): Promise<HealthReport> {
       providers[id] = providerHealth(id, provider.keys, await Promise.all(provider.keys.map((k) => keyIdOf(k.key))), rows, now);
     }
   }
-  const checks = { vault, kv, d1, limiter, users, keyHealth };
-  const healthy = Object.values(checks).every((c) => c.ok) && Object.values(providers).every((p) => p.usable > 0);
-  const security = {
-    vaultTokenWeakness: env.AI_JSON_CRYPTOKEN ? (vaultTokenWeakness(env.AI_JSON_CRYPTOKEN) ?? null) : null,
-    adminTokenSet: Boolean(env.ADMIN_TOKEN),
-  };
-  return { status: healthy ? 'ok' : 'degraded', checks, providers, security };
+  const checks = { vault, kv, d1, limiter, users, keyHealth, cache };
+  return { status: statusOf(checks, providers), checks, providers };
+}
+
+/**
+ * Down only when the gateway can serve no request: no usable vault, or no provider with a usable key.
+ * Any other failing check (D1, the cache, a Durable Object, one provider without keys) is degraded,
+ * answered with 200, so a load balancer keeps a gateway whose other providers work.
+ */
+function statusOf(checks: HealthReport['checks'], providers: Record<string, ProviderHealth>): HealthReport['status'] {
+  const serving = Object.values(providers).filter((p) => p.usable > 0).length;
+  if (!checks.vault.ok || serving === 0) return 'down';
+  return Object.values(checks).every((c) => c.ok) && serving === Object.keys(providers).length ? 'ok' : 'degraded';
+}
+
+/** The operator's view only: a weak secret is named to whoever holds the operator token, never to anyone. */
+export async function securityReport(env: Bindings): Promise<HealthReport['security']> {
+  const { vault, admin } = await secretsWeakness(env);
+  return { vaultTokenWeakness: vault, adminTokenWeakness: admin, adminTokenSet: Boolean(env.ADMIN_TOKEN) };
 }

@@ -22,6 +22,8 @@ const Settings = z.object({
   UPSTREAM_DEADLINE_MS: setting(180_000, 1),
   /** Once streaming: longest silence between two chunks before the stream is ended with an error. */
   UPSTREAM_IDLE_TIMEOUT_MS: setting(60_000, 1),
+  /** Per call to a store on a request's path (D1, KV, a Durable Object, the Cache API): time before it counts as unavailable. */
+  STORE_TIMEOUT_MS: setting(10_000, 1),
   /** Days a usage record is kept in D1 before the daily scheduled run removes it. */
   USAGE_RETENTION_DAYS: setting(90, 1),
 });

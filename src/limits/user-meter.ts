@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { readyDb } from '../d1/schema';
 import type { Bindings } from '../env';
 import { INSERT_RECORD_SQL, recordRow, type UsageRecord } from '../usage/record';
 import { Gcra, type Verdict } from './gcra';
@@ -37,6 +38,8 @@ export interface BudgetState {
 }
 
 const MINUTE_MS = 60_000;
+/** Where a user refused for a budget reads what is spent (that route is never refused for it). */
+const SEE_USAGE = '; GET /v1/usage shows what is spent';
 /** Records wait this long for company before a flush: one D1 batch carries every record of the period. */
 export const FLUSH_DELAY_MS = 2_000;
 /** Records per D1 batch (one statement each, one round trip). */
@@ -88,13 +91,22 @@ export class UserMeter extends DurableObject<Bindings> {
       return { rate, refused: { code: 'rate_limited', retryAfterS: wait, message: `may send ${request.rpm} requests per minute; retry in ${wait} s` } };
     }
     const { month, day } = periodsOf(now);
-    if (request.monthlyBudgetUsd !== undefined && this.total(`month:${month}`).usd + this.reservedUsd >= request.monthlyBudgetUsd) {
+    // Budgets bound what reaches a provider: a request that reaches none (GET /v1/usage, the catalog)
+    // is never refused for a spent budget, so a user can always read why they are refused.
+    const budgeted = request.reserve !== undefined;
+    if (budgeted && request.monthlyBudgetUsd !== undefined && this.total(`month:${month}`).usd + this.reservedUsd >= request.monthlyBudgetUsd) {
       const wait = secondsToNextPeriod('month', now);
-      return { rate, refused: { code: 'insufficient_quota', retryAfterS: wait, message: `the monthly budget of ${request.monthlyBudgetUsd} USD is spent` } };
+      return {
+        rate,
+        refused: { code: 'insufficient_quota', retryAfterS: wait, message: `the monthly budget of ${request.monthlyBudgetUsd} USD is spent${SEE_USAGE}` },
+      };
     }
-    if (request.dailyTokens !== undefined && this.total(`day:${day}`).tokens + this.reservedTokens >= request.dailyTokens) {
+    if (budgeted && request.dailyTokens !== undefined && this.total(`day:${day}`).tokens + this.reservedTokens >= request.dailyTokens) {
       const wait = secondsToNextPeriod('day', now);
-      return { rate, refused: { code: 'insufficient_quota', retryAfterS: wait, message: `the daily allowance of ${request.dailyTokens} tokens is used up` } };
+      return {
+        rate,
+        refused: { code: 'insufficient_quota', retryAfterS: wait, message: `the daily allowance of ${request.dailyTokens} tokens is used up${SEE_USAGE}` },
+      };
     }
     const counted = request.rpm > 0 ? this.limiter.take(request.rpm, MINUTE_MS, now) : undefined;
     if (!request.reserve) return { rate: counted };
@@ -160,9 +172,10 @@ export class UserMeter extends DurableObject<Bindings> {
     this.alarmSet = false;
     const rows = this.sql.exec<{ id: string; record: string }>('SELECT id, record FROM pending ORDER BY rowid LIMIT ?', FLUSH_BATCH).toArray();
     if (rows.length === 0) return;
-    const insert = this.env.DB.prepare(INSERT_RECORD_SQL);
     try {
-      await this.env.DB.batch(rows.map((row) => insert.bind(...recordRow(JSON.parse(row.record) as UsageRecord))));
+      const db = await readyDb(this.env.DB);
+      const insert = db.prepare(INSERT_RECORD_SQL);
+      await db.batch(rows.map((row) => insert.bind(...recordRow(JSON.parse(row.record) as UsageRecord))));
     } catch (err) {
       console.error(
         JSON.stringify({ level: 'error', event: 'usage_flush_failed', records: rows.length, reason: err instanceof Error ? err.message : String(err) }),

@@ -17,7 +17,7 @@ const authMessages = {
   invalidToken: { message: unauthorized('unknown gateway key') },
 };
 
-/** A user key against the `users` map; sets `userName` and `user`. Disabled and expired users get a 403. */
+/** A user key against the `users` map; sets `userId`, `userName` and `user`. Disabled and expired users get a 403. */
 const verifyUser = async (token: string, c: Context<Env>) => {
   refuseKnownLockout(c);
   const entry = await findUser(c.env, token);
@@ -27,6 +27,10 @@ const verifyUser = async (token: string, c: Context<Env>) => {
   if (entry.user.expiresAt && Date.parse(entry.user.expiresAt) <= Date.now()) {
     throw new GatewayError(403, `user "${entry.name}" expired at ${entry.user.expiresAt}`, 'user_expired');
   }
+  // A hand-written user gets an id on first sight; while the users directory cannot give it, nothing of theirs can be keyed.
+  if (entry.user.id === undefined)
+    throw new GatewayError(503, 'the users directory is unavailable; retry shortly', 'users_unavailable', { 'Retry-After': '5' });
+  c.set('userId', entry.user.id);
   c.set('userName', entry.name);
   c.set('user', entry.user);
   return true;
@@ -51,7 +55,8 @@ export const meteredUserAuth = (route: UsageRoute): MiddlewareHandler<Env> => ev
 
 /**
  * The operator's bearer: `ADMIN_TOKEN` when that secret is set, else the vault passphrase
- * `AI_JSON_CRYPTOKEN`. Guards the vault endpoints and the operator API. A user key never passes.
+ * `AI_JSON_CRYPTOKEN`. Guards the operator API (/admin/*) and /healthz details, which never show a
+ * provider key. A user key never passes.
  */
 export const operatorAuth: MiddlewareHandler<Env> = bearerAuth({
   ...authMessages,
@@ -62,6 +67,27 @@ export const operatorAuth: MiddlewareHandler<Env> = bearerAuth({
     refuseKnownLockout(c);
     const valid = await timingSafeEqual(expected, token);
     await settleAuthentication(c, valid);
+    return valid;
+  },
+});
+
+/**
+ * The vault passphrase `AI_JSON_CRYPTOKEN`, and only it: the vault routes hand out or replace every
+ * provider key. ADMIN_TOKEN gets a 403 that says which token to send (it is a valid credential, so it
+ * is not counted as a failure). A user key never passes.
+ */
+export const vaultAuth: MiddlewareHandler<Env> = bearerAuth({
+  ...authMessages,
+  invalidToken: { message: unauthorized('wrong vault token') },
+  verifyToken: async (token, c: Context<Env>) => {
+    const expected = c.env.AI_JSON_CRYPTOKEN;
+    if (!expected) throw new GatewayError(503, 'AI_JSON_CRYPTOKEN is not set on this deployment', 'vault_token_unset');
+    refuseKnownLockout(c);
+    const valid = await timingSafeEqual(expected, token);
+    const adminToken = c.env.ADMIN_TOKEN;
+    const admin = !valid && !!adminToken && (await timingSafeEqual(adminToken, token));
+    await settleAuthentication(c, valid || admin);
+    if (admin) throw new GatewayError(403, 'ADMIN_TOKEN does not open the vault: send the vault passphrase (AI_JSON_CRYPTOKEN)', 'vault_token_required');
     return valid;
   },
 });

@@ -5,6 +5,7 @@ import type { AdmitRequest, Admission } from '../limits/user-meter';
 import { settingsOf } from '../limits/settings';
 import { rateLimitHeaders } from '../limits/verdicts';
 import { logEvent } from '../log';
+import { withinMs } from '../store-call';
 import { type CostBound, isPriced, reservationFor } from '../usage/price';
 import type { UsageRoute } from '../usage/record';
 import { UsageTap } from '../usage/tap';
@@ -28,15 +29,16 @@ function limitsOf(c: Context<Env>): Limits {
 }
 
 /**
- * Ask the user's object. When it cannot answer, a user without budgets is let through (the limiter
- * must not take the gateway down); a user with budgets is refused, since a budget is a promise.
+ * Ask the user's object. When it cannot answer (an error, or no answer within STORE_TIMEOUT_MS), a
+ * user without budgets is let through (the limiter must not take the gateway down); a user with
+ * budgets is refused, since a budget is a promise.
  */
 async function admit(c: Context<Env>, limits: Limits, cost: CostBound | undefined): Promise<{ admission?: Admission; headers: Record<string, string> }> {
   const request: AdmitRequest = { ...limits.request };
   if (cost && limits.budgeted) request.reserve = reservationFor(cost);
   let admission: Admission;
   try {
-    admission = await userMeter(c.env, c.get('userName')).admit(request);
+    admission = await withinMs(userMeter(c.env, c.get('userId')).admit(request), settingsOf(c.env).STORE_TIMEOUT_MS);
   } catch (err) {
     logEvent(c.env, 'error', { requestId: c.get('requestId'), event: 'rate_limiter_unavailable', reason: err instanceof Error ? err.message : String(err) });
     if (limits.budgeted && cost)
@@ -77,9 +79,11 @@ export const meteredUserLimits =
     let headers: Record<string, string> = {};
     let settled!: () => void;
     const finished = new Promise<void>((resolve) => (settled = resolve));
-    const tap = new UsageTap({ id: c.get('requestId'), user: userName, route, startedAt: Date.now() }, (record) => {
+    const userId = c.get('userId');
+    const origin = { id: c.get('requestId'), clientRequestId: c.get('clientRequestId'), userId, user: userName, route, startedAt: Date.now() };
+    const tap = new UsageTap(origin, (record) => {
       if (!record && !reservation) return settled();
-      void settleUsage(c.env, userName, reservation, record).finally(settled);
+      void settleUsage(c.env, userId, reservation, record).finally(settled);
     });
     waitUntil(c, finished);
     c.set('tap', tap);

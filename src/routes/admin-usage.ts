@@ -12,7 +12,7 @@ export const adminUsageRoutes = new Hono<Env>();
 const noStore = { 'cache-control': 'no-store' };
 
 adminUsageRoutes.get('/admin/usage', operatorAuth, validate('query', UsageQuery), async (c) => {
-  const { from, to, data } = await usageTotals(c.env.DB, c.req.valid('query'));
+  const { from, to, data } = await usageTotals(c.env, c.req.valid('query'));
   return c.json({ object: 'list', from, to, data }, 200, noStore);
 });
 
@@ -20,6 +20,6 @@ adminUsageRoutes.get('/admin/requests', operatorAuth, validate('query', Requests
   const query = c.req.valid('query');
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   if (query.cursor !== undefined && !after) throw new GatewayError(400, 'invalid query parameter: cursor: not a cursor this API gave out', 'invalid_request');
-  const { data, next } = await requestLog(c.env.DB, query, after);
+  const { data, next } = await requestLog(c.env, query, after);
   return c.json({ object: 'list', data, next }, 200, noStore);
 });

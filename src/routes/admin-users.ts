@@ -3,6 +3,8 @@ import type { Env } from '../env';
 import { GatewayError } from '../errors';
 import { operatorAuth } from '../middleware/auth';
 import { validate } from '../middleware/validate';
+import { logEvent } from '../log';
+import { purgeUserResponses } from '../responses/store';
 import { generateKey, NewUser, UserPatch } from '../users/changes';
 import { changeUsers, listUsers, type UserEntry } from '../users/store';
 
@@ -18,6 +20,7 @@ adminUserRoutes.use('/admin/users/*', operatorAuth);
 export function describeUser({ name, user }: UserEntry) {
   return {
     name,
+    id: user.id ?? null,
     keyHint: user.keyHint ?? user.key?.slice(-4) ?? null,
     rpm: user.rpm ?? null,
     providers: user.providers ?? null,
@@ -42,24 +45,30 @@ adminUserRoutes.get('/admin/users', async (c) => c.json({ object: 'list', data: 
 adminUserRoutes.post('/admin/users', validate('json', NewUser), async (c) => {
   const user = c.req.valid('json');
   const { key, stored } = generateKey();
-  const entries = await changeUsers(c.env, { kind: 'create', user, key: await stored });
+  const { entries } = await changeUsers(c.env, { kind: 'create', user, key: await stored });
   return c.json({ ...named(entries, user.name), key }, 201, noStore);
 });
 
 adminUserRoutes.patch('/admin/users/:name', validate('json', UserPatch), async (c) => {
   const name = c.req.param('name');
-  const entries = await changeUsers(c.env, { kind: 'patch', name, patch: c.req.valid('json') });
+  const { entries } = await changeUsers(c.env, { kind: 'patch', name, patch: c.req.valid('json') });
   return c.json(named(entries, name), 200, noStore);
 });
 
 adminUserRoutes.post('/admin/users/:name/rotate', async (c) => {
   const name = c.req.param('name');
   const { key, stored } = generateKey();
-  const entries = await changeUsers(c.env, { kind: 'rotate', name, key: await stored });
+  const { entries } = await changeUsers(c.env, { kind: 'rotate', name, key: await stored });
   return c.json({ ...named(entries, name), key }, 200, noStore);
 });
 
 adminUserRoutes.delete('/admin/users/:name', async (c) => {
-  await changeUsers(c.env, { kind: 'delete', name: c.req.param('name') });
+  const { removedId } = await changeUsers(c.env, { kind: 'delete', name: c.req.param('name') });
+  // Unreachable already (keyed by an id never given again); purged so a deleted user's turns are gone.
+  if (removedId !== undefined) {
+    await purgeUserResponses(c.env.DB, removedId).catch((err: unknown) =>
+      logEvent(c.env, 'error', { event: 'user_responses_not_purged', reason: err instanceof Error ? err.message : String(err) }),
+    );
+  }
   return c.body(null, 204);
 });

@@ -18,13 +18,13 @@ responsesRoutes.post('/v1/responses', meteredUserAuth('unified'), requestBodyLim
 
 responsesRoutes.get('/v1/responses/:id', userAuth, async (c) => {
   const id = c.req.param('id');
-  const response = await readResponse(c.env.DB, c.get('userName'), id);
+  const response = await readResponse(c.env, c.get('userId'), id);
   if (!response) throw notFound(id);
   return c.json(response);
 });
 
 responsesRoutes.delete('/v1/responses/:id', userAuth, async (c) => {
   const id = c.req.param('id');
-  if (!(await deleteResponse(c.env.DB, c.get('userName'), id))) throw notFound(id);
+  if (!(await deleteResponse(c.env, c.get('userId'), id))) throw notFound(id);
   return c.json({ id, object: 'response', deleted: true });
 });

@@ -30,12 +30,12 @@ usageRoutes.get(
     const today = new Date().toISOString().slice(0, 10);
     const { from = `${today.slice(0, 7)}-01`, to = today } = c.req.valid('query');
     if (from > to) throw new GatewayError(400, `"from" (${from}) is after "to" (${to})`, 'invalid_query');
-    return c.json(await usageTotals(c.env, c.get('userName'), c.get('user'), from, to));
+    return c.json(await usageTotals(c.env, c.get('userId'), c.get('userName'), c.get('user'), from, to));
   },
 );
 
 usageRoutes.get('/v1/usage/requests/:id', userAuth, async (c) => {
-  const record = await userRecord(c.env, c.get('userName'), c.req.param('id'));
+  const record = await userRecord(c.env, c.get('userId'), c.req.param('id'));
   if (!record) throw new GatewayError(404, `no request "${c.req.param('id')}" of yours is recorded`, 'request_not_found');
   return c.json(record);
 });

@@ -1,19 +1,20 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Env } from '../env';
 import { EMBEDDED_VAULT } from '../generated/embedded-vault';
-import { operatorAuth } from '../middleware/auth';
+import { vaultAuth } from '../middleware/auth';
 import { vaultBodyLimit } from '../middleware/body-limit';
 import { errorResponse } from '../errors';
 import { digestText } from '../vault/crypto';
 import { loadVault, storeVault, VAULT_KEY } from '../vault/store';
 import { vaultWriter } from '../vault/writer';
 
-// GET /ai.json.enc, PUT /ai.json.enc and GET /ai.json: the operator's bearer. The ciphertext is not
-// public (a weak passphrase could be guessed offline) unless PUBLIC_VAULT_DOWNLOAD=true.
+// GET/PUT /ai.json.enc, GET /ai.json.enc/history and GET /ai.json: the vault passphrase only (never
+// ADMIN_TOKEN: these hand out or replace every provider key). The ciphertext is not public (a weak
+// passphrase could be guessed offline) unless PUBLIC_VAULT_DOWNLOAD=true.
 
 export const vaultRoutes = new Hono<Env>();
 
-const downloadAuth: MiddlewareHandler<Env> = (c, next) => (c.env.PUBLIC_VAULT_DOWNLOAD === 'true' ? next() : operatorAuth(c, next));
+const downloadAuth: MiddlewareHandler<Env> = (c, next) => (c.env.PUBLIC_VAULT_DOWNLOAD === 'true' ? next() : vaultAuth(c, next));
 
 vaultRoutes.get('/ai.json.enc', downloadAuth, async (c) => {
   const text = (await c.env.KV_AI_PROXY.get(VAULT_KEY)) ?? EMBEDDED_VAULT;
@@ -22,12 +23,12 @@ vaultRoutes.get('/ai.json.enc', downloadAuth, async (c) => {
 });
 
 /** The replaced versions the VaultWriter keeps (newest first), to recover from a bad PUT. */
-vaultRoutes.get('/ai.json.enc/history', operatorAuth, async (c) => {
+vaultRoutes.get('/ai.json.enc/history', vaultAuth, async (c) => {
   const versions = await vaultWriter(c.env).history();
   return c.json({ versions }, 200, { 'cache-control': 'no-store' });
 });
 
-vaultRoutes.put('/ai.json.enc', operatorAuth, vaultBodyLimit, async (c) => {
+vaultRoutes.put('/ai.json.enc', vaultAuth, vaultBodyLimit, async (c) => {
   const ifMatch = c.req.header('if-match');
   const { config } = await storeVault(c.env, await c.req.text(), ifMatch === undefined ? null : ifMatch.trim().replace(/^W\//, '').replace(/^"|"$/g, ''));
   const providers = Object.values(config.providers);
@@ -39,7 +40,7 @@ vaultRoutes.put('/ai.json.enc', operatorAuth, vaultBodyLimit, async (c) => {
   });
 });
 
-vaultRoutes.get('/ai.json', operatorAuth, async (c) => {
+vaultRoutes.get('/ai.json', vaultAuth, async (c) => {
   const { plaintext } = await loadVault(c.env);
   return c.body(plaintext, 200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
 });

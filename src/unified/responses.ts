@@ -10,6 +10,7 @@ import { chatToResponse, type ResponseMeta, responseMeta } from '../protocols/re
 import { ResponseObject, ResponsesRequest } from '../protocols/responses/schema';
 import { encodeResponsesStream } from '../protocols/responses/stream';
 import { speaksResponsesApi } from '../providers/table';
+import { isStoredReasoning } from '../forward/provider-state';
 import { readConversation, storeTurn } from '../responses/store';
 import type { ChatRequest, PivotEvent } from '../protocols/pivot/chat';
 import { allowedImageHosts, ImageFetcher } from '../protocols/pivot/images';
@@ -39,12 +40,23 @@ import {
 
 const lostStream: PivotEvent = { failure: { status: 502, message: "the provider's stream broke off; the answer is incomplete" } };
 
+/**
+ * On a JSON answer that asked to be stored: `true` once it is, `false` when it could not be (D1
+ * unavailable, or larger than a row), so the client knows a later previous_response_id to it is a 404.
+ * A stream's headers leave before its end, when the turn is stored: it has no such header.
+ */
+const STORED_HEADER = 'X-Switchyard-Stored';
+
+const storedHeaders = (stored: boolean | undefined) => (stored === undefined ? JSON_HEADERS : { ...JSON_HEADERS, [STORED_HEADER]: String(stored) });
+
 export async function serveResponses(c: Context<Env>): Promise<Response> {
   const body = await readBody(c, { path: 'responses', kind: 'chat' }, ResponsesRequest);
-  const userName = c.get('userName');
-  const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), userName, body.model);
-  await admitCandidates(c, candidates, body);
-  const history = body.previous_response_id ? await readConversation(c.env.DB, userName, body.previous_response_id) : [];
+  const userId = c.get('userId');
+  const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), body.model);
+  // The stored conversation is read before the budget is asked: it is sent with the request, so the
+  // reservation is sized from the expanded request, not from the few bytes that name it.
+  const history = body.previous_response_id ? await readConversation(c.env, userId, body.previous_response_id) : [];
+  await admitCandidates(c, candidates, body, history.length ? new TextEncoder().encode(JSON.stringify(history)).byteLength : 0);
   const input = inputItems(body.input);
   const stream = body.stream === true;
   const store = body.store !== false;
@@ -54,21 +66,26 @@ export async function serveResponses(c: Context<Env>): Promise<Response> {
   // One image fetcher per request: each URL fetched once, one count and byte budget for every candidate.
   const images = new ImageFetcher(c.req.raw.signal, allowedImageHosts(c.env.IMAGE_FETCH_ALLOW_HOSTS));
 
-  /** Keeps a finished response with this turn's input; a failure to store is logged, never the client's. */
-  const keep = async (response: Record<string, unknown> & { id: string }) => {
-    if (!store || (response.status !== 'completed' && response.status !== 'incomplete')) return;
+  /** Keeps a finished response with this turn's input: whether it was (undefined: not asked); a failure is logged, never the client's. */
+  const keep: Keep = async (response) => {
+    if (!store || (response.status !== 'completed' && response.status !== 'incomplete')) return undefined;
     try {
-      const stored = await storeTurn(c.env.DB, userName, body.previous_response_id, { input, response });
+      const stored = await storeTurn(c.env, userId, body.previous_response_id, { input, response });
       if (!stored) logEvent(c.env, 'info', { requestId: c.get('requestId'), event: 'response_not_stored', reason: 'too_large' });
+      return stored;
     } catch (err) {
       logEvent(c.env, 'error', { requestId: c.get('requestId'), event: 'response_not_stored', message: err instanceof Error ? err.message : String(err) });
+      return false;
     }
   };
 
   const attempt = async (candidate: Candidate): Promise<Attempt<{ adapter: ProtocolAdapter; ctx: TranslateContext }>> => {
     if (speaksResponsesApi(candidate.providerId, candidate.provider)) {
       const { previous_response_id: _continued, ...rest } = body;
-      const native = { ...rest, model: candidate.model.id, ...(history.length ? { input: [...history, ...input] } : {}) };
+      // send() makes the call `store: false` unless the provider allows its own state: the stored turns'
+      // reasoning items it would then look up by id are left out (translation leaves every one out).
+      const replayed = candidate.provider.providerState ? history : history.filter((item) => !isStoredReasoning(item));
+      const native = { ...rest, model: candidate.model.id, ...(history.length ? { input: [...replayed, ...input] } : {}) };
       const call = { operation: 'responses', search: '', body: native };
       return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
     }
@@ -96,11 +113,11 @@ export async function serveResponses(c: Context<Env>): Promise<Response> {
     return translatedAnswer(response, candidate, text, SSE_HEADERS);
   }
   const answer = chatToResponse(adapter.chat.response(await answerJson(response, candidate), ctx), meta);
-  await keep(answer);
-  return translatedAnswer(response, candidate, JSON.stringify(answer), JSON_HEADERS);
+  const stored = await keep(answer);
+  return translatedAnswer(response, candidate, JSON.stringify(answer), storedHeaders(stored));
 }
 
-type Keep = (response: Record<string, unknown> & { id: string }) => Promise<void>;
+type Keep = (response: Record<string, unknown> & { id: string }) => Promise<boolean | undefined>;
 
 /**
  * A native provider's answer, as it came. A JSON answer is read to be stored (with the
@@ -115,8 +132,8 @@ async function passedThrough(c: Context<Env>, response: Response, candidate: Can
     if (!parsed.success)
       throw new GatewayError(502, `provider "${candidate.providerId}" answered with a Response the gateway cannot read`, 'upstream_unreadable');
     const answer = body.previous_response_id ? { ...parsed.data, ...continued } : parsed.data;
-    await keep(answer);
-    return translatedAnswer(response, candidate, JSON.stringify(answer), JSON_HEADERS);
+    const stored = await keep(answer);
+    return translatedAnswer(response, candidate, JSON.stringify(answer), storedHeaders(stored));
   }
   let final: (Record<string, unknown> & { id: string }) | undefined;
   const parser = createParser({

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Env } from '../env';
 import { type AttemptBudget, ATTEMPTS_HEADER, send } from '../forward/send';
+import { PRIVATE_ANSWER } from '../forward/headers';
 import { readCapped } from '../forward/relay';
 import { buildTarget } from '../forward/target';
 import { settingsOf } from '../limits/settings';
@@ -16,14 +17,15 @@ import type { Candidate } from './candidates';
 
 export const PROVIDER_HEADER = 'X-Switchyard-Provider';
 
-export const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+/** A translated JSON answer: one user's, like every answer (forward/headers.ts). */
+export const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', ...PRIVATE_ANSWER };
 
 /**
  * Admit a unified request (rate limit and budget, one call to the user's object) once its candidates
  * are known: the reservation is priced with the dearest of them.
  */
-export async function admitCandidates(c: Context<Env>, candidates: Candidate[], body: Record<string, unknown>): Promise<void> {
-  const bodyBytes = (await c.req.arrayBuffer()).byteLength;
+export async function admitCandidates(c: Context<Env>, candidates: Candidate[], body: Record<string, unknown>, expandedBytes = 0): Promise<void> {
+  const bodyBytes = (await c.req.arrayBuffer()).byteLength + expandedBytes;
   await c.get('admit')?.({ models: candidates.map((candidate) => candidate.model), bodyBytes, maxTokens: requestedMaxTokens(body) });
 }
 

@@ -1,4 +1,7 @@
+import { queryD1, USAGE_DB } from '../d1/query';
 import type { Bindings } from '../env';
+import { settingsOf } from '../limits/settings';
+import { fromStore } from '../store-call';
 import type { User } from '../vault/schema';
 import { rowRecord, type UsageRecord } from './record';
 import { userMeter } from './writer';
@@ -45,16 +48,24 @@ interface Row {
 const TOTALS_SQL = `SELECT provider, model, COUNT(*) AS requests, SUM(status >= 400) AS errors,
   SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, TOTAL(cost_usd) AS cost_usd,
   SUM(cost_usd IS NULL) AS unpriced_requests
-  FROM usage_records WHERE user = ? AND day BETWEEN ? AND ? AND id NOT IN (SELECT value FROM json_each(?))
+  FROM usage_records WHERE user_id = ? AND day BETWEEN ? AND ? AND id NOT IN (SELECT value FROM json_each(?))
   GROUP BY provider, model ORDER BY cost_usd DESC, requests DESC`;
 
 const round = (usd: number) => Math.round(usd * 1e12) / 1e12;
 
-export async function usageTotals(env: Bindings, userName: string, user: User, from: string, to: string): Promise<UsageTotals> {
-  const { budget, pending } = await userMeter(env, userName).snapshot();
-  const { results } = await env.DB.prepare(TOTALS_SQL)
-    .bind(userName, from, to, JSON.stringify(pending.map((record) => record.id)))
-    .all<Row>();
+/** The user's object holds the budget spent and the records not yet in D1. */
+const METER = "the user's usage meter (Durable Object)";
+
+const meterSnapshot = (env: Bindings, userId: string) => fromStore(env, METER, settingsOf(env).STORE_TIMEOUT_MS, () => userMeter(env, userId).snapshot());
+
+export async function usageTotals(env: Bindings, userId: string, userName: string, user: User, from: string, to: string): Promise<UsageTotals> {
+  const { budget, pending } = await meterSnapshot(env, userId);
+  const { results } = await queryD1(env, USAGE_DB, (db) =>
+    db
+      .prepare(TOTALS_SQL)
+      .bind(userId, from, to, JSON.stringify(pending.map((record) => record.id)))
+      .all<Row>(),
+  );
   const byModel = new Map<string, Row>();
   for (const row of results) byModel.set(`${row.provider}\n${row.model}`, { ...row });
   for (const record of pending) {
@@ -111,9 +122,11 @@ export async function usageTotals(env: Bindings, userName: string, user: User, f
 }
 
 /** One of the user's own records, or undefined (another user's record is not theirs to see). */
-export async function userRecord(env: Bindings, userName: string, id: string): Promise<UsageRecord | undefined> {
-  const [pending] = await userMeter(env, userName).pendingRecords(id);
+export async function userRecord(env: Bindings, userId: string, id: string): Promise<UsageRecord | undefined> {
+  const [pending] = await fromStore(env, METER, settingsOf(env).STORE_TIMEOUT_MS, () => userMeter(env, userId).pendingRecords(id));
   if (pending) return pending;
-  const row = await env.DB.prepare('SELECT * FROM usage_records WHERE id = ? AND user = ?').bind(id, userName).first<Record<string, unknown>>();
+  const row = await queryD1(env, USAGE_DB, (db) =>
+    db.prepare('SELECT * FROM usage_records WHERE id = ? AND user_id = ?').bind(id, userId).first<Record<string, unknown>>(),
+  );
   return row ? rowRecord(row) : undefined;
 }

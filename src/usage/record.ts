@@ -7,10 +7,15 @@ export type UsageSource = 'provider' | 'estimated' | 'none';
 export type CacheOutcome = 'none' | 'hit' | 'miss';
 
 export interface UsageRecord {
-  /** The request's X-Request-Id. */
+  /** The gateway's own request id (the answer's X-Request-Id): random, never the client's. */
   id: string;
+  /** The client's own X-Request-Id, when it sent one: a label only. */
+  client_request_id: string | null;
   /** When the request arrived (ISO 8601, UTC). */
   time: string;
+  /** The user's stable id: whose record this is. */
+  user_id: string;
+  /** The user's name when the request was made: a label. */
   user: string;
   route: UsageRoute;
   operation: string;
@@ -35,7 +40,7 @@ export interface UsageRecord {
   saved_usd: number | null;
 }
 
-/** The record's columns in D1 (migrations/0001_usage.sql), in insertion order; `day` is derived. */
+/** The record's columns in D1 (migrations/), in insertion order; `day` is derived. */
 export const RECORD_COLUMNS = [
   'id',
   'time',
@@ -58,6 +63,8 @@ export const RECORD_COLUMNS = [
   'cache',
   'error_code',
   'saved_usd',
+  'user_id',
+  'client_request_id',
 ] as const;
 
 /** The values of a record for RECORD_COLUMNS. */

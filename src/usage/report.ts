@@ -1,5 +1,7 @@
 import * as z from 'zod';
 import { base64FromUrl, base64ToUrl } from '../base64';
+import { queryD1, USAGE_DB } from '../d1/query';
+import type { Bindings } from '../env';
 
 // The operator's queries over the D1 table `usage_records` (migrations/0001_usage.sql): totals grouped
 // by user / provider / model / day, and the request log, newest first, paged by a cursor.
@@ -55,7 +57,7 @@ export function period(query: { from?: string; to?: string }, now = new Date()) 
 
 /** Totals per group over the days `from`..`to` (inclusive). */
 export async function usageTotals(
-  db: D1Database,
+  env: Bindings,
   query: UsageQuery,
 ): Promise<{ from: string; to: string; data: (Partial<Record<GroupField, string | null>> & UsageTotals)[] }> {
   const { from, to } = period(query);
@@ -74,7 +76,7 @@ export async function usageTotals(
   ];
   const order = [...(query.group_by.includes('day') ? ['day'] : []), 'cost_usd DESC', 'requests DESC', ...groups];
   const sql = `SELECT ${select.join(', ')} FROM usage_records WHERE day BETWEEN ?1 AND ?2${groups.length ? ` GROUP BY ${groups.join(', ')}` : ''} ORDER BY ${order.join(', ')}`;
-  const { results } = await db.prepare(sql).bind(from, to).all<Record<string, unknown> & UsageTotals>();
+  const { results } = await queryD1(env, USAGE_DB, (db) => db.prepare(sql).bind(from, to).all<Record<string, unknown> & UsageTotals>());
   // With no group and no records, SQL still yields one row of zeros (and null sums).
   const data = results.map((row) => ({
     ...row,
@@ -127,7 +129,7 @@ interface RecordRow {
 }
 
 /** Records matching the filters, newest first, `limit` per page; `next` continues after the last. */
-export async function requestLog(db: D1Database, query: RequestsQuery, after?: Cursor) {
+export async function requestLog(env: Bindings, query: RequestsQuery, after?: Cursor) {
   const where: string[] = [];
   const binds: unknown[] = [];
   for (const field of ['user', 'provider', 'model'] as const) {
@@ -150,10 +152,12 @@ export async function requestLog(db: D1Database, query: RequestsQuery, after?: C
     binds.push(after.time, after.time, after.id);
   }
   const sql = `SELECT * FROM usage_records${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
-  const { results } = await db
-    .prepare(sql)
-    .bind(...binds, query.limit + 1)
-    .all<RecordRow>();
+  const { results } = await queryD1(env, USAGE_DB, (db) =>
+    db
+      .prepare(sql)
+      .bind(...binds, query.limit + 1)
+      .all<RecordRow>(),
+  );
   const page = results.slice(0, query.limit);
   const last = page.at(-1);
   return {

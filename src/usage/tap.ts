@@ -9,6 +9,8 @@ import type { CacheOutcome, UsageRecord, UsageRoute, UsageSource } from './recor
 
 export interface TapOrigin {
   id: string;
+  clientRequestId?: string;
+  userId: string;
   user: string;
   route: UsageRoute;
   /** When the request arrived (ms since the epoch). */
@@ -140,7 +142,9 @@ export class UsageTap {
     const hit = this.cache === 'hit';
     return {
       id: this.origin.id,
+      client_request_id: this.origin.clientRequestId ?? null,
       time: new Date(this.origin.startedAt).toISOString(),
+      user_id: this.origin.userId,
       user: this.origin.user,
       route: this.origin.route,
       operation: attempt.operation,

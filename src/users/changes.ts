@@ -46,25 +46,48 @@ export interface StoredKey {
   keyHint: string;
 }
 
-/** One change to the users map, as the users Durable Object applies it. */
+/**
+ * One change to the users map, as the users Durable Object applies it. `assign-ids` changes nothing
+ * but the ids of users that have none (every change does that too).
+ */
 export type UserChange =
   | { kind: 'create'; user: NewUser; key: StoredKey }
   | { kind: 'patch'; name: string; patch: UserPatch }
   | { kind: 'rotate'; name: string; key: StoredKey }
-  | { kind: 'delete'; name: string };
+  | { kind: 'delete'; name: string }
+  | { kind: 'assign-ids' };
 
-export type ChangeOutcome = { ok: true } | { ok: false; status: 404 | 409 | 500; message: string; code: string };
+/** `removedId`: the id of the user a delete removed (their stored state is purged by id). */
+export type ChangeOutcome = { ok: true; removedId?: string } | { ok: false; status: 404 | 409 | 500; message: string; code: string };
 
 type RawUsers = Record<string, Record<string, unknown>>;
 
-/** Apply a change to the parsed `users` JSON in place. */
+/** A new user id: 128 random bits. Never derived from the name, so a name created again gets another. */
+export const newUserId = () => `u_${bytesToBase64Url(crypto.getRandomValues(new Uint8Array(16)))}`;
+
+/**
+ * Give every user without an id one: `idFor(name)` decides which (the directory gives a user who
+ * existed before ids their name once, so their earlier records stay theirs). True when any was given.
+ */
+export function assignIds(users: RawUsers, idFor: (name: string) => string): boolean {
+  let assigned = false;
+  for (const [name, user] of Object.entries(users)) {
+    if (typeof user.id === 'string' && user.id.length > 0) continue;
+    user.id = idFor(name);
+    assigned = true;
+  }
+  return assigned;
+}
+
+/** Apply a change to the parsed `users` JSON in place (ids of users without one are assigned first). */
 export function applyChange(users: RawUsers, change: UserChange): ChangeOutcome {
+  if (change.kind === 'assign-ids') return { ok: true };
   const name = change.kind === 'create' ? change.user.name : change.name;
   const exists = Object.hasOwn(users, name);
   if (change.kind === 'create') {
     if (exists) return { ok: false, status: 409, message: `user "${name}" already exists`, code: 'user_exists' };
     const { name: _, ...fields } = change.user;
-    users[name] = { ...change.key, ...fields };
+    users[name] = { id: newUserId(), ...change.key, ...fields };
     return { ok: true };
   }
   if (!exists) return { ok: false, status: 404, message: `no user "${name}"`, code: 'user_not_found' };
@@ -84,7 +107,7 @@ export function applyChange(users: RawUsers, change: UserChange): ChangeOutcome 
       break;
     case 'delete':
       delete users[name];
-      break;
+      return { ok: true, removedId: typeof user.id === 'string' ? user.id : undefined };
   }
   return { ok: true };
 }

@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../env';
 import { describeIssues, Users } from '../vault/schema';
-import { applyChange, type ChangeOutcome, type UserChange } from './changes';
+import { applyChange, assignIds, type ChangeOutcome, newUserId, type UserChange } from './changes';
 
 // The one writer of the KV `users` map (one object, named USERS_DIRECTORY_NAME). KV is
 // last-write-wins: two workers that each read, change and write the map lose one change. Here every
@@ -18,6 +18,14 @@ import { applyChange, type ChangeOutcome, type UserChange } from './changes';
 
 export const USERS_DIRECTORY_NAME = 'users';
 export const USERS_KEY = 'users';
+
+/**
+ * Set once ids were first given. That first time (the upgrade that brought ids, or a new deployment's
+ * first users) each user without an id gets their name: records, meters and stored responses of a user
+ * who existed before ids were keyed by that name, and stay theirs. From then on every id is new and
+ * random, so a name deleted and created again, through the API or by hand, starts empty.
+ */
+const LEGACY_IDS_GIVEN = 'legacyIdsGiven';
 
 interface Copy {
   revision: number;
@@ -48,12 +56,17 @@ export class UsersDirectory extends DurableObject<Bindings> {
       const users = parseUsers(text);
       // Refused, not thrown: an exception inside blockConcurrencyWhile resets the object.
       if (typeof users === 'string') return { ok: false, status: 500, message: users, code: 'users_invalid', text };
+      const legacyGiven = (await this.ctx.storage.get<boolean>(LEGACY_IDS_GIVEN)) === true;
+      const assigned = assignIds(users, legacyGiven ? newUserId : (name) => name);
       const outcome = applyChange(users, change);
       if (!outcome.ok) return { ...outcome, text };
+      // Two isolates that both saw a user without an id: the second finds it given and writes nothing.
+      if (change.kind === 'assign-ids' && !assigned) return { ...outcome, text };
       const next = JSON.stringify(users, null, 2);
       const revision = ((await this.ctx.storage.get<Copy>('copy'))?.revision ?? 0) + 1;
       await this.env.KV_AI_PROXY.put(USERS_KEY, next, { metadata: { revision } });
       await this.ctx.storage.put<Copy>('copy', { revision, text: next });
+      if (!legacyGiven) await this.ctx.storage.put(LEGACY_IDS_GIVEN, true);
       return { ...outcome, text: next };
     });
   }

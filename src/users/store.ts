@@ -1,6 +1,8 @@
 import type { Bindings } from '../env';
 import { GatewayError } from '../errors';
+import { settingsOf } from '../limits/settings';
 import { logEvent } from '../log';
+import { storeUnavailable, withinMs } from '../store-call';
 import { digestText } from '../vault/crypto';
 import { describeIssues, type User, Users } from '../vault/schema';
 import type { UserChange } from './changes';
@@ -31,11 +33,12 @@ const directory = (env: Bindings) => env.USERS_DIRECTORY.get(env.USERS_DIRECTORY
 
 /** The map's text from the users Durable Object; straight from KV when the object cannot answer. */
 async function readUsersText(env: Bindings): Promise<string | null> {
+  const ms = settingsOf(env).STORE_TIMEOUT_MS;
   try {
-    return await directory(env).current();
+    return await withinMs(directory(env).current(), ms);
   } catch (err) {
     logEvent(env, 'error', { event: 'users_directory_unavailable', reason: err instanceof Error ? err.message : String(err) });
-    return env.KV_AI_PROXY.get(USERS_KEY);
+    return withinMs(env.KV_AI_PROXY.get(USERS_KEY), ms);
   }
 }
 
@@ -71,9 +74,34 @@ function remember(loaded: Snapshot, at: number) {
 async function currentUsers(env: Bindings): Promise<Snapshot> {
   if (snapshot && Date.now() - snapshotLoadedAt <= USERS_CACHE_MS) return snapshot;
   const at = Date.now();
-  const loaded = await buildSnapshot((await readUsersText(env)) ?? env.DEV_USERS_JSON ?? null);
+  let text: string | null;
+  try {
+    text = await readUsersText(env);
+  } catch (err) {
+    // Neither the directory nor KV answers: the isolate's copy serves on (asked again in 10 s).
+    logEvent(env, 'error', { event: 'users_read_failed', reason: err instanceof Error ? err.message : String(err) });
+    if (!snapshot) throw storeUnavailable('the users map (KV)');
+    remember(snapshot, at);
+    return snapshot;
+  }
+  let loaded = await buildSnapshot(text ?? env.DEV_USERS_JSON ?? null);
+  if (loaded.entries.some((entry) => entry.user.id === undefined)) loaded = (await giveIds(env)) ?? loaded;
   remember(loaded, at);
   return loaded;
+}
+
+/**
+ * A user written by hand has no id until the directory gives one (once, persisted in the map). When
+ * it cannot, the map is used as it is and such users are refused until it can (see verifyUser).
+ */
+async function giveIds(env: Bindings): Promise<Snapshot | undefined> {
+  try {
+    const outcome = await directory(env).change({ kind: 'assign-ids' }, env.DEV_USERS_JSON ?? null);
+    return outcome.ok ? await buildSnapshot(outcome.text) : undefined;
+  } catch (err) {
+    logEvent(env, 'error', { event: 'user_ids_not_given', reason: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
 }
 
 /**
@@ -93,7 +121,7 @@ export async function listUsers(env: Bindings): Promise<UserEntry[]> {
  * Apply a change through the users Durable Object (the map's one writer). This isolate adopts the
  * resulting map at once, so a rotated key is refused here from the next request on.
  */
-export async function changeUsers(env: Bindings, change: UserChange): Promise<UserEntry[]> {
+export async function changeUsers(env: Bindings, change: UserChange): Promise<{ entries: UserEntry[]; removedId?: string }> {
   let outcome;
   try {
     outcome = await directory(env).change(change, env.DEV_USERS_JSON ?? null);
@@ -104,7 +132,7 @@ export async function changeUsers(env: Bindings, change: UserChange): Promise<Us
   const at = Date.now();
   const next = await buildSnapshot(outcome.text);
   remember(next, at);
-  return next.entries;
+  return { entries: next.entries, removedId: outcome.removedId };
 }
 
 /** Forget the cached users map (tests). */

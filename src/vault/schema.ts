@@ -59,6 +59,12 @@ export const Provider = z.looseObject({
   gatewayModelPrefix: z.string().min(1).optional(),
   /** An OpenAI-protocol provider that serves the Responses API (default: known for openai). */
   responsesApi: z.boolean().optional(),
+  /**
+   * Let clients keep state at the provider under its shared keys (the provider's `store`,
+   * `previous_response_id`, `conversation`, `prompt.id`, file ids…): the operator's explicit choice.
+   * Default: refused, and Responses and Chat Completions go with `store: false` (forward/provider-state.ts).
+   */
+  providerState: z.boolean().optional(),
   /** Operations forwarded beyond the protocol's table (`files`, `POST batches`): the operator's explicit choice. */
   operations: z
     .array(
@@ -79,6 +85,12 @@ export const AiConfig = z.looseObject({
  * it carries `keySha256` (hex SHA-256 of the key) and `keyHint` (the key's last 4 characters) instead.
  */
 export const UserFields = z.looseObject({
+  /**
+   * The user's stable id, never reused: meters, usage records, stored responses and cache scopes hang
+   * off it, so a user deleted and created again under the same name starts empty. Given by the users
+   * directory (src/users/directory.ts) on creation, or on first sight of a hand-written user.
+   */
+  id: z.string().min(1).max(128).optional(),
   key: z.string().min(1).optional(),
   keySha256: z
     .string()

@@ -1,12 +1,13 @@
 import type { Bindings } from '../env';
 import { EMBEDDED_VAULT } from '../generated/embedded-vault';
 import { GatewayError } from '../errors';
-import { decryptVault, digestText, VaultCryptoError } from './crypto';
+import { settingsOf } from '../limits/settings';
 import { logEvent } from '../log';
+import { fromStore, storeUnavailable, withinMs } from '../store-call';
+import { decryptVault, digestText, VaultCryptoError } from './crypto';
 import { AiConfig, describeIssues } from './schema';
-import { vaultTokenWeakness } from './token-strength';
 import { VAULT_KEY } from './keys';
-import { vaultWriter } from './writer';
+import { vaultWriter, type VaultWrite } from './writer';
 
 export { PREVIOUS_VAULT_KEY, VAULT_KEY } from './keys';
 
@@ -45,7 +46,17 @@ async function readStored(env: Bindings): Promise<StoredText | null> {
 async function currentStored(env: Bindings): Promise<StoredText | null> {
   if (textCache && Date.now() - textCache.at <= VAULT_TEXT_CACHE_MS) return textCache.stored;
   const at = Date.now();
-  const stored = await readStored(env);
+  let stored: StoredText | null;
+  try {
+    stored = await withinMs(readStored(env), settingsOf(env).STORE_TIMEOUT_MS);
+  } catch (err) {
+    // KV failing or silent: the isolate's copy serves on, and KV is asked again in 10 s. Not the
+    // embedded vault: it may be older than what KV holds (a provider removed since would come back).
+    logEvent(env, 'error', { event: 'vault_read_failed', reason: err instanceof Error ? err.message : String(err) });
+    if (!textCache) throw storeUnavailable('the vault store (KV)');
+    textCache = { stored: textCache.stored, at };
+    return textCache.stored;
+  }
   if (!textCache || textCache.at <= at) textCache = { stored, at };
   return stored;
 }
@@ -72,15 +83,6 @@ export async function openVault(text: string, token: string): Promise<LoadedVaul
   return { text, plaintext, config: parsed.data };
 }
 
-/** A weak passphrase is reported once per isolate (and token): the reason only, never the token. */
-let reportedToken: string | undefined;
-function reportWeakToken(env: Bindings, token: string) {
-  if (reportedToken === token) return;
-  reportedToken = token;
-  const weakness = vaultTokenWeakness(token);
-  if (weakness) logEvent(env, 'error', { event: 'vault_token_weak', weakness, advice: 'use a long random AI_JSON_CRYPTOKEN (and ADMIN_TOKEN)' });
-}
-
 /** The current vault, decrypted: cached per isolate by the digest of its text. */
 export async function loadVault(env: Bindings): Promise<LoadedVault> {
   const token = env.AI_JSON_CRYPTOKEN;
@@ -89,7 +91,6 @@ export async function loadVault(env: Bindings): Promise<LoadedVault> {
   if (stored === null) {
     throw new GatewayError(503, 'no vault is stored yet: PUT one to /ai.json.enc', 'vault_missing');
   }
-  if (decrypted?.token !== token) reportWeakToken(env, token);
   if (!decrypted || decrypted.digest !== stored.digest || decrypted.token !== token) {
     try {
       decrypted = { digest: stored.digest, token, outcome: { vault: await openVault(stored.text, token) } };
@@ -116,13 +117,17 @@ export async function loadConfig(env: Bindings): Promise<AiConfig> {
 
 /**
  * Validate `text` with the token, then replace the vault through the VaultWriter, which keeps the
- * replaced text. `ifMatch` (the digest from GET's ETag): refused with a 412 when the vault has changed.
+ * replaced text. `ifMatch` (the digest from GET's ETag, or `*`: any vault): refused with a 412 when it
+ * does not match.
  */
 export async function storeVault(env: Bindings, text: string, ifMatch: string | null = null): Promise<LoadedVault> {
   const token = env.AI_JSON_CRYPTOKEN;
   if (!token) throw new GatewayError(503, 'AI_JSON_CRYPTOKEN is not set on this deployment', 'vault_token_unset');
   const vault = await openVault(text, token);
-  const written = await vaultWriter(env).write(text, ifMatch);
+  const written = await fromStore<VaultWrite>(env, 'the vault writer (Durable Object)', settingsOf(env).STORE_TIMEOUT_MS, () =>
+    vaultWriter(env).write(text, ifMatch),
+  );
+  if (!written.ok && ifMatch === '*') throw new GatewayError(412, 'no vault is stored yet (If-Match: * needs one)', 'vault_missing');
   if (!written.ok) {
     throw new GatewayError(412, 'the vault changed since it was read (If-Match is not its ETag): download it again and reapply your change', 'vault_changed');
   }

@@ -46,7 +46,7 @@ export class VaultWriter extends DurableObject<Bindings> {
 
   /**
    * Replace the vault with `text` (already validated by the caller), keeping the replaced text.
-   * `ifMatch`: the digest the caller last read; when the vault has changed since, nothing is written.
+   * `ifMatch`: the digest the caller last read, or `*`; when it does not match, nothing is written.
    */
   async write(text: string, ifMatch: string | null): Promise<VaultWrite> {
     return this.ctx.blockConcurrencyWhile(async () => {
@@ -54,8 +54,10 @@ export class VaultWriter extends DurableObject<Bindings> {
       if (ifMatch !== null) {
         const served = replaced ?? EMBEDDED_VAULT;
         const currentDigest = served === null ? null : await digestText(served);
+        // `*` matches any current vault, and nothing while there is none (RFC 9110, If-Match).
+        const matches = ifMatch === '*' ? currentDigest !== null : currentDigest === ifMatch;
         // Refused, not thrown: an exception inside blockConcurrencyWhile resets the object.
-        if (currentDigest !== ifMatch) return { ok: false, currentDigest };
+        if (!matches) return { ok: false, currentDigest };
       }
       const revision = ((await this.ctx.storage.get<Copy>('copy'))?.revision ?? 0) + 1;
       if (replaced !== null) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStandIn, type StandIn } from '../../dev/stand-ins/server';
-import { decryptWithOpenssl, demoUsers, demoVault, encryptWithOpenssl, type Gateway, startGateway } from './harness/gateway';
+import { decryptWithOpenssl, demoUsers, demoVault, encryptWithOpenssl, type Gateway, startGateway, uncaughtLines } from './harness/gateway';
 
 const TOKEN = 'harness-vault-token';
 const users = demoUsers();
@@ -87,5 +87,23 @@ describe('e2e harness: KV seeded with a vault before start', () => {
       await gateway.stop();
       await standIn.close();
     }
+  });
+});
+
+describe('e2e harness: the scan of wrangler output for uncaught exceptions', () => {
+  it("finds workerd's uncaught lines and nothing else", () => {
+    const output = [
+      '[wrangler:info] POST /groq/v1/chat/completions 200 OK (12ms)',
+      '✘ [ERROR] Uncaught client_closed',
+      '{"level":"error","event":"usage_flush_failed"}',
+      'X [ERROR] Uncaught (in promise) Error: the upstream reset',
+    ].join('\n');
+    expect(uncaughtLines(output)).toEqual(['✘ [ERROR] Uncaught client_closed', 'X [ERROR] Uncaught (in promise) Error: the upstream reset']);
+  });
+
+  it('finds them in colour too, as workerd prints them even with NO_COLOR set', () => {
+    const esc = String.fromCharCode(27);
+    const output = `${esc}[31m✘ ${esc}[41;31m[${esc}[41;97mERROR${esc}[41;31m]${esc}[0m ${esc}[1mUncaught client_closed ${esc}[0m\n`;
+    expect(uncaughtLines(output)).toEqual(['✘ [ERROR] Uncaught client_closed ']);
   });
 });

@@ -253,9 +253,22 @@ describe('operator console in Chromium', () => {
     await signIn();
     await page.locator('#health-table tbody tr').first().waitFor();
     expect(await unlabelledControls(page)).toEqual([]);
+    // The users table, Actions column included, fits 1 280 px; at 375 px it scrolls inside its card, never the page.
+    const usersScroll = () =>
+      page.evaluate(() => {
+        const box = document.querySelector('#users-table')!.parentElement!;
+        return {
+          overflow: box.scrollWidth - box.clientWidth,
+          actionsRight: box.querySelector('tbody tr td:last-child')!.getBoundingClientRect().right - box.getBoundingClientRect().right,
+        };
+      });
+    await page.setViewportSize(VIEWPORTS.desktop);
+    await expect.poll(usersScroll).toEqual({ overflow: 0, actionsRight: expect.any(Number) });
+    expect((await usersScroll()).actionsRight).toBeLessThanOrEqual(0);
     await page.setViewportSize(VIEWPORTS.narrow);
     // The chart follows the width of its box.
     await expect.poll(() => horizontalOverflow(page)).toBe(0);
+    expect((await usersScroll()).overflow).toBeGreaterThan(0);
     await page.setViewportSize(VIEWPORTS.desktop);
     expect(await screenshotsOf(page, 'admin')).toHaveLength(4);
   });

@@ -103,6 +103,13 @@ describe('README: npm run dev serves the embedded demo', () => {
     }
   });
 
+  it("prints no error for the demo's own vault token, only an info line saying it is the demo's", async () => {
+    // The console's sign-in reads the operator /healthz, which checks the secrets.
+    expect((await fetch(`${gw}/healthz`, { headers: { authorization: 'Bearer demo-vault-token' } })).status).toBe(200);
+    await expect.poll(() => output, { timeout: 10_000 }).toContain('demo_vault_token');
+    expect(output).not.toContain('vault_token_weak');
+  });
+
   it('streams the streaming example as server-sent events', async () => {
     const res = await fetch(`${gw}/groq/v1/chat/completions`, {
       method: 'POST',

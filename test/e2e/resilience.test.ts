@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fault, StandIn } from '../../dev/stand-ins/server';
 import { startStandIn } from '../../dev/stand-ins/server';
-import { encryptWithOpenssl, type Gateway, startGateway } from './harness/gateway';
+import { encryptWithOpenssl, type Gateway, startGateway, uncaughtLines } from './harness/gateway';
 
 // The resilience suite: the gateway in `wrangler dev` in front of the stand-in providers, which
 // inject faults on chosen keys — 429 and 503 with Retry-After, 500, a slow first byte, a hang, a
@@ -176,14 +176,28 @@ const times = (n: number, kinds: Kind[]) => Array.from({ length: n }, () => kind
 
 beforeAll(async () => {
   standIn = await startStandIn({ paceMs: 2 });
-  // An upstream of our own that streams slowly and records when the gateway hangs up on it.
+  // An upstream of our own that streams slowly and records when the gateway hangs up on it: OpenAI
+  // chunks, Anthropic events under /anthropic, and under /garbled chunks the gateway cannot translate.
   abortProbe = { server: createServer(), url: '', eventsWritten: 0 };
   abortProbe.server.on('request', (req, res) => {
     req.resume();
     res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const anthropic = req.url!.startsWith('/anthropic/');
+    const chunk = req.url!.startsWith('/garbled/')
+      ? { id: 'slow', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'tick ' } }] }
+      : { id: 'slow', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'slow-1', choices: [{ index: 0, delta: { content: 'tick ' } }] };
+    if (anthropic) {
+      const message = { id: 'msg_slow', type: 'message', role: 'assistant', model: 'slow-a', content: [], usage: { input_tokens: 5, output_tokens: 1 } };
+      res.write(`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message })}\n\n`);
+      const block = { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } };
+      res.write(`event: content_block_start\ndata: ${JSON.stringify(block)}\n\n`);
+    }
     const timer = setInterval(() => {
       abortProbe.eventsWritten++;
-      res.write(`data: ${JSON.stringify({ id: 'slow', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'tick ' } }] })}\n\n`);
+      if (anthropic) {
+        const delta = { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'tick ' } };
+        res.write(`event: content_block_delta\ndata: ${JSON.stringify(delta)}\n\n`);
+      } else res.write(`data: ${JSON.stringify(chunk)}\n\n`);
       if (abortProbe.eventsWritten >= 200) {
         clearInterval(timer);
         res.end('data: [DONE]\n\n');
@@ -210,6 +224,8 @@ beforeAll(async () => {
       },
       gemini: { protocol: 'gemini', endpoint: `${standIn.url}/gemini/v1beta`, keys: keys(GEMINI_KEYS), models: [{ id: 'gemini-2.0-flash', usage: 'chat' }] },
       slowpoke: { protocol: 'openai', endpoint: `${abortProbe.url}/v1`, keys: keys(['slowpoke-key']), models: [{ id: 'slow-1', usage: 'chat' }] },
+      slowant: { protocol: 'anthropic', endpoint: `${abortProbe.url}/anthropic/v1`, keys: keys(['slowant-key']), models: [{ id: 'slow-a', usage: 'chat' }] },
+      garbled: { protocol: 'openai', endpoint: `${abortProbe.url}/garbled/v1`, keys: keys(['garbled-key']), models: [{ id: 'slow-1', usage: 'chat' }] },
     },
   };
   gateway = await startGateway({
@@ -381,6 +397,71 @@ describe('resilience against faulty providers (wrangler dev + stand-ins)', () =>
     expect(abortProbe.closedAt, 'the upstream connection stayed open').toBeDefined();
     expect(abortProbe.closedAt! - leftAt).toBeLessThan(4_000);
     expect(abortProbe.eventsWritten).toBeLessThan(150);
+  });
+
+  it.each([
+    [
+      'a translated stream (/v1/messages)',
+      '/v1/messages',
+      { model: 'slowpoke/slow-1', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'count' }] },
+      {},
+    ],
+    ['a Responses stream (/v1/responses)', '/v1/responses', { model: 'slowpoke/slow-1', stream: true, input: 'count' }, {}],
+    [
+      'a translated stream (/v1/chat/completions)',
+      '/v1/chat/completions',
+      { model: 'slowant/slow-a', stream: true, messages: [{ role: 'user', content: 'count' }] },
+      {},
+    ],
+    [
+      'a cached stream shared by coalescing',
+      '/slowpoke/v1/chat/completions',
+      { model: 'slow-1', stream: true, messages: [{ role: 'user', content: 'count, cached' }] },
+      { 'x-switchyard-cache-ttl': '60' },
+    ],
+  ])('a client that leaves %s mid-stream: the upstream is stopped and nothing is logged as uncaught', async (_, path, body, extra) => {
+    abortProbe.closedAt = undefined;
+    abortProbe.eventsWritten = 0;
+    const client = new AbortController();
+    const res = await fetch(`${gateway.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${USER}`, 'content-type': 'application/json', ...extra },
+      body: JSON.stringify(body),
+      signal: client.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    // The answer is flowing (a stream the gateway could not translate would end instead) when the client leaves.
+    for (let text = ''; !text.includes('tick');) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`the stream ended before the client left: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
+    const leftAt = Date.now();
+    client.abort();
+    for (let i = 0; i < 40 && abortProbe.closedAt === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(abortProbe.closedAt, 'the upstream connection stayed open').toBeDefined();
+    expect(abortProbe.closedAt! - leftAt).toBeLessThan(1_000);
+    // The gateway's settle and logs of that request come after the abort: give them a moment before the scan.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(uncaughtLines(gateway.logs())).toEqual([]);
+  });
+
+  it('a translated stream whose events the gateway cannot read ends with one error event, and the upstream is stopped', async () => {
+    abortProbe.closedAt = undefined;
+    abortProbe.eventsWritten = 0;
+    const res = await fetch(`${gateway.url}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${USER}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'garbled/slow-1', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'count' }] }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(res.status).toBe(200);
+    const blocks = sseBlocks(await res.text());
+    expect(blocks.map((block) => block.event)).toEqual(['error']);
+    for (let i = 0; i < 20 && abortProbe.closedAt === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(abortProbe.closedAt, 'the upstream connection stayed open').toBeDefined();
+    expect(abortProbe.eventsWritten).toBeLessThan(20);
   });
 
   it('rate limit in the Durable Object: of 50 simultaneous requests with rpm 10, exactly 10 pass', async () => {

@@ -108,9 +108,24 @@ describe('responses a browser can read', () => {
     expect(res.headers.get('x-request-id')).toBeTruthy();
   });
 
-  it("keeps a client's X-Request-Id", async () => {
+  it("answers with the gateway's own X-Request-Id and echoes a client's as X-Client-Request-Id (readable by a browser)", async () => {
     const env = await makeEnv();
-    const res = await app.request('/v1/providers', { headers: userHeaders(undefined, { 'x-request-id': 'client-trace-42' }) }, env);
-    expect(res.headers.get('x-request-id')).toBe('client-trace-42');
+    const res = await app.request(
+      '/v1/providers',
+      { headers: userHeaders(undefined, { 'x-request-id': 'client-trace-42', origin: 'https://app.example' }) },
+      env,
+    );
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers.get('x-client-request-id')).toBe('client-trace-42');
+    expect(exposed(res)).toContain('x-client-request-id');
+  });
+
+  it('drops a client X-Request-Id that is too long or carries characters unsafe in a header or log line', async () => {
+    const env = await makeEnv();
+    for (const id of ['x'.repeat(129), 'a b', 'a"b', 'a\\nb']) {
+      const res = await app.request('/v1/providers', { headers: userHeaders(undefined, { 'x-request-id': id }) }, env);
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers.get('x-client-request-id')).toBeNull();
+    }
   });
 });

@@ -63,6 +63,22 @@ describe('budgets', () => {
     expect((await meterOf(name).budget()).spentUsdThisMonth).toBeCloseTo(2 * COST, 12);
   });
 
+  it('a user whose budget is spent still reads GET /v1/usage and their records; the 429 names that route', async () => {
+    const { env, key } = await budgetEnv({ monthlyBudgetUsd: COST * 0.5, dailyTokens: 100 });
+    const first = await send(env, key);
+    expect(first.res.status).toBe(200);
+    const refused = await send(env, key);
+    expect(refused.res.status).toBe(429);
+    expect(JSON.parse(refused.text).error.message).toContain('GET /v1/usage');
+    const usage = await app.request('/v1/usage', { headers: userHeaders(key) }, env);
+    expect(usage.status).toBe(200);
+    expect(await usage.json()).toMatchObject({ requests: 1, budget: { spentUsdThisMonth: expect.closeTo(COST, 12), usedTokensToday: 168 } });
+    const record = await app.request(`/v1/usage/requests/${first.res.headers.get('x-request-id')}`, { headers: userHeaders(key) }, env);
+    expect(record.status).toBe(200);
+    // The catalog reaches no provider either.
+    expect((await app.request('/v1/models', { headers: userHeaders(key) }, env)).status).toBe(200);
+  });
+
   it('refuses once the daily tokens are used, with Retry-After to the next UTC day', async () => {
     const { env, key } = await budgetEnv({ dailyTokens: 100 });
     expect((await send(env, key)).res.status).toBe(200);

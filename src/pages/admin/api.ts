@@ -69,7 +69,7 @@ export interface List<T> {
 }
 
 export interface Health {
-  status: 'ok' | 'degraded';
+  status: 'ok' | 'degraded' | 'down';
   checks: Record<string, { ok: boolean; error?: string }>;
   providers: Record<
     string,

@@ -3,16 +3,24 @@ import { byId, h } from '../shared/dom';
 import { api, type Health } from './api';
 import type { Shell } from './shell';
 
-const CHECK_NAMES: Record<string, string> = { vault: 'Vault', kv: 'KV', d1: 'D1', limiter: 'Rate limiter', users: 'Users', keyHealth: 'Key health store' };
+const CHECK_NAMES: Record<string, string> = {
+  vault: 'Vault',
+  kv: 'KV',
+  d1: 'D1',
+  limiter: 'Rate limiter',
+  users: 'Users',
+  keyHealth: 'Key health store',
+  cache: 'Cache API',
+};
 
 export function healthSection(shell: Shell) {
   const tbody = byId<HTMLTableElement>('health-table').tBodies[0]!;
 
   async function load() {
-    // A degraded gateway answers 503 with the same report.
+    // A gateway that can serve no request answers 503 with the same report.
     const report = await api<Health>('/healthz', { accept: [503] });
     const status = byId('health-status');
-    status.textContent = report.status === 'ok' ? 'Gateway status: ok' : 'Gateway status: degraded';
+    status.textContent = `Gateway status: ${report.status}`;
     status.className = `summary ${report.status === 'ok' ? 'state-good' : 'state-bad'}`;
     byId('health-checks').replaceChildren(
       ...Object.entries(report.checks).map(([name, check]) =>

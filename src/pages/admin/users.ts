@@ -140,7 +140,14 @@ export function usersSection(shell: Shell) {
         attrs: { 'aria-label': `Delete ${user.name}` },
         onclick: () =>
           shell.run(async () => {
-            if (!(await confirmAction(`Delete ${user.name}?`, 'Their key stops working at once. Their usage records stay.', 'Delete'))) return;
+            if (
+              !(await confirmAction(
+                `Delete ${user.name}?`,
+                'Their key stops working at once and their stored responses are deleted. Their usage records stay in the reports.',
+                'Delete',
+              ))
+            )
+              return;
             await api(`/admin/users/${encodeURIComponent(user.name)}`, { method: 'DELETE' });
             shell.announce(`${user.name} deleted.`);
             await load();
@@ -151,8 +158,8 @@ export function usersSection(shell: Shell) {
       h('th', { scope: 'row', textContent: user.name }),
       h('td', { className: 'mono', textContent: user.keyHint ? `…${user.keyHint}` : '' }),
       h('td', { className: 'num', textContent: limitText(user.rpm) }),
-      h('td', { textContent: listText(user.providers) }),
-      h('td', { textContent: listText(user.models) }),
+      h('td', { className: 'list', textContent: listText(user.providers) }),
+      h('td', { className: 'list', textContent: listText(user.models) }),
       h('td', { className: 'num', textContent: user.monthlyBudgetUsd === null ? 'none' : formatUsd(user.monthlyBudgetUsd) }),
       h('td', { className: 'num', textContent: limitText(user.dailyTokens) }),
       h('td', { textContent: user.expiresAt ? user.expiresAt.replace('T', ' ').replace(/:00(\.000)?Z$/, ' UTC') : 'never' }),

@@ -148,7 +148,7 @@ async function unlock() {
       ui.startEmptyButton.focus();
       return;
     }
-    // The download needs the operator token: a wrong token is refused before anything is decrypted.
+    // The download needs the vault token (ADMIN_TOKEN gets a 403 saying so): a wrong token is refused before anything is decrypted.
     if (res.status === 401) throw new ShownError('The gateway refused this token: it is not the vault token.');
     if (!res.ok) throw await gatewayFailure(res);
     const text = await res.text();

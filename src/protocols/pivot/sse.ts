@@ -1,4 +1,5 @@
 import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-parser/stream';
+import type { PivotEvent } from './chat';
 
 export type { EventSourceMessage };
 
@@ -17,18 +18,27 @@ export function sseFrame(data: unknown, event?: string): string {
   return `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 }
 
+/** The reason a translation cancels the rest of an upstream stream once the answer has failed. */
+export const ANSWER_FAILED = 'answer_failed';
+
 /**
- * `stream`, with a read failure (an upstream connection lost mid-answer) turned into one last item
- * instead of an error, so the client is told why its answer stops.
+ * `stream`, ended at its first failure. A read failure (an upstream connection lost mid-answer) becomes
+ * one last item instead of an error, so the client is told why its answer stops. After a failure item
+ * (the provider's error event, an event that cannot be read) the rest of the stream is cancelled, which
+ * stops the upstream: decoders skip what follows a failure, so reading on would spend tokens for nobody
+ * and keep the client waiting for an end only the upstream would give.
  */
-export function endOnFailure<T>(stream: ReadableStream<T>, onFailure: (err: unknown) => T): ReadableStream<T> {
+export function endOnFailure(stream: ReadableStream<PivotEvent>, onFailure: (err: unknown) => PivotEvent): ReadableStream<PivotEvent> {
   const reader = stream.getReader();
-  return new ReadableStream<T>({
+  return new ReadableStream<PivotEvent>({
     async pull(controller) {
       try {
         const { value, done } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
+        if (done) return controller.close();
+        controller.enqueue(value);
+        if (!('failure' in value)) return;
+        controller.close();
+        reader.cancel(ANSWER_FAILED).catch(() => {});
       } catch (err) {
         controller.enqueue(onFailure(err));
         controller.close();

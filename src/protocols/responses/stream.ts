@@ -29,7 +29,7 @@ type OpenItem =
 
 export interface ResponsesStreamOptions {
   /** Called with the finished response before response.completed goes out (to store it first). */
-  onDone?: (response: ResponseBody) => Promise<void> | void;
+  onDone?: (response: ResponseBody) => Promise<unknown> | void;
 }
 
 export function encodeResponsesStream(meta: ResponseMeta, options: ResponsesStreamOptions = {}): TransformStream<PivotEvent, string> {

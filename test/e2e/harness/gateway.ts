@@ -25,6 +25,8 @@ export interface GatewayOptions {
   d1Sql?: string;
   /** Start on the local state (KV, D1, Durable Objects) of a gateway stopped with `keepState`: a restart. */
   stateDir?: string;
+  /** false: no `wrangler d1 migrations apply` before start (the worker brings its own schema). Default true. */
+  migrate?: boolean;
 }
 
 export interface Gateway {
@@ -108,6 +110,17 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
   }
 }
 
+// workerd colours its lines even with NO_COLOR set: in `ESC[1mUncaught` no word boundary comes before the U.
+const ANSI_CODE = new RegExp(`${String.fromCharCode(27)}\\[[\\d;]*m`, 'g');
+
+/** Lines of wrangler dev's output that report an exception nobody caught (workerd prints them as `Uncaught …`), uncoloured. */
+export function uncaughtLines(output: string): string[] {
+  return output
+    .split('\n')
+    .map((line) => line.replace(ANSI_CODE, ''))
+    .filter((line) => /\buncaught\b/i.test(line));
+}
+
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'switchyard-e2e-')));
   const entries = [
@@ -118,7 +131,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   // processes' SQLite files were sometimes locked against each other (SQLITE_BUSY killed wrangler dev).
   try {
     await seedKv(stateDir, entries);
-    await migrateD1(stateDir, options.d1Sql);
+    if (options.migrate !== false) await migrateD1(stateDir, options.d1Sql);
   } catch (err) {
     if (!options.stateDir) await rm(stateDir, { recursive: true, force: true });
     throw err;
@@ -159,6 +172,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     // workerd children can outlive wrangler by a moment: make sure the whole group is gone.
     killGroup(child, 'SIGKILL');
     if (!keepState) await rm(stateDir, { recursive: true, force: true });
+    // Every e2e file stops its gateways: together they scan the whole suite's wrangler output.
+    const uncaught = uncaughtLines(logs());
+    if (uncaught.length > 0) throw new Error(`wrangler dev logged ${uncaught.length} uncaught exception(s):\n${uncaught.join('\n')}`);
   };
   const logs = () => output.join('');
 

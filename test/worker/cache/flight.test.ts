@@ -23,9 +23,9 @@ const OTHER_KEY = 'sy-user-key-other-0123456789';
 const question = (extra: Record<string, unknown> = {}) => ({ model: MODEL, messages: [{ role: 'user', content: `hi ${crypto.randomUUID()}` }], ...extra });
 
 /** Starts a request with its own execution context; `done` awaits its background work. */
-async function start(env: Bindings, path: string, body: unknown, key = USER_KEY) {
+async function start(env: Bindings, path: string, body: unknown, key = USER_KEY, signal?: AbortSignal) {
   const ctx = createExecutionContext();
-  const res = await app.request(path, { method: 'POST', headers: userHeaders(key, TTL), body: JSON.stringify(body) }, env, ctx);
+  const res = await app.request(path, { method: 'POST', headers: userHeaders(key, TTL), body: JSON.stringify(body), signal }, env, ctx);
   return { res, done: () => waitOnExecutionContext(ctx) };
 }
 
@@ -133,6 +133,36 @@ describe('coalescing', () => {
     expect(signals[0]!.aborted).toBe(false);
     await reader.cancel();
     await until(() => Number(signals[0]!.aborted), 1);
+  });
+
+  it('a member whose client goes away (its request signal aborts) gets an end, not an error, and the others go on', async () => {
+    // workerd logs a response body that errors as an uncaught exception; nobody reads it any more.
+    const events = openaiChatStream(MODEL, ['Hel', 'lo']);
+    const upstream = controlledStream();
+    const signals: AbortSignal[] = [];
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async (_, init) => {
+      signals.push(init!.signal!);
+      return new Response(upstream.stream, { headers: { 'content-type': 'text/event-stream' } });
+    });
+    const env = await makeEnv();
+    const body = question({ stream: true });
+    upstream.push(events[0]!);
+    const clients = [new AbortController(), new AbortController()];
+    const members = [await start(env, '/groq/v1/chat/completions', body, USER_KEY, clients[0]!.signal)];
+    members.push(await start(env, '/groq/v1/chat/completions', body, USER_KEY, clients[1]!.signal));
+    const [a, b] = members.map((member) => member.res.body!.getReader());
+    for (const reader of [a!, b!]) await readSome(reader);
+    const leaving = a!.read();
+    clients[0]!.abort();
+    upstream.push(events[1]!);
+    expect((await leaving).done).toBe(true);
+    expect(await readSome(b!)).toContain('"Hel"');
+    expect(signals[0]!.aborted).toBe(false);
+    const last = b!.read();
+    clients[1]!.abort();
+    expect((await last).done).toBe(true);
+    await until(() => Number(signals[0]!.aborted), 1);
+    await Promise.all(members.map((member) => member.done()));
   });
 
   it('an error answer is shared by the members in flight but not stored', async () => {

@@ -1,3 +1,4 @@
+import { createExecutionContext, env as testEnv, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import app from '../../../src/app';
 import { send } from '../../../src/forward/send';
@@ -174,6 +175,43 @@ describe('client abort', () => {
     await reader.cancel('client left');
     await upstream.cancelled;
     expect(calls[0]!.signal?.aborted).toBe(true);
+  });
+
+  it('ends the stream of a client that goes away mid-stream (its request signal aborts): closed, not errored, and the upstream stopped', async () => {
+    // workerd logs a response body that errors as an uncaught exception; nobody reads it any more.
+    const env = await multiKeyEnv({ groq: freshKeys('gsk', 1) });
+    const upstream = controlledStream();
+    const calls = faultyUpstream(() => sseResponse(upstream.body));
+    upstream.send(chunk('first'));
+    const client = new AbortController();
+    const res = await streamChat(env, { signal: client.signal });
+    const reader = res.body!.getReader();
+    expect(await nextText(reader)).toBe(chunk('first'));
+    const pending = reader.read();
+    client.abort();
+    expect((await pending).done).toBe(true);
+    await upstream.cancelled;
+    expect(calls[0]!.signal?.aborted).toBe(true);
+  });
+
+  it('ends the relay of a client that stops reading without a word (no signal, no cancel): the upstream is stopped and the usage settled', async () => {
+    // Seen under load in workerd (npm run soak): a disconnect that neither aborts the request signal nor cancels the body.
+    const env = await multiKeyEnv({ groq: freshKeys('gsk', 1), vars: { UPSTREAM_IDLE_TIMEOUT_MS: '200' } });
+    const upstream = controlledStream();
+    const calls = faultyUpstream(() => sseResponse(upstream.body));
+    upstream.send(chunk('first'));
+    const ctx = createExecutionContext();
+    const res = await app.request('/groq/v1/chat/completions', postJson({ ...CHAT, stream: true }), env, ctx);
+    const reader = res.body!.getReader();
+    expect(await nextText(reader)).toBe(chunk('first'));
+    // The upstream goes on; the client reads nothing more.
+    upstream.send(chunk('second'));
+    await upstream.cancelled;
+    expect(calls[0]!.signal?.aborted).toBe(true);
+    await waitOnExecutionContext(ctx);
+    const meter = testEnv.USER_METER.get(testEnv.USER_METER.idFromName('user:tester'));
+    const [record] = await meter.pendingRecords(res.headers.get('x-request-id')!);
+    expect(record).toMatchObject({ status: 200, stream: true, error_code: 'client_closed_request' });
   });
 
   it('does not fetch at all for a client that already left', async () => {

@@ -13,8 +13,13 @@ export interface TestEnvOptions {
   config?: unknown;
   /** Exact vault text to store instead of encrypting `config`. */
   vaultText?: string | null;
-  /** The `users` map to store in KV (default one user with USER_KEY); null stores none. */
+  /**
+   * The `users` map to store in KV (default one user with USER_KEY); null stores none. A user without
+   * an `id` is stored with its name as id (as the first ids given are), unless `rawUsers` is set.
+   */
   users?: Record<string, unknown> | null;
+  /** Store `users` exactly as given: users without an id get one from the users directory on first sight. */
+  rawUsers?: boolean;
   /** Bindings to add or override (CLOUDFLARE_AIG_TOKEN, CORS_ORIGINS, DEV_USERS_JSON…). */
   vars?: Partial<Bindings>;
 }
@@ -36,11 +41,16 @@ export async function makeEnv(options: TestEnvOptions = {}): Promise<Bindings> {
   await Promise.all([
     text === null ? kv.delete(VAULT_KEY) : kv.put(VAULT_KEY, text),
     kv.delete(PREVIOUS_VAULT_KEY),
-    options.users === null ? kv.delete('users') : kv.put('users', JSON.stringify(options.users ?? DEFAULT_USERS)),
+    options.users === null ? kv.delete('users') : kv.put('users', JSON.stringify(withIds(options.users ?? DEFAULT_USERS, options.rawUsers))),
   ]);
   clearVaultCache();
   clearUsersCache();
   return env;
+}
+
+function withIds(users: Record<string, unknown>, raw = false): Record<string, unknown> {
+  if (raw) return users;
+  return Object.fromEntries(Object.entries(users).map(([name, user]) => [name, { id: name, ...(user as Record<string, unknown>) }]));
 }
 
 /** Request headers carrying a gateway user key (and JSON content type). */

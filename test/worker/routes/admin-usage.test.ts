@@ -64,14 +64,15 @@ async function insert(db: D1Database, rows: Row[]) {
     rows.map((r) =>
       db
         .prepare(
-          `INSERT INTO usage_records (id, time, day, user, route, operation, provider, model, status, stream, attempts, input_tokens,
+          `INSERT INTO usage_records (id, time, day, user_id, user, route, operation, provider, model, status, stream, attempts, input_tokens,
            output_tokens, cached_input_tokens, usage_source, cost_usd, latency_ms, first_byte_ms, cache, error_code)
-           VALUES (?, ?, ?, ?, 'proxy', 'chat/completions', ?, ?, ?, ?, 1, ?, ?, 0, 'provider', ?, 100, 20, 'none', ?)`,
+           VALUES (?, ?, ?, ?, ?, 'proxy', 'chat/completions', ?, ?, ?, ?, 1, ?, ?, 0, 'provider', ?, 100, 20, 'none', ?)`,
         )
         .bind(
           r.id,
           r.time,
           r.time.slice(0, 10),
+          r.user,
           r.user,
           r.provider,
           r.model,
@@ -220,7 +221,9 @@ describe('GET /admin/requests', () => {
     expect(ids(body)).toEqual(['r07', 'r05', 'r02']);
     expect(body.data[0]).toEqual({
       id: 'r07',
+      client_request_id: null,
       time: '2026-10-03T12:00:00.000Z',
+      user_id: 'alice',
       user: 'alice',
       route: 'proxy',
       operation: 'chat/completions',

@@ -23,8 +23,16 @@ const storedUsers = async (env: Bindings) => JSON.parse((await env.KV_AI_PROXY.g
 const userStatus = async (env: Bindings, key: string) => (await app.request('/v1/providers', { headers: userHeaders(key) }, env)).status;
 
 const HAND_WRITTEN = {
-  tester: { key: USER_KEY, team: 'core', notes: { since: 2024 } },
-  audrey: { key: 'sy-audrey-handwritten-key-0001', rpm: 30, providers: ['groq'], models: ['groq/llama-3.3-70b-versatile'], disabled: false, extra: [1, 2] },
+  tester: { id: 'tester', key: USER_KEY, team: 'core', notes: { since: 2024 } },
+  audrey: {
+    id: 'audrey',
+    key: 'sy-audrey-handwritten-key-0001',
+    rpm: 30,
+    providers: ['groq'],
+    models: ['groq/llama-3.3-70b-versatile'],
+    disabled: false,
+    extra: [1, 2],
+  },
 };
 
 const ROUTES: [string, string, unknown?][] = [
@@ -64,7 +72,10 @@ describe('operator credential', () => {
 describe('GET /admin/users', () => {
   it('lists every user with its limits and a key hint, never a key or a digest', async () => {
     const env = await makeEnv({ users: HAND_WRITTEN });
-    const created = await (await send(env, 'POST', '/admin/users', { name: 'carol', monthlyBudgetUsd: 12.5, dailyTokens: 100000 })).json<{ key: string }>();
+    const created = await (
+      await send(env, 'POST', '/admin/users', { name: 'carol', monthlyBudgetUsd: 12.5, dailyTokens: 100000 })
+    ).json<{ key: string; id: string }>();
+    expect(created.id).toMatch(/^u_[A-Za-z0-9_-]{22}$/);
     const res = await send(env, 'GET', '/admin/users');
     expect(res.status).toBe(200);
     const text = await res.text();
@@ -73,6 +84,7 @@ describe('GET /admin/users', () => {
       data: [
         {
           name: 'tester',
+          id: 'tester',
           keyHint: USER_KEY.slice(-4),
           rpm: null,
           providers: null,
@@ -84,6 +96,7 @@ describe('GET /admin/users', () => {
         },
         {
           name: 'audrey',
+          id: 'audrey',
           keyHint: '0001',
           rpm: 30,
           providers: ['groq'],
@@ -95,6 +108,7 @@ describe('GET /admin/users', () => {
         },
         {
           name: 'carol',
+          id: created.id,
           keyHint: created.key.slice(-4),
           rpm: null,
           providers: null,
@@ -123,6 +137,7 @@ describe('POST /admin/users', () => {
     expect(body.key).toMatch(/^sy-[A-Za-z0-9_-]{43}$/);
     const stored = await storedUsers(env);
     expect(stored.dave).toEqual({
+      id: expect.stringMatching(/^u_[A-Za-z0-9_-]{22}$/),
       keySha256: await digestText(body.key),
       keyHint: body.key.slice(-4),
       rpm: 20,
@@ -200,6 +215,7 @@ describe('PATCH /admin/users/:name', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       name: 'audrey',
+      id: 'audrey',
       keyHint: '0001',
       rpm: 5,
       providers: ['groq'],
@@ -213,6 +229,7 @@ describe('PATCH /admin/users/:name', () => {
     expect(await res.json()).toMatchObject({ rpm: null, providers: null, monthlyBudgetUsd: 3 });
     // The hand-written key and the unknown field are still there.
     expect((await storedUsers(env)).audrey).toEqual({
+      id: 'audrey',
       key: HAND_WRITTEN.audrey.key,
       disabled: false,
       extra: [1, 2],
@@ -249,7 +266,7 @@ describe('PATCH /admin/users/:name', () => {
     const env = await makeEnv({ users: { 'ana maria': { key: 'sy-ana-maria-key-000' } } });
     const res = await send(env, 'PATCH', `/admin/users/${encodeURIComponent('ana maria')}`, { rpm: 7 });
     expect(res.status).toBe(200);
-    expect((await storedUsers(env))['ana maria']).toEqual({ key: 'sy-ana-maria-key-000', rpm: 7 });
+    expect((await storedUsers(env))['ana maria']).toEqual({ id: 'ana maria', key: 'sy-ana-maria-key-000', rpm: 7 });
   });
 });
 
@@ -273,6 +290,7 @@ describe('POST /admin/users/:name/rotate', () => {
     expect(await userStatus(env, USER_KEY)).toBe(401);
     expect(await userStatus(env, rotated.key)).toBe(200);
     expect((await storedUsers(env)).tester).toEqual({
+      id: 'tester',
       team: 'core',
       notes: { since: 2024 },
       keySha256: await digestText(rotated.key),

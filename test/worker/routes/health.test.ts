@@ -1,5 +1,7 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createScheduledController } from 'cloudflare:test';
+import { afterEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import app from '../../../src/app';
+import worker from '../../../src/index';
 import type { Bindings } from '../../../src/env';
 import { clearKeyHealthCache } from '../../../src/forward/key-health';
 import { keySucceeded } from '../../../src/forward/keys';
@@ -36,6 +38,9 @@ function configOf(providers: Record<string, object[]>) {
 const chat = { model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'hi' }] };
 const usedKey = (call: { headers: Headers }) => call.headers.get('authorization')!.replace(/^Bearer /, '');
 
+/** The lines logged through `spy` that `match`. */
+const logged = (spy: MockInstance<typeof console.error>, match: (line: string) => boolean) => spy.mock.calls.map((call) => String(call[0])).filter(match);
+
 /** Poll the operator view until `ready` holds (a failure is shared after the answer, with waitUntil). */
 async function healthWhen(env: Bindings, ready: (report: HealthReport) => boolean): Promise<HealthReport> {
   for (let i = 0; i < 100; i++) {
@@ -47,11 +52,11 @@ async function healthWhen(env: Bindings, ready: (report: HealthReport) => boolea
 }
 
 describe('GET /healthz', () => {
-  it('anyone gets only {status}; degraded (503) when a provider has no usable key', async () => {
+  it('anyone gets only {status}; degraded (200: the other providers serve) when a provider has no usable key', async () => {
     const config = configOf({ alive: [{ key: 'k-alive-1' }], dead: [{ key: 'k-dead-1', type: 'expired' }] });
     const env = await makeEnv({ config });
     const res = await app.request('/healthz', {}, env);
-    expect(res.status).toBe(503);
+    expect(res.status).toBe(200);
     const text = await res.text();
     expect(JSON.parse(text)).toEqual({ status: 'degraded' });
     for (const key of keysOf(config)) expect(text).not.toContain(key);
@@ -75,13 +80,14 @@ describe('GET /healthz', () => {
       limiter: { ok: true },
       users: { ok: true, count: 1 },
       keyHealth: { ok: true },
+      cache: { ok: true },
     });
     expect(body.providers).toEqual({
       groq: { keys: 3, usable: 1, resting: 0, expired: 2, lastFailure: null },
       mistral: { keys: 2, usable: 2, resting: 0, expired: 0, lastFailure: null },
     });
     // The tests' passphrase is made of common words: reported, never shown.
-    expect(body.security).toEqual({ vaultTokenWeakness: 'common', adminTokenSet: false });
+    expect(body.security).toEqual({ vaultTokenWeakness: { guessesLog10: expect.any(Number), warning: null }, adminTokenWeakness: null, adminTokenSet: false });
     for (const key of [...keysOf(config), VAULT_TOKEN]) expect(text).not.toContain(key);
   });
 
@@ -89,24 +95,61 @@ describe('GET /healthz', () => {
     const log = vi.spyOn(console, 'error');
     const weak = await makeEnv({ vars: { AI_JSON_CRYPTOKEN: 'password2026' } });
     const weakReport = await health(weak, operator('password2026'));
-    expect(weakReport.body.security.vaultTokenWeakness).toBe('short');
+    expect(weakReport.body.security.vaultTokenWeakness).toEqual({ guessesLog10: expect.any(Number), warning: 'similarToCommon' });
     await health(weak, operator('password2026'));
-    const lines = log.mock.calls.map((call) => String(call[0])).filter((line) => line.includes('vault_token_weak'));
-    expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ event: 'vault_token_weak', weakness: 'short' });
-    expect(lines[0]).not.toContain('password2026');
+    const [line, ...more] = logged(log, (line) => line.includes('vault_token_weak') && line.includes('similarToCommon'));
+    expect(more).toEqual([]);
+    expect(JSON.parse(line!)).toMatchObject({ event: 'vault_token_weak', warning: 'similarToCommon' });
+    expect(line).not.toContain('password2026');
 
     const strongToken = 'Zq8v-N3xw_Lr5tPe2Ks9yBm7Hc4Ud6Jf';
     const strong = await makeEnv({ vars: { AI_JSON_CRYPTOKEN: strongToken, ADMIN_TOKEN: 'operator-token-Xk3pW9qLm2Zr7VtB' } });
     const strongReport = await health(strong, operator('operator-token-Xk3pW9qLm2Zr7VtB'));
-    expect(strongReport.body.security).toEqual({ vaultTokenWeakness: null, adminTokenSet: true });
+    expect(strongReport.body.security).toEqual({ vaultTokenWeakness: null, adminTokenWeakness: null, adminTokenSet: true });
   });
 
-  it('a missing vault is reported, and the gateway is degraded', async () => {
+  it("the demo's own token (SWITCHYARD_DEMO) is an info line saying so, never an error; the operator view still reports it", async () => {
+    const errors = vi.spyOn(console, 'error');
+    const infos = vi.spyOn(console, 'log');
+    const env = await makeEnv({ vars: { AI_JSON_CRYPTOKEN: 'demo-vault-token', SWITCHYARD_DEMO: 'true' } });
+    const report = await health(env, operator('demo-vault-token'));
+    expect(report.body.security.vaultTokenWeakness).not.toBeNull();
+    expect(logged(errors, (line) => line.includes('vault_token_weak'))).toEqual([]);
+    expect(logged(infos, (line) => line.includes('demo_vault_token'))).toHaveLength(1);
+  });
+
+  it('reports an 8-character ADMIN_TOKEN as weak, to the operator and in the log (once, without the token)', async () => {
+    const log = vi.spyOn(console, 'error');
+    const env = await makeEnv({ vars: { ADMIN_TOKEN: 'Xk3pW9qL' } });
+    const { body } = await health(env, operator('Xk3pW9qL'));
+    expect(body.security).toMatchObject({ adminTokenWeakness: { guessesLog10: 8, warning: null }, adminTokenSet: true });
+    await health(env, operator('Xk3pW9qL'));
+    const [line, ...more] = logged(log, (line) => line.includes('admin_token_weak'));
+    expect(more).toEqual([]);
+    expect(JSON.parse(line!)).toMatchObject({ event: 'admin_token_weak', guessesLog10: 8 });
+    expect(line).not.toContain('Xk3pW9qL');
+  });
+
+  it('the daily cron logs a weak secret too (no operator needs to look)', async () => {
+    const log = vi.spyOn(console, 'error');
+    const env = await makeEnv({ vars: { ADMIN_TOKEN: 'Pw8cron!' } });
+    await worker.scheduled(createScheduledController({ cron: '17 3 * * *' }), env);
+    const [line, ...more] = logged(log, (line) => line.includes('admin_token_weak'));
+    expect(more).toEqual([]);
+    expect(JSON.parse(line!)).toMatchObject({ event: 'admin_token_weak', guessesLog10: expect.any(Number) });
+    expect(line).not.toContain('Pw8cron!');
+  });
+
+  it('with ADMIN_TOKEN set, the vault passphrase gets no operator view', async () => {
+    const env = await makeEnv({ vars: { ADMIN_TOKEN: 'operator-token-Xk3pW9qLm2Zr7VtB' } });
+    expect((await app.request('/healthz', { headers: operator() }, env)).status).toBe(401);
+  });
+
+  it('a missing vault is reported, and the gateway is down (it can serve no request)', async () => {
     const env = await makeEnv({ config: null });
     const { status, body } = await health(env);
     expect(status).toBe(503);
-    expect(body.status).toBe('degraded');
+    expect(body.status).toBe('down');
     expect(body.checks.vault).toEqual({ ok: false, error: 'no vault is stored yet: PUT one to /ai.json.enc' });
     expect(body.checks.kv.ok).toBe(true);
   });

@@ -179,7 +179,8 @@ describe('passed through: OpenAI serves the Responses API', () => {
     expect(res.headers.get('x-switchyard-provider')).toBe('openai');
     expect(calls[0]!.url).toBe('https://api.openai.com/v1/responses');
     expect(calls[0]!.headers.get('authorization')).toBe('Bearer sk-key-openai-1');
-    expect(calls[0]!.json()).toEqual({ model: 'gpt-4o-mini', input: 'Hello', metadata: { run: '1' } });
+    // The provider keeps nothing: the gateway stores the turn (`store: false` upstream, forward/provider-state.ts).
+    expect(calls[0]!.json()).toEqual({ model: 'gpt-4o-mini', input: 'Hello', metadata: { run: '1' }, store: false });
     const first = await res.json<{ id: string }>();
     expect(first.id).toBe('resp_native0');
 

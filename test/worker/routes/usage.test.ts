@@ -115,7 +115,9 @@ describe('retention', () => {
     const user = unique('old');
     const record = (id: string, daysAgo: number): UsageRecord => ({
       id,
+      client_request_id: null,
       time: new Date(Date.now() - daysAgo * 86_400_000).toISOString(),
+      user_id: user,
       user,
       route: 'proxy',
       operation: 'chat/completions',

@@ -5,8 +5,9 @@ import { PREVIOUS_VAULT_KEY, VAULT_KEY, VAULT_TEXT_CACHE_MS } from '../../../src
 import { listIds, makeEnv, USER_KEY, userHeaders } from '../helpers/env';
 import { forbidUpstream } from '../helpers/fetch';
 import { fixtures } from '../helpers/fixtures';
-import { sealVault, testConfig, VAULT_TOKEN } from '../helpers/vault';
+import { keysOf, sealVault, testConfig, VAULT_TOKEN } from '../helpers/vault';
 
+const ADMIN_TOKEN = 'operator-token-Xk3pW9qLm2Zr7VtB';
 const admin = (token = VAULT_TOKEN) => ({ authorization: `Bearer ${token}` });
 const put = (body: BodyInit, token = VAULT_TOKEN) => ({ method: 'PUT', headers: admin(token), body });
 
@@ -37,16 +38,8 @@ describe('GET /ai.json.enc', () => {
     expect(await res.text()).not.toContain(fixtures.wrapped.slice(0, 40));
   });
 
-  it('with ADMIN_TOKEN set, wants ADMIN_TOKEN, not the passphrase', async () => {
-    const env = await makeEnv({ vaultText: fixtures.wrapped, vars: { ADMIN_TOKEN: 'separate-admin-token' } });
-    expect((await app.request('/ai.json.enc', { headers: admin() }, env)).status).toBe(401);
-    const res = await app.request('/ai.json.enc', { headers: admin('separate-admin-token') }, env);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe(fixtures.wrapped);
-  });
-
   it('PUBLIC_VAULT_DOWNLOAD=true serves it without a credential (old scripts)', async () => {
-    const env = await makeEnv({ vaultText: fixtures.wrapped, vars: { PUBLIC_VAULT_DOWNLOAD: 'true' } });
+    const env = await makeEnv({ vaultText: fixtures.wrapped, vars: { PUBLIC_VAULT_DOWNLOAD: 'true', ADMIN_TOKEN } });
     const res = await app.request('/ai.json.enc', {}, env);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe(fixtures.wrapped);
@@ -57,6 +50,36 @@ describe('GET /ai.json.enc', () => {
     const res = await app.request('/ai.json.enc', { headers: admin() }, env);
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: 'vault_missing' } });
+  });
+});
+
+describe('the vault passphrase, not ADMIN_TOKEN', () => {
+  const VAULT_ROUTES: [string, string][] = [
+    ['GET', '/ai.json.enc'],
+    ['GET', '/ai.json.enc/history'],
+    ['GET', '/ai.json'],
+    ['PUT', '/ai.json.enc'],
+  ];
+
+  it('with ADMIN_TOKEN set, the passphrase still reads and writes the vault in every form', async () => {
+    const old = await sealVault(testConfig());
+    const env = await makeEnv({ vaultText: old, vars: { ADMIN_TOKEN } });
+    expect(await (await app.request('/ai.json.enc', { headers: admin() }, env)).text()).toBe(old);
+    expect((await app.request('/ai.json.enc/history', { headers: admin() }, env)).status).toBe(200);
+    expect(await (await app.request('/ai.json', { headers: admin() }, env)).json()).toEqual(testConfig());
+    expect((await app.request('/ai.json.enc', put(fixtures.wrapped), env)).status).toBe(200);
+    expect(await env.KV_AI_PROXY.get(VAULT_KEY)).toBe(fixtures.wrapped);
+  });
+
+  it.each(VAULT_ROUTES)('ADMIN_TOKEN is refused (403, no key, no write) on %s %s', async (method, path) => {
+    const old = await sealVault(testConfig());
+    const env = await makeEnv({ vaultText: old, vars: { ADMIN_TOKEN } });
+    const res = await app.request(path, { method, headers: admin(ADMIN_TOKEN), body: method === 'PUT' ? fixtures.wrapped : undefined }, env);
+    expect(res.status).toBe(403);
+    const body = await res.text();
+    expect(JSON.parse(body)).toMatchObject({ error: { code: 'vault_token_required' } });
+    for (const secret of [...keysOf(testConfig()), old.slice(0, 40), VAULT_TOKEN]) expect(body).not.toContain(secret);
+    expect(await env.KV_AI_PROXY.get(VAULT_KEY)).toBe(old);
   });
 });
 
@@ -113,7 +136,7 @@ describe('GET /ai.json', () => {
     ] as const) {
       const res = await app.request(path, init, env);
       expect(res.status).toBe(503);
-      expect(await res.json()).toMatchObject({ error: { code: 'operator_token_unset' } });
+      expect(await res.json()).toMatchObject({ error: { code: 'vault_token_unset' } });
     }
   });
 });
@@ -253,6 +276,22 @@ describe('PUT /ai.json.enc', () => {
     expect(stale.status).toBe(412);
     expect(await stale.json()).toMatchObject({ error: { code: 'vault_changed' } });
     expect(await stored(env)).toEqual({ current: fixtures.wrapped, previous: old });
+  });
+
+  it('If-Match: * writes over any current vault (RFC 9110: it matches any current representation)', async () => {
+    const old = await sealVault(testConfig());
+    const env = await makeEnv({ vaultText: old });
+    const res = await app.request('/ai.json.enc', { method: 'PUT', headers: { ...admin(), 'if-match': '*' }, body: fixtures.wrapped }, env);
+    expect(res.status).toBe(200);
+    expect(await stored(env)).toEqual({ current: fixtures.wrapped, previous: old });
+  });
+
+  it('If-Match: * is a 412 while no vault exists, and nothing is stored', async () => {
+    const env = await makeEnv({ config: null });
+    const res = await app.request('/ai.json.enc', { method: 'PUT', headers: { ...admin(), 'if-match': '*' }, body: fixtures.wrapped }, env);
+    expect(res.status).toBe(412);
+    expect(await res.json()).toMatchObject({ error: { code: 'vault_missing' } });
+    expect(await stored(env)).toEqual({ current: null, previous: null });
   });
 
   it('a body over 1 MiB is a 413 (with or without content-length) and the vault stays', async () => {
