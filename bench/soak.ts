@@ -2,12 +2,12 @@
 // providers, sent a mixed load (bench/soak-mix.ts) for M minutes (default 10; fractions allowed) after a
 // 10 s warm-up; then every usage record is read back and matched to the answers that owe one, and
 // workerd's resident memory at the start, middle and end of the load is reported. Exits 1 when a record
-// is lost, doubled or written for a refusal, or when workerd logged an uncaught exception.
+// is lost, doubled or written for a refusal, or when workerd logged an uncaught exception of the gateway's.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
-import { uncaughtLines } from '../test/e2e/harness/gateway';
+import { uncaughtLines, WORKERD_DISCONNECT } from '../test/e2e/harness/gateway';
 import { rssMiB } from './proc';
 import { KINDS, type Kind, type Outcome, picker, sendOne } from './soak-mix';
 import { checkRecords, type RecordCheck } from './soak-records';
@@ -128,7 +128,7 @@ function tally<T extends string>(items: T[]): [T, number][] {
 
 const statusClass = (o: Outcome) => (o.status === 0 ? 'none' : `${Math.floor(o.status / 100)}xx`);
 
-function summarise(result: Result, uncaught: string[]) {
+function summarise(result: Result, uncaught: string[], disconnects: number) {
   const { outcomes, records, rss } = result;
   const byKind = {} as Record<Kind, Record<string, number>>;
   for (const kind of KINDS) {
@@ -164,6 +164,8 @@ function summarise(result: Result, uncaught: string[]) {
       samples: rss.samples,
     },
     uncaught: uncaughtMessages,
+    /** workerd's own `Network connection lost.` reports of client disconnects (WORKERD_DISCONNECT): counted, not failed on. */
+    workerdDisconnectReports: disconnects,
     failed,
   };
 }
@@ -209,6 +211,7 @@ function print(s: ReturnType<typeof summarise>, file: string) {
     `workerd RSS          the gateway's: ${mib('gateway')} (samples at ${(['start', 'middle', 'end'] as const).map((at) => `${rss[at]?.atS.toFixed(0) ?? '-'} s`).join(', ')})`,
     `                     wrangler's proxy: ${mib('proxy')}`,
     `uncaught exceptions  ${list(s.uncaught)}`,
+    `                     workerd's own disconnect reports (not the gateway's, see WORKERD_DISCONNECT): ${s.workerdDisconnectReports}`,
     '',
     `${s.failed ? 'FAILED' : 'ok'}: ${file}`,
   ];
@@ -224,10 +227,11 @@ try {
   // Uncoloured (workerd colours its lines even with NO_COLOR set): written beside the report below.
   const logs = stripVTControlCharacters(rig.gateway.logs());
   const uncaught = uncaughtLines(logs);
+  const disconnects = logs.split('\n').filter((line) => WORKERD_DISCONNECT.test(line)).length;
   // stop() also throws on the uncaught lines it finds: they are reported below instead.
   await rig.stop().catch(() => {});
   rig = undefined;
-  const summary = summarise(result, uncaught);
+  const summary = summarise(result, uncaught, disconnects);
   const dir = join(ROOT, 'bench/.tmp');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `soak-${summary.date.replace(/[:.]/g, '-')}.json`);

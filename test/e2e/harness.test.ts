@@ -99,6 +99,10 @@ describe('e2e harness: the scan of wrangler output for uncaught exceptions', () 
       'X [ERROR] Uncaught (in promise) Error: the upstream reset',
     ].join('\n');
     expect(uncaughtLines(output)).toEqual(['✘ [ERROR] Uncaught client_closed', 'X [ERROR] Uncaught (in promise) Error: the upstream reset']);
+    // workerd's own report of a client disconnect (WORKERD_DISCONNECT) is not the gateway's exception.
+    expect(uncaughtLines('✘ [ERROR] Uncaught Error: Network connection lost. \n✘ [ERROR] Uncaught Error: Network connection lost in my code')).toEqual([
+      '✘ [ERROR] Uncaught Error: Network connection lost in my code',
+    ]);
   });
 
   it('finds them in colour too, as workerd prints them even with NO_COLOR set', () => {

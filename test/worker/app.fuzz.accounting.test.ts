@@ -161,10 +161,11 @@ describe('fuzz: users created again', () => {
             expect((await admin(env, 'DELETE', `/admin/users/${name}`)).status).toBe(204);
           }
         }),
-        { numRuns: runs(15) },
+        // Two to four new users a case, each a new meter object (helpers/fuzz.ts).
+        { numRuns: runs(15, 100) },
       );
     },
-    timeout(15, 120_000),
+    timeout(15, 120_000, 100),
   );
 });
 
@@ -222,9 +223,10 @@ describe('fuzz: budgets with stored conversations', () => {
             expect(used).toBeLessThanOrEqual(dailyTokens + Math.max(0, ...costs));
           },
         ),
-        { numRuns: runs(40) },
+        // A new user a case (helpers/fuzz.ts).
+        { numRuns: runs(40, 150) },
       );
     },
-    timeout(40, 120_000),
+    timeout(40, 120_000, 150),
   );
 });

@@ -169,7 +169,6 @@ describe('fuzz: cache headers', () => {
         ),
         { numRuns: runs(60) },
       );
-      console.log("SEEN", JSON.stringify(seen));
       for (const [outcome, count] of Object.entries(seen)) expect(count, outcome).toBeGreaterThan(floor(60, 5));
     },
     timeout(60, 120_000),

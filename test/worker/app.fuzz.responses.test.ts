@@ -227,7 +227,6 @@ describe('fuzz: /v1/responses bodies', () => {
         }),
         { numRuns: runs(100) },
       );
-      console.log('SEEN', JSON.stringify(seen));
       for (const [outcome, count] of Object.entries(seen)) expect(count, outcome).toBeGreaterThan(floor(100, 3));
     },
     timeout(100, 120_000),
@@ -374,7 +373,6 @@ describe('fuzz: /v1/responses ids', () => {
         }),
         { numRuns: runs(60) },
       );
-      console.log('SEEN', JSON.stringify(seen));
       for (const [outcome, count] of Object.entries(seen)) expect(count, outcome).toBeGreaterThan(floor(60, 3));
     },
     timeout(60, 120_000),

@@ -328,7 +328,8 @@ async function request(p: string, init: RequestInit) {
   return res;
 }
 
-describe('fuzz', () => {
+// Timeouts per describe, grown with the fuzz run's size for the smallest property inside (helpers/fuzz.ts).
+describe('fuzz', { timeout: timeout(300, 120_000) }, () => {
   it('any path, method, headers and body: JSON errors, no foreign host, no secret echoed', async () => {
     fakeUpstream();
     await fc.assert(
@@ -346,7 +347,7 @@ describe('fuzz', () => {
     );
     // Deny by default: most bent paths and non-POST methods are refused before anything is sent.
     expect(forwarded.requests).toBeGreaterThan(floor(400, 5));
-  }, timeout(400, 120_000));
+  });
 
   it('any body on every forwarding route: a 400 naming the problem or a forward with the body intact', async () => {
     fakeUpstream();
@@ -376,7 +377,7 @@ describe('fuzz', () => {
       { numRuns: runs(300) },
     );
     expect(forwarded.bodies).toBeGreaterThan(floor(300, 30));
-  }, timeout(300, 120_000));
+  });
 
   it('any client headers on a valid chat call: only the vault credential goes upstream', async () => {
     fakeUpstream();
@@ -400,7 +401,7 @@ describe('fuzz', () => {
       { numRuns: runs(300) },
     );
     expect(forwarded.headers).toBeGreaterThan(floor(300, 240));
-  }, timeout(300, 120_000));
+  });
 });
 
 /** The operations each protocol forwards (README "Security"), as method + path after the API base. */
@@ -500,7 +501,7 @@ const MODEL_OF: Record<string, string> = {
   mistral: 'mistral-small-latest',
 };
 
-describe('fuzz: operations, methods and headers', () => {
+describe('fuzz: operations, methods and headers', { timeout: timeout(150, 120_000) }, () => {
   it('any operation and method, path form and legacy form: forwarded only when the table names it, else a 404 and nothing sent', async () => {
     fakeUpstream();
     await fc.assert(
@@ -532,7 +533,7 @@ describe('fuzz: operations, methods and headers', () => {
       { numRuns: runs(300) },
     );
     expect(forwarded.operations).toBeGreaterThan(floor(300, 20));
-  }, timeout(300, 120_000));
+  });
 
   const headerName = fc.oneof(
     fc.constantFrom(
@@ -625,7 +626,7 @@ describe('fuzz: operations, methods and headers', () => {
       { numRuns: runs(150) },
     );
     expect(forwarded.headerNames).toBeGreaterThan(floor(150, 100));
-  }, timeout(150, 120_000));
+  });
 });
 
 // Image URLs a client may put in a request for Gemini (which takes only bytes, so the gateway fetches
@@ -707,7 +708,7 @@ function mayFetch(href: string): boolean {
   );
 }
 
-describe('fuzz: image URLs', () => {
+describe('fuzz: image URLs', { timeout: timeout(200, 120_000) }, () => {
   it('any image URL (and redirect) for Gemini: only public http(s) addresses are fetched, each once; anything else is one generic 400', async () => {
     let fetched: string[] = [];
     /** Where each image URL redirects, set per case. */
@@ -771,10 +772,10 @@ describe('fuzz: image URLs', () => {
     expect(cases.ok).toBeGreaterThan(floor(200, 10));
     expect(cases.redirected).toBeGreaterThan(floor(200, 3));
     expect(cases.refused).toBeGreaterThan(floor(200, 50));
-  }, timeout(200, 120_000));
+  });
 });
 
-describe('fuzz: vault texts', () => {
+describe('fuzz: vault texts', { timeout: timeout(30, 180_000) }, () => {
   const put = (text: string) => app.request('/ai.json.enc', { method: 'PUT', headers: { authorization: `Bearer ${VAULT_TOKEN}` }, body: text }, env);
 
   const base64ish = fc.oneof(
@@ -806,7 +807,7 @@ describe('fuzz: vault texts', () => {
       }),
       { numRuns: runs(60) },
     );
-  }, timeout(60, 120_000));
+  });
 
   it('any encrypted JSON: stored only when it is a valid AiConfig, and then calls go only to hosts it names', async () => {
     const before = await env.KV_AI_PROXY.get(VAULT_KEY);
@@ -873,7 +874,7 @@ describe('fuzz: vault texts', () => {
       await env.KV_AI_PROXY.put(VAULT_KEY, before!);
       await put(before!);
     }
-  }, timeout(30, 180_000));
+  });
 
   it('a stored vault that cannot be used gives a 500 in the error shape to every user route, and no upstream call', async () => {
     const before = await env.KV_AI_PROXY.get(VAULT_KEY);
@@ -905,5 +906,5 @@ describe('fuzz: vault texts', () => {
       await env.KV_AI_PROXY.put(VAULT_KEY, before!);
       clearVaultCache();
     }
-  }, timeout(30, 120_000));
+  });
 });
