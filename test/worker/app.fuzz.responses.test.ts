@@ -69,8 +69,13 @@ const headersOf = (key: string) => userHeaders(key);
 /** ok: taken; bad: a 400 naming the field; refused: some 4xx; either: taken or refused, by provider. */
 type Label = 'ok' | 'bad' | 'refused' | 'either';
 type Field = [name: string, value: unknown, label: Label];
-const field = (name: string, choices: Partial<Record<Label, fc.Arbitrary<unknown>>>) =>
-  fc.oneof(...Object.entries(choices).map(([l, arbitrary]) => ({ weight: l === 'ok' ? 4 : 1, arbitrary: arbitrary.map((v): Field => [name, v, l as Label]) })));
+/** A required field left out. */
+const MISSING = Symbol('missing');
+/** A field's values the API takes, and those it does not (or may not). */
+const field = (name: string, { ok, ...others }: { ok: fc.Arbitrary<unknown> } & Partial<Record<Exclude<Label, 'ok'>, fc.Arbitrary<unknown>>>) => ({
+  ok: ok.map((v): Field => [name, v, 'ok']),
+  notOk: fc.oneof(...Object.entries(others).map(([l, arbitrary]) => arbitrary.map((v): Field => [name, v, l as Label]))),
+});
 const text = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'grapheme', maxLength: 40 }) },
   // Large, well within the 25 MiB body limit and a stored row's size.
@@ -78,18 +83,22 @@ const text = fc.oneof(
 );
 const message = fc.record({ role: fc.constantFrom('user', 'system', 'developer', 'assistant'), content: text });
 const typedMessage = text.map((t) => ({ type: 'message', role: 'user', content: [{ type: 'input_text', text: t }] }));
-const FIELDS = [
-  field('model', { ok: fc.constantFrom(...MODELS), bad: fc.constantFrom(42, null, '', [], {}), refused: fc.constantFrom('nope/nothing', 'no-such-model') }),
-  field('input', {
-    ok: fc.oneof(text, fc.array(fc.oneof(message, typedMessage), { minLength: 1, maxLength: 3 })),
-    bad: fc.constantFrom(42, true, {}, null, [1], ['hi']),
-    // Items translation cannot express; a provider that speaks the Responses API takes them as they are.
-    either: fc.constantFrom(
-      [{ type: 'web_search_call', id: 'ws_1' }],
-      [{ type: 'item_reference', id: 'msg_1' }],
-      [{ role: 'user', content: [{ type: 'input_audio' }] }],
-    ),
-  }),
+const MODEL = field('model', {
+  ok: fc.constantFrom(...MODELS),
+  bad: fc.constantFrom(42, null, '', [], {}, MISSING),
+  refused: fc.constantFrom('nope/nothing', 'no-such-model'),
+});
+const INPUT = field('input', {
+  ok: fc.oneof(text, fc.array(fc.oneof(message, typedMessage), { minLength: 1, maxLength: 3 })),
+  bad: fc.constantFrom(42, true, {}, null, [1], ['hi'], MISSING),
+  // Items translation cannot express; a provider that speaks the Responses API takes them as they are.
+  either: fc.constantFrom(
+    [{ type: 'web_search_call', id: 'ws_1' }],
+    [{ type: 'item_reference', id: 'msg_1' }],
+    [{ role: 'user', content: [{ type: 'input_audio' }] }],
+  ),
+});
+const OPTIONAL = [
   field('instructions', { ok: fc.oneof(text, fc.constant(null)), bad: fc.constantFrom(5, [], {}, true) }),
   field('tools', {
     ok: fc.constantFrom([], null, [{ type: 'function', name: 'get_weather', description: 'Weather.', parameters: { type: 'object', properties: {} } }]),
@@ -111,24 +120,29 @@ const FIELDS = [
     bad: fc.constantFrom('', 5, [], {}),
     refused: fc.string({ minLength: 1, maxLength: 30 }).map((s) => `resp_${s}`),
   }),
-  // Fields the gateway does not read pass untouched.
-  fc.tuple(fc.stringMatching(/^x_[a-z]{1,8}$/), fc.jsonValue({ maxDepth: 2 })).map(([k, v]): Field => [k, v, 'ok']),
 ];
+/** Fields the gateway does not read pass untouched. */
+const unread = fc.tuple(fc.stringMatching(/^x_[a-z]{1,8}$/), fc.jsonValue({ maxDepth: 2 })).map(([k, v]): Field => [k, v, 'ok']);
 const REQUIRED = ['model', 'input'];
-/** Half the bodies are valid throughout, so that answers are as common as refusals. */
-const okFields = fc.tuple(
-  fc.constantFrom(...MODELS).map((m): Field => ['model', m, 'ok']),
-  fc.oneof(text, fc.array(typedMessage, { minLength: 1, maxLength: 2 })).map((v): Field => ['input', v, 'ok']),
-  fc.boolean().map((v): Field => ['stream', v, 'ok']),
-  fc.array(
-    fc.oneof(...FIELDS).filter(([name, , l]) => l === 'ok' && !REQUIRED.includes(name)),
-    { maxLength: 4 },
-  ),
-);
-const body = fc.oneof(
-  { weight: 3, arbitrary: okFields.map(([model, input, stream, rest]) => [model, input, stream, ...rest]) },
-  { weight: 3, arbitrary: fc.array(fc.oneof(...FIELDS), { maxLength: 8 }) },
-);
+/**
+ * A body of taken fields and, in half the cases, one more at some place among them that is not taken
+ * (or a required one left out): each refusal is seen on its own, and answers are as common as refusals.
+ */
+const body = fc
+  .tuple(
+    MODEL.ok,
+    INPUT.ok,
+    fc.boolean().map((v): Field => ['stream', v, 'ok']),
+    fc.array(fc.oneof(...OPTIONAL.map((f) => f.ok), unread), { maxLength: 4 }),
+    fc.option(fc.oneof(...[MODEL, INPUT, ...OPTIONAL].map((f) => f.notOk)), { freq: 2 }),
+    fc.nat(),
+  )
+  .map(([model, input, stream, rest, other, at]) => {
+    const taken = [model, input, stream, ...rest];
+    if (!other) return taken;
+    if (other[1] === MISSING) return taken.filter(([name]) => name !== other[0]);
+    return [...taken.slice(0, at % (taken.length + 1)), other, ...taken.slice(at % (taken.length + 1))];
+  });
 const objectText = (fields: Field[]) => `{${fields.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
 /** Bodies that are no JSON object. */
 const otherBody = fc.oneof(

@@ -75,10 +75,23 @@ describe('the gateway error shape', () => {
     expect(calls).toHaveLength(0);
   }, 30_000); // a body of MAX_REQUEST_BYTES takes seconds on a loaded machine
 
-  it('an unexpected failure is a 500 that hides its detail', async () => {
+  it("a store's failure is a 503 naming the store that hides its detail (README, 'When a store fails')", async () => {
     forbidUpstream();
     const env = await makeEnv();
     vi.spyOn(env.KV_AI_PROXY, 'get').mockRejectedValue(new Error('KV exploded near gsk-key-groq-1'));
+    const res = await app.request('/v1/providers', { headers: userHeaders() }, env);
+    expect(res.status).toBe(503);
+    const body = await res.json<{ error: { message: string; type: string; code: string } }>();
+    expect(body.error.code).toBe('store_unavailable');
+    expect(body.error.message).toContain('(KV)');
+    expect(body.error.message).not.toContain('exploded');
+    expect(body.error.message).not.toContain('gsk-key');
+  });
+
+  it('an unexpected failure is a 500 that hides its detail', async () => {
+    forbidUpstream();
+    const env = await makeEnv();
+    vi.spyOn(crypto.subtle, 'digest').mockRejectedValue(new Error('digest exploded near gsk-key-groq-1'));
     const res = await app.request('/v1/providers', { headers: userHeaders() }, env);
     expect(res.status).toBe(500);
     const body = await res.json<{ error: { message: string; type: string } }>();
