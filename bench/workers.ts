@@ -2,7 +2,7 @@
 // `wrangler dev`'s Node proxy in front. Each worker gets its own Miniflare, hence its own workerd
 // process, so CPU time and memory are the worker's own.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -172,14 +172,6 @@ export async function startGateway(
   // The users map (KV key `users`): one user, rate limited and with budgets, but never refused, so
   // every request pays for metering as deployed (admit with a reservation, settle, records to D1).
   await kv.put('users', JSON.stringify({ bench: { key: BENCH_USER_KEY, rpm: BENCH_USER_RPM, monthlyBudgetUsd: 1e9, dailyTokens: 1e15 } }));
-  const db = await target.mf.getD1Database('DB');
-  for (const file of readdirSync(join(ROOT, 'migrations'))
-    .filter((name) => name.endsWith('.sql'))
-    .sort()) {
-    for (const statement of readFileSync(join(ROOT, 'migrations', file), 'utf8').split(/;\s*$/m)) {
-      const sql = statement.replace(/^--.*$/gm, '').trim();
-      if (sql) await db.prepare(sql).run();
-    }
-  }
+  // No D1 setup: the gateway applies its own schema on first use, as deployed.
   return target;
 }

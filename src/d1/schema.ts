@@ -48,13 +48,38 @@ export async function applyMigrations(db: D1Database): Promise<string[]> {
     try {
       await db.batch([...migration.statements.map((statement) => db.prepare(statement)), record]);
       done.push(migration.name);
-    } catch (err) {
+    } catch {
       // Applied by another isolate meanwhile (this batch was rolled back); else a real failure.
       const recorded = await db.prepare('SELECT 1 AS one FROM d1_migrations WHERE name = ?1').bind(migration.name).first();
-      if (!recorded) throw err;
+      if (recorded) continue;
+      // Perhaps applied by hand: statement by statement, where anything but "there already" throws.
+      await applyEach(db, migration);
+      done.push(migration.name);
     }
   }
   return done;
+}
+
+/**
+ * D1's answer to a statement whose change is there already: a database whose schema was applied by
+ * hand (`wrangler d1 execute --file`), which `d1_migrations` does not know.
+ */
+const ALREADY_THERE = /duplicate column name|already exists/i;
+/** A column renamed by hand already: its old name is gone. */
+const RENAMED_ALREADY = { statement: /\bRENAME\s+COLUMN\b/i, error: /no such column/i };
+
+/** A migration found partly or wholly applied by hand: each statement on its own, what is there already skipped, then recorded. */
+async function applyEach(db: D1Database, migration: { name: string; statements: string[] }): Promise<void> {
+  for (const statement of migration.statements) {
+    try {
+      await db.prepare(statement).run();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const there = ALREADY_THERE.test(message) || (RENAMED_ALREADY.statement.test(statement) && RENAMED_ALREADY.error.test(message));
+      if (!there) throw err;
+    }
+  }
+  await db.prepare('INSERT OR IGNORE INTO d1_migrations (name) VALUES (?1)').bind(migration.name).run();
 }
 
 /** Forget that the schema was found current (tests). */

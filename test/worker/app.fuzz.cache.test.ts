@@ -11,10 +11,11 @@ import { forgetKeyRests } from './unified/answers';
 
 // Properties of the response cache (README, "Response cache") over any X-Switchyard-Cache-Ttl value
 // and the cache headers clients send. Each case asks one question (a body no other case asks) several
-// times, and a model of the cache says what each answer must be: a 400 naming the header for a value
-// that is not a whole number from 0 to 86 400; BYPASS for none or 0, which calls the provider and
-// stores nothing; MISS, which calls and stores, when nothing fresh is stored; HIT with the stored bytes
-// while the entry is younger than both TTLs. No answer carries the provider's caching headers.
+// times, seconds or hours apart on the gateway's clock, and a model of the cache says what each answer
+// must be: a 400 naming the header for a value that is not a whole number from 0 to 86 400; BYPASS for
+// none or 0, which calls the provider and stores nothing; MISS, which calls and stores, when nothing
+// fresh is stored; HIT with the stored bytes while the entry is younger than both TTLs. No answer
+// carries the provider's caching headers.
 
 configureFuzz();
 
@@ -95,6 +96,13 @@ const ROUTES: [string, (nonce: string, stream: boolean) => unknown][] = [
   ['/v1/messages', (nonce, stream) => ({ model: 'groq/llama-3.3-70b-versatile', max_tokens: 64, stream, messages: [{ role: 'user', content: nonce }] })],
 ];
 
+/** The test's clock, which the gateway reads too (Date.now in this isolate), moved forward between requests. */
+const realNow = Date.now.bind(Date);
+let ahead = 0;
+const now = () => ({ clock: Date.now(), real: realNow() });
+/** Seconds between two requests: around the TTLs drawn, so that entries go stale. */
+const wait = fc.constantFrom(0, 0, 0, 1, 2, 59, 61, 599, 601, 3601);
+
 /** One request in its own execution context, read to the end, its background work (the store) awaited. */
 async function ask(path: string, body: string, ttlValues: string[], caching: Record<string, string>) {
   const headers = new Headers({ ...caching, authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' });
@@ -111,21 +119,24 @@ describe('fuzz: cache headers', () => {
     'any TTL header and client cache headers, asked again and again: 400, BYPASS, MISS or HIT as the model of the cache says; a HIT is the stored bytes; always no-store',
     async () => {
       const { calls } = cachingProvider();
-      const seen = { refused: 0, bypass: 0, miss: 0, hit: 0 };
+      vi.spyOn(Date, 'now').mockImplementation(() => realNow() + ahead);
+      const seen = { refused: 0, bypass: 0, miss: 0, hit: 0, stale: 0 };
       await fc.assert(
         fc.asyncProperty(
           fc.nat({ max: ROUTES.length - 1 }),
           fc.boolean(),
-          fc.array(fc.tuple(ttl, clientCaching), { minLength: 1, maxLength: 6 }),
+          fc.array(fc.tuple(ttl, clientCaching, wait), { minLength: 1, maxLength: 6 }),
           async (route, stream, requests) => {
             const [path, makeBody] = ROUTES[route]!;
             const body = JSON.stringify(makeBody(`fuzz ${crypto.randomUUID()}`, stream));
-            /** The entry the cache holds for this question: when it was stored at the earliest, for how long, its bytes. */
-            let entry: { at: number; seconds: number; text: string } | undefined;
-            for (const [{ values, seconds }, caching] of requests) {
+            /** The entry the cache holds for this question: stored between `at` and `done`, for `seconds`, these bytes. */
+            let entry: { at: ReturnType<typeof now>; done: ReturnType<typeof now>; seconds: number; text: string } | undefined;
+            for (const [{ values, seconds }, caching, pause] of requests) {
+              ahead += pause * 1000;
               const before = calls.length;
-              const sent = Date.now();
+              const sent = now();
               const { res, text } = await ask(path, body, values, caching);
+              const after = now();
               const status = res.headers.get('x-switchyard-cache');
               for (const name of ['etag', 'expires', 'last-modified', 'vary', 'pragma']) expect(res.headers.has(name), name).toBe(false);
               if (seconds === null) {
@@ -148,20 +159,25 @@ describe('fuzz: cache headers', () => {
                 seen.bypass++;
                 continue;
               }
-              // Fresh for sure: the gateway stored it no earlier than `entry.at`, and looked it up before now.
-              const fresh = entry !== undefined && Date.now() - entry.at < Math.min(entry.seconds, seconds) * 1000;
-              if (fresh) expect(status).toBe('HIT');
-              else if (!entry) expect(status).toBe('MISS');
-              else expect(['HIT', 'MISS']).toContain(status);
+              // An entry serves while younger than both its TTL and this request's. Fresh for sure: stored no
+              // earlier than `at`, looked up no later than `after` (and the Cache API's own max-age, on the
+              // real clock, has not run out); stale for sure: stored no later than `done`, looked up after `sent`.
+              const bound = entry && Math.min(entry.seconds, seconds) * 1000;
+              const fresh = entry && after.clock - entry.at.clock < bound! && after.real - entry.at.real < entry.seconds * 1000;
+              const stale = entry && sent.clock - entry.done.clock >= bound!;
+              expect(fresh ? ['HIT'] : !entry || stale ? ['MISS'] : ['HIT', 'MISS']).toContain(status);
+              if (stale) seen.stale++;
               if (status === 'HIT') {
                 expect(calls.length, 'a hit calls no provider').toBe(before);
                 expect(text).toBe(entry!.text);
-                expect(Number(res.headers.get('age'))).toBeLessThanOrEqual((Date.now() - entry!.at) / 1000);
+                const age = Number(res.headers.get('age'));
+                expect(age).toBeGreaterThanOrEqual(Math.floor((sent.clock - entry!.done.clock) / 1000));
+                expect(age).toBeLessThanOrEqual((after.clock - entry!.at.clock) / 1000);
                 seen.hit++;
               } else {
                 expect(calls.length).toBe(before + 1);
                 expect(res.headers.has('age')).toBe(false);
-                entry = { at: sent, seconds, text };
+                entry = { at: sent, done: after, seconds, text };
                 seen.miss++;
               }
             }
