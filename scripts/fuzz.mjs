@@ -22,7 +22,7 @@ const whole = (name, text, min) => {
 const runs = whole('runs', values.runs, 1);
 const seed = whole('seed', values.seed, -(2 ** 31)) ?? randomInt(2 ** 31);
 const replay = `npm run fuzz --${runs === undefined ? '' : ` --runs ${runs}`} --seed ${seed}`;
-console.log(`fuzz: seed ${seed}, ${runs === undefined ? "each property's own number of" : runs} cases per property (replay: ${replay})`);
+console.log(`fuzz: seed ${seed}, ${runs === undefined ? 'each property at its own size' : `${runs} cases per property`} (replay: ${replay})`);
 
 for (const script of ['scripts/embed-config.mjs', 'scripts/build-pages.mjs']) execFileSync(process.execPath, [script, '--quiet'], { stdio: 'inherit' });
 

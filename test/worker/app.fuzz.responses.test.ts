@@ -64,7 +64,6 @@ const MODELS = [
   'gpt-4o-mini',
   'mistral/mistral-small-latest',
 ];
-const headersOf = (key: string) => userHeaders(key);
 
 /** ok: taken; bad: a 400 naming the field; refused: some 4xx; either: taken or refused, by provider. */
 type Label = 'ok' | 'bad' | 'refused' | 'either';
@@ -151,6 +150,7 @@ const otherBody = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 60 }),
 );
 
+/** Whether a message names a field (`input:`, `tools.0:`, `input[0]`) or a key (`"x"`). */
 const names = (message: string, name: string) =>
   new RegExp(`(?:^|[\\s;(\\[])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[.:\\])]`).test(message) || message.includes(JSON.stringify(name));
 
@@ -178,7 +178,7 @@ function responseOf(res: Response, text: string): Record<string, unknown> & { id
   return last.response;
 }
 
-const get = (id: string, key: string) => app.request(`/v1/responses/${encodeURIComponent(id)}`, { headers: headersOf(key) }, env);
+const get = (id: string, key: string) => app.request(`/v1/responses/${encodeURIComponent(id)}`, { headers: userHeaders(key) }, env);
 
 describe('fuzz: /v1/responses bodies', () => {
   it(
@@ -189,7 +189,7 @@ describe('fuzz: /v1/responses bodies', () => {
         fc.asyncProperty(fc.oneof({ weight: 6, arbitrary: body }, { weight: 1, arbitrary: otherBody }), async (drawn) => {
           const res = await app.request(
             '/v1/responses',
-            { method: 'POST', headers: headersOf(USER_KEY), body: typeof drawn === 'string' ? drawn : objectText(drawn) },
+            { method: 'POST', headers: userHeaders(USER_KEY), body: typeof drawn === 'string' ? drawn : objectText(drawn) },
             env,
           );
           const text = await res.text();
@@ -340,7 +340,7 @@ describe('fuzz: /v1/responses ids', () => {
                 '/v1/responses',
                 {
                   method: 'POST',
-                  headers: headersOf(a.key),
+                  headers: userHeaders(a.key),
                   body: JSON.stringify({ model: a.model, input: 'hi', store: a.store, ...(from ? { previous_response_id: from } : {}) }),
                 },
                 env,
@@ -364,7 +364,7 @@ describe('fuzz: /v1/responses ids', () => {
             }
             const id = resolve(a.ref, stored);
             const path = `/v1/responses/${encodeURIComponent(id)}`;
-            const res = await app.request(path, { method: a.kind === 'get' ? 'GET' : 'DELETE', headers: headersOf(a.key) }, env);
+            const res = await app.request(path, { method: a.kind === 'get' ? 'GET' : 'DELETE', headers: userHeaders(a.key) }, env);
             const text = await res.text();
             noSecret(res, text);
             const entry = live(id, a.key);

@@ -268,10 +268,15 @@ const clientHeaders = {
 };
 /** Headers a client might send along a valid call (the legacy X-Host-Final form is fuzzed with the requests). */
 const headers = fc.record(clientHeaders, { requiredKeys: [] });
-const requestHeaders = fc.record({ authorization, ...clientHeaders, 'x-host-final': hostFinal }, { requiredKeys: ['authorization'] }).chain((h) =>
-  // X-Host-Final in about one request out of five.
-  fc.nat({ max: 4 }).map((n) => (n === 0 ? h : { ...h, 'x-host-final': '' })),
-);
+// Wrong credentials lock their address out for a while (the failed-auth guard): these come from
+// addresses no other property uses, so that a long run does not lock the others out.
+const guessers = fc.constantFrom('192.0.2.10', '192.0.2.11', '2001:db8:fa11::1');
+const requestHeaders = fc
+  .record({ authorization, ...clientHeaders, 'cf-connecting-ip': guessers, 'x-host-final': hostFinal }, { requiredKeys: ['authorization'] })
+  .chain((h) =>
+    // X-Host-Final in about one request out of five.
+    fc.nat({ max: 4 }).map((n) => (n === 0 ? h : { ...h, 'x-host-final': '' })),
+  );
 const model = fc.constantFrom(
   'llama-3.3-70b-versatile',
   'groq/llama-3.3-70b-versatile',
@@ -322,6 +327,16 @@ const validUrl = (p: string) => {
   }
 };
 
+/** A path as the router reads it: percent-decoded too (`/%61i.json` is `/ai.json`). */
+function routedPath(p: string) {
+  const path = new URL(`http://localhost${p}`).pathname;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 async function request(p: string, init: RequestInit) {
   upstreamCalls.length = 0;
   const res = await app.request(p, init, env);
@@ -339,7 +354,7 @@ describe('fuzz', { timeout: timeout(300, 120_000) }, () => {
         const init: RequestInit = { method: m, headers: Object.fromEntries(Object.entries(h).filter(([, v]) => v !== '')) };
         if (b !== null && m !== 'GET' && m !== 'HEAD') init.body = b;
         const res = await request(p, init);
-        const vaultRead = m === 'GET' && new URL(`http://localhost${p}`).pathname === '/ai.json' && res.status === 200;
+        const vaultRead = m === 'GET' && routedPath(p) === '/ai.json' && res.status === 200;
         if (upstreamCalls.length > 0) forwarded.requests++;
         await checkAnswer(res, vaultRead, m === 'HEAD');
       }),

@@ -50,6 +50,9 @@ export const allowedImageHosts = (setting: string | undefined): ReadonlySet<stri
 const tooMany = () =>
   new GatewayError(400, `at most ${MAX_FETCHED_IMAGES} images are fetched by URL per request; send the others as data: URLs`, 'too_many_images');
 
+/** One image per address however it is spelled: `http://host:80/a.png` and `http://HOST/a.png` are fetched once. */
+const imageKey = (url: string) => (/^https?:\/\//i.test(url) && URL.canParse(url) ? new URL(url).href : url);
+
 /**
  * The images one request fetches by URL, for targets that only take image bytes (Gemini): each URL is
  * fetched once however often the request is translated (a fallback chain, a token count), only from
@@ -72,12 +75,13 @@ export class ImageFetcher {
 
   /** Refuse, before anything is fetched, a request that names more images by URL than it may fetch. */
   admit(urls: string[]): void {
-    const all = new Set([...this.images.keys(), ...urls.filter((url) => parseDataUrl(url) === undefined)]);
+    const all = new Set([...this.images.keys(), ...urls.filter((url) => parseDataUrl(url) === undefined).map(imageKey)]);
     if (all.size > MAX_FETCHED_IMAGES) throw tooMany();
   }
 
   fetch(url: string): Promise<InlineImage> {
-    let image = this.images.get(url);
+    const key = imageKey(url);
+    let image = this.images.get(key);
     if (!image) {
       if (!/^https?:\/\//i.test(url)) {
         return Promise.reject(new GatewayError(400, 'an image URL must be a data: URL or an http(s) URL', 'invalid_image_url'));
@@ -88,7 +92,7 @@ export class ImageFetcher {
       image = this.load(url).catch((err: unknown) => {
         throw err instanceof GatewayError && err.code === 'image_unavailable' ? err : unusable();
       });
-      this.images.set(url, image);
+      this.images.set(key, image);
     }
     return image;
   }

@@ -121,6 +121,14 @@ describe('finding: SSRF through the Gemini image fetch', () => {
     expect(calls).toHaveLength(8);
   });
 
+  it('one address however it is spelled is one image: fetched once, counted once (found by npm run fuzz)', async () => {
+    const { calls } = mockUpstream(image);
+    const spellings = ['http://[2002:5db8:d822::1]:80/a.png', 'http://[2002:5db8:d822::1]/a.png', 'HTTP://[2002:5DB8:D822::1]/a.png'];
+    const others = Array.from({ length: 7 }, (_, i) => `https://images.example.com/${i}.jpg`);
+    await gemini.chat.request(withImages(...spellings, ...others), ctx);
+    expect(calls.map((call) => call.url)).toEqual(['http://[2002:5db8:d822::1]/a.png', ...others]);
+  });
+
   it('at most 20 MiB of images in all per request, a lying content-length included', async () => {
     const big = new Uint8Array(12 * 1024 * 1024).fill(1);
     mockUpstream(() => new Response(new Blob([big]).stream(), { headers: { 'content-type': 'image/png' } }));
