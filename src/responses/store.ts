@@ -1,5 +1,4 @@
 import { queryD1, RESPONSES_DB } from '../d1/query';
-import { readyDb } from '../d1/schema';
 import type { Bindings } from '../env';
 import { GatewayError } from '../errors';
 
@@ -95,7 +94,6 @@ export async function readConversation(env: Bindings, userId: string, id: string
 }
 
 /** Every stored response of a user (a deleted user's: unreachable already, since ids are never given again). */
-export async function purgeUserResponses(d1: D1Database, userId: string): Promise<void> {
-  const db = await readyDb(d1);
-  await db.prepare('DELETE FROM responses WHERE user_id = ?1').bind(userId).run();
+export async function purgeUserResponses(env: Bindings, userId: string): Promise<void> {
+  await queryD1(env, RESPONSES_DB, (db) => db.prepare('DELETE FROM responses WHERE user_id = ?1').bind(userId).run());
 }

@@ -66,7 +66,7 @@ adminUserRoutes.delete('/admin/users/:name', async (c) => {
   const { removedId } = await changeUsers(c.env, { kind: 'delete', name: c.req.param('name') });
   // Unreachable already (keyed by an id never given again); purged so a deleted user's turns are gone.
   if (removedId !== undefined) {
-    await purgeUserResponses(c.env.DB, removedId).catch((err: unknown) =>
+    await purgeUserResponses(c.env, removedId).catch((err: unknown) =>
       logEvent(c.env, 'error', { event: 'user_responses_not_purged', reason: err instanceof Error ? err.message : String(err) }),
     );
   }

@@ -56,10 +56,12 @@ const round = (usd: number) => Math.round(usd * 1e12) / 1e12;
 /** The user's object holds the budget spent and the records not yet in D1. */
 const METER = "the user's usage meter (Durable Object)";
 
-const meterSnapshot = (env: Bindings, userId: string) => fromStore(env, METER, settingsOf(env).STORE_TIMEOUT_MS, () => userMeter(env, userId).snapshot());
+/** One call to the user's object, within STORE_TIMEOUT_MS, as `fromStore` runs it. */
+const onMeter = <T>(env: Bindings, userId: string, work: (meter: ReturnType<typeof userMeter>) => Promise<T>) =>
+  fromStore(env, METER, settingsOf(env).STORE_TIMEOUT_MS, () => work(userMeter(env, userId)));
 
 export async function usageTotals(env: Bindings, userId: string, userName: string, user: User, from: string, to: string): Promise<UsageTotals> {
-  const { budget, pending } = await meterSnapshot(env, userId);
+  const { budget, pending } = await onMeter(env, userId, (meter) => meter.snapshot());
   const { results } = await queryD1(env, USAGE_DB, (db) =>
     db
       .prepare(TOTALS_SQL)
@@ -123,7 +125,7 @@ export async function usageTotals(env: Bindings, userId: string, userName: strin
 
 /** One of the user's own records, or undefined (another user's record is not theirs to see). */
 export async function userRecord(env: Bindings, userId: string, id: string): Promise<UsageRecord | undefined> {
-  const [pending] = await fromStore(env, METER, settingsOf(env).STORE_TIMEOUT_MS, () => userMeter(env, userId).pendingRecords(id));
+  const [pending] = await onMeter(env, userId, (meter) => meter.pendingRecords(id));
   if (pending) return pending;
   const row = await queryD1(env, USAGE_DB, (db) =>
     db.prepare('SELECT * FROM usage_records WHERE id = ? AND user_id = ?').bind(id, userId).first<Record<string, unknown>>(),

@@ -79,7 +79,7 @@ export function assignIds(users: RawUsers, idFor: (name: string) => string): boo
   return assigned;
 }
 
-/** Apply a change to the parsed `users` JSON in place (ids of users without one are assigned first). */
+/** Apply a change to the parsed `users` JSON in place (the directory gives missing ids first: assignIds). */
 export function applyChange(users: RawUsers, change: UserChange): ChangeOutcome {
   if (change.kind === 'assign-ids') return { ok: true };
   const name = change.kind === 'create' ? change.user.name : change.name;
