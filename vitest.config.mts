@@ -23,7 +23,16 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.jsonc' },
             miniflare: {
               cf: false,
-              bindings: { AI_JSON_CRYPTOKEN: 'test-vault-token', DEBUG: 'false', TEST_MIGRATIONS: migrations, ...fuzz },
+              // Leases live 250 ms and settles go at once (not batched over SETTLE_INTERVAL_MS), so a test that
+              // waits for a request's waitUntil is not held for a lease's whole life; the lease tests set their own.
+              bindings: {
+                AI_JSON_CRYPTOKEN: 'test-vault-token',
+                DEBUG: 'false',
+                TEST_MIGRATIONS: migrations,
+                LEASE_MS: '250',
+                SETTLE_INTERVAL_MS: '0',
+                ...fuzz,
+              },
               // A database no migration was applied to: the worker's own schema step is tested on it.
               d1Databases: { FRESH_DB: 'fresh-db' },
             },

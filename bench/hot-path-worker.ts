@@ -8,6 +8,7 @@ import { keyRotation } from '../src/forward/keys';
 import { findOperation, parseJson } from '../src/forward/operation';
 import { send } from '../src/forward/send';
 import { buildTarget } from '../src/forward/target';
+import { leaseBookOf } from '../src/limits/lease-book';
 import { consultLimiter } from '../src/limits/verdicts';
 import { userMeter } from '../src/usage/writer';
 import { resolveProvider } from '../src/providers/lookup';
@@ -78,8 +79,16 @@ export const STAGES: Record<string, Stage> = {
   'auth lookup (users map, SHA-256 of the key)': (env) => findUser(env, BENCH_USER_KEY),
   'failed-login count (Durable Object RPC, take; only after a failure)': (env) =>
     consultLimiter(env, `auth-ip:${CLIENT_IP}`, (l) => l.take(1_000_000_000, 300_000)),
-  'admit: rate limit + budget reservation (Durable Object RPC)': (env) =>
-    userMeter(env, 'hot-path').admit({ rpm: 1_000_000_000, monthlyBudgetUsd: 1e9, dailyTokens: 1e15, reserve: { usd: 0, tokens: 0 } }),
+  'lease: rate limit + budget slices (Durable Object RPC, once per lease)': (env) =>
+    userMeter(env, 'hot-path').lease({ rpm: 1_000_000_000, monthlyBudgetUsd: 1e9, dailyTokens: 1e15, reserve: { usd: 0, tokens: 0 }, want: 1, leaseMs: 5_000 }),
+  'admit against a held lease (no call)': (env) =>
+    leaseBookOf(env.USER_METER).admit(
+      'hot-path',
+      { rpm: 1_000_000_000, monthlyBudgetUsd: 1e9, dailyTokens: 1e15 },
+      { usd: 0, tokens: 0 },
+      (request) => userMeter(env, 'hot-path').lease({ ...request, leaseMs: 60_000 }),
+      Date.now() + 10_000,
+    ),
   'vault access (decrypted config, cached)': (env) => loadConfig(env),
   'body: parse and validate the JSON': () => parseJson(BODY, CHAT_OPERATION.schema!),
   'key choice': async (env) => keyRotation('openai', resolveProvider(await loadConfig(env), 'openai')!.provider.keys),

@@ -51,6 +51,9 @@ export interface Bindings {
   STORE_TIMEOUT_MS?: string;
   /** Days a usage record is kept in D1 (default 90). */
   USAGE_RETENTION_DAYS?: string;
+  /** Leases and batched settles (docs/architecture.md, "Leases"): a lease's life and the least time between two settles, in ms. */
+  LEASE_MS?: string;
+  SETTLE_INTERVAL_MS?: string;
 }
 
 export interface Variables {

@@ -22,15 +22,25 @@ export class Gcra {
     return this.verdict(limit, windowMs, now, true);
   }
 
+  /** Count `count` requests at once (a lease) if the limit allows all of them; the verdict is after them. */
+  takeMany(limit: number, windowMs: number, now: number, count: number): Verdict {
+    return this.verdict(limit, windowMs, now, true, count);
+  }
+
+  /** Requests counted but never used (the unused part of a lease): the limit is as if they had not been taken. */
+  giveBack(limit: number, windowMs: number, now: number, count: number): void {
+    this.tat = Math.max(now, this.tat - (count * windowMs) / limit);
+  }
+
   /** The verdict `take` would give, without counting a request. */
   peek(limit: number, windowMs: number, now: number): Verdict {
     return this.verdict(limit, windowMs, now, false);
   }
 
-  private verdict(limit: number, windowMs: number, now: number, count: boolean): Verdict {
+  private verdict(limit: number, windowMs: number, now: number, count: boolean, requests = 1): Verdict {
     const interval = windowMs / limit;
     const start = Math.max(this.tat, now);
-    const next = start + interval;
+    const next = start + interval * requests;
     // Allowed while the requests not yet "paid back" fit in one window (at most `limit` of them).
     const allowed = next - now <= windowMs + 1e-6;
     if (allowed && count) this.tat = next;

@@ -26,6 +26,10 @@ const Settings = z.object({
   STORE_TIMEOUT_MS: setting(10_000, 1),
   /** Days a usage record is kept in D1 before the daily scheduled run removes it. */
   USAGE_RETENTION_DAYS: setting(90, 1),
+  /** How long an isolate admits requests against a lease from the user's object (docs/architecture.md, "Leases"). */
+  LEASE_MS: setting(5_000, 1),
+  /** Per user and isolate, the least time between two settles sent to the user's object (the records of the time between go together). */
+  SETTLE_INTERVAL_MS: setting(1_000, 0),
 });
 
 export type Settings = z.infer<typeof Settings>;

@@ -1,23 +1,25 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Env } from '../env';
 import { GatewayError } from '../errors';
-import type { AdmitRequest, Admission } from '../limits/user-meter';
+import { type Admitted, type LeaseBook, leaseBookOf, type Ticket } from '../limits/lease-book';
+import type { Amounts, LeaseLimits } from '../limits/lease-ledger';
 import { settingsOf } from '../limits/settings';
 import { rateLimitHeaders } from '../limits/verdicts';
 import { logEvent } from '../log';
 import { withinMs } from '../store-call';
 import { type CostBound, isPriced, reservationFor } from '../usage/price';
-import type { UsageRoute } from '../usage/record';
+import type { UsageRecord, UsageRoute } from '../usage/record';
 import { UsageTap } from '../usage/tap';
-import { settleUsage, userMeter } from '../usage/writer';
+import { sendLeaseEnds, settle, userMeter } from '../usage/writer';
 
-// The user's limits, decided by one call to the user's Durable Object: the requests per minute
-// (`rpm`, else DEFAULT_RPM) and, on routes that reach a provider, the budget (`monthlyBudgetUsd`,
-// `dailyTokens`) with a reservation of what the request may cost. A user with neither costs no call.
-// Every answer carries `X-RateLimit-*`; a refusal is a 429 with `Retry-After`.
+// The user's limits: the requests per minute (`rpm`, else DEFAULT_RPM) and, on routes that reach a
+// provider, the budgets (`monthlyBudgetUsd`, `dailyTokens`) with a reservation of what the request may
+// cost. Decided against a lease this isolate holds from the user's Durable Object (limits/lease-book.ts),
+// so most requests make no call; a user with neither limit has no lease at all. Every answer carries
+// `X-RateLimit-*`; a refusal is a 429 with `Retry-After`.
 
 interface Limits {
-  request: Omit<AdmitRequest, 'reserve'>;
+  lease: LeaseLimits;
   budgeted: boolean;
 }
 
@@ -25,41 +27,68 @@ function limitsOf(c: Context<Env>): Limits {
   const user = c.get('user');
   const rpm = user.rpm ?? settingsOf(c.env).DEFAULT_RPM;
   const budgeted = user.monthlyBudgetUsd !== undefined || user.dailyTokens !== undefined;
-  return { request: { rpm, monthlyBudgetUsd: user.monthlyBudgetUsd, dailyTokens: user.dailyTokens }, budgeted };
+  return { lease: { rpm, monthlyBudgetUsd: user.monthlyBudgetUsd, dailyTokens: user.dailyTokens }, budgeted };
 }
 
 /**
- * Ask the user's object. When it cannot answer (an error, or no answer within STORE_TIMEOUT_MS), a
- * user without budgets is let through (the limiter must not take the gateway down); a user with
- * budgets is refused, since a budget is a promise.
+ * Admit the request against a lease (asking the user's object for one when this isolate has none
+ * with room). When the object cannot answer (an error, or no answer within STORE_TIMEOUT_MS), a user
+ * without budgets is let through (the limiter must not take the gateway down); a user with budgets is
+ * refused, since a budget is a promise.
  */
-async function admit(c: Context<Env>, limits: Limits, cost: CostBound | undefined): Promise<{ admission?: Admission; headers: Record<string, string> }> {
-  const request: AdmitRequest = { ...limits.request };
-  if (cost && limits.budgeted) request.reserve = reservationFor(cost);
-  let admission: Admission;
+async function admit(c: Context<Env>, limits: Limits, cost: CostBound | undefined): Promise<{ ticket?: Ticket; headers: Record<string, string> }> {
+  const reserve = cost && limits.budgeted ? reservationFor(cost) : undefined;
+  const { env } = c;
+  const userId = c.get('userId');
+  const { STORE_TIMEOUT_MS, LEASE_MS } = settingsOf(env);
+  let book: LeaseBook;
+  let admitted: Admitted;
   try {
-    admission = await withinMs(userMeter(c.env, c.get('userId')).admit(request), settingsOf(c.env).STORE_TIMEOUT_MS);
+    book = leaseBookOf(env.USER_METER);
+    admitted = await book.admit(
+      userId,
+      limits.lease,
+      reserve,
+      (request) => withinMs(userMeter(env, userId).lease({ ...request, leaseMs: LEASE_MS }), STORE_TIMEOUT_MS),
+      Date.now() + STORE_TIMEOUT_MS,
+    );
   } catch (err) {
-    logEvent(c.env, 'error', { requestId: c.get('requestId'), event: 'rate_limiter_unavailable', reason: err instanceof Error ? err.message : String(err) });
-    if (limits.budgeted && cost)
+    logEvent(env, 'error', { requestId: c.get('requestId'), event: 'rate_limiter_unavailable', reason: err instanceof Error ? err.message : String(err) });
+    if (reserve)
       throw new GatewayError(503, 'the budget of this user cannot be checked right now; retry shortly', 'budget_unavailable', { 'Retry-After': '5' });
     return { headers: {} };
   }
-  const headers = admission.rate ? rateLimitHeaders(admission.rate) : {};
-  const refused = admission.refused;
+  const granted = admitted.granted;
+  // A new lease is given back at its end unless used up or replaced before: this request's waitUntil waits for that moment.
+  if (granted)
+    waitUntil(
+      c,
+      sleepUntil(granted.lease.expiresAt).then(() => (book.expire(userId, granted) ? sendLeaseEnds(env, userId) : undefined)),
+    );
+  const headers = admitted.rate ? rateLimitHeaders(admitted.rate) : {};
+  const refused = admitted.refused;
   if (refused) {
     throw new GatewayError(429, `user "${c.get('userName')}" ${refused.message}`, refused.code, { ...headers, 'Retry-After': String(refused.retryAfterS) });
   }
-  return { admission, headers };
+  return { ticket: admitted.ticket, headers };
 }
 
-const needsCall = (limits: Limits, cost?: CostBound) => limits.request.rpm > 0 || (limits.budgeted && cost !== undefined);
+const sleepUntil = (time: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, time - Date.now())));
+
+/** What a settled request spent, as its lease counts it: a cache hit spent no provider tokens. */
+function spentBy(record: UsageRecord | undefined): Amounts {
+  if (!record) return { usd: 0, tokens: 0 };
+  return { usd: record.cost_usd ?? 0, tokens: record.cache === 'hit' ? 0 : record.input_tokens + record.output_tokens };
+}
+
+const needsLease = (limits: Limits, cost?: CostBound) => limits.lease.rpm > 0 || (limits.budgeted && cost !== undefined);
 
 /** Routes that reach no provider: the rate limit only, before anything else is done. */
 export const userRateLimit: MiddlewareHandler<Env> = async (c, next) => {
   const limits = limitsOf(c);
-  if (!needsCall(limits)) return next();
-  const { headers } = await admit(c, limits, undefined);
+  if (!needsLease(limits)) return next();
+  const { ticket, headers } = await admit(c, limits, undefined);
+  if (ticket) settleTicket(c, ticket, undefined);
   await withHeaders(c, headers, next);
 };
 
@@ -67,7 +96,7 @@ export const userRateLimit: MiddlewareHandler<Env> = async (c, next) => {
  * Routes that reach a provider. The handler calls `c.get('admit')` once it knows the models (so the
  * budget reservation is priced) and before it sends anything; a request refused earlier (a 400, an
  * unknown model) is still counted by the rate limit afterwards. The usage record is settled with
- * the reservation after the answer, in waitUntil.
+ * the lease's reservation after the answer, in waitUntil.
  */
 export const meteredUserLimits =
   (route: UsageRoute): MiddlewareHandler<Env> =>
@@ -75,15 +104,16 @@ export const meteredUserLimits =
     const limits = limitsOf(c);
     const userName = c.get('userName');
     let admitted = false;
-    let reservation: string | undefined;
+    let ticket: Ticket | undefined;
     let headers: Record<string, string> = {};
     let settled!: () => void;
     const finished = new Promise<void>((resolve) => (settled = resolve));
     const userId = c.get('userId');
     const origin = { id: c.get('requestId'), clientRequestId: c.get('clientRequestId'), userId, user: userName, route, startedAt: Date.now() };
     const tap = new UsageTap(origin, (record) => {
-      if (!record && !reservation) return settled();
-      void settleUsage(c.env, userId, reservation, record).finally(settled);
+      const release = ticket ? leaseBookOf(c.env.USER_METER).settle(ticket, spentBy(record)) : null;
+      if (!record && !release) return settled();
+      void settle(c.env, userId, { record, release: release ?? undefined }).finally(settled);
     });
     waitUntil(c, finished);
     c.set('tap', tap);
@@ -91,7 +121,7 @@ export const meteredUserLimits =
       if (admitted) return;
       admitted = true;
       tap.requestBytes = cost.bodyBytes;
-      if (limits.budgeted && limits.request.monthlyBudgetUsd !== undefined) {
+      if (limits.budgeted && limits.lease.monthlyBudgetUsd !== undefined) {
         const unpriced = cost.models.find((model) => !isPriced(model));
         if (unpriced !== undefined || cost.models.length === 0) {
           throw new GatewayError(
@@ -101,10 +131,10 @@ export const meteredUserLimits =
           );
         }
       }
-      if (!needsCall(limits, cost)) return;
+      if (!needsLease(limits, cost)) return;
       const result = await admit(c, limits, cost);
       headers = result.headers;
-      reservation = result.admission?.reservation;
+      ticket = result.ticket;
       // Set before the answer exists, they are merged into it once; set after, each `c.header` copies it.
       for (const [name, value] of Object.entries(headers)) c.header(name, value);
     });
@@ -112,10 +142,10 @@ export const meteredUserLimits =
       await next();
     } catch (err) {
       const status = err instanceof GatewayError ? err.status : 500;
-      if (!admitted && limits.request.rpm > 0) {
+      if (!admitted && limits.lease.rpm > 0) {
         admitted = true;
         try {
-          headers = (await admit(c, limits, undefined)).headers;
+          ({ ticket, headers } = await admit(c, limits, undefined));
         } catch (refusal) {
           tap.done(status, null);
           throw refusal;
@@ -125,15 +155,21 @@ export const meteredUserLimits =
       if (err instanceof GatewayError) throw new GatewayError(err.status, err.message, err.code, { ...headers, ...err.headers });
       throw err;
     }
-    if (!admitted && limits.request.rpm > 0) {
+    if (!admitted && limits.lease.rpm > 0) {
       admitted = true;
-      headers = (await admit(c, limits, undefined)).headers;
+      ({ ticket, headers } = await admit(c, limits, undefined));
       for (const [name, value] of Object.entries(headers)) c.header(name, value);
     }
     // Hono has turned an error thrown by the handler into the answer already: its code is in c.error.
     const error = c.error instanceof GatewayError ? (c.error.code ?? null) : null;
     tap.done(c.res.status, error);
   };
+
+/** A request admitted on a route that reaches no provider: it has no record; its lease may still need telling. */
+function settleTicket(c: Context<Env>, ticket: Ticket, record: UsageRecord | undefined) {
+  const release = leaseBookOf(c.env.USER_METER).settle(ticket, spentBy(record));
+  if (release) waitUntil(c, settle(c.env, c.get('userId'), { release }));
+}
 
 async function withHeaders(c: Context<Env>, headers: Record<string, string>, next: () => Promise<void>) {
   // Set before the answer exists, they are merged into it once; set after, each `c.header` copies it.

@@ -1,7 +1,7 @@
 import { createExecutionContext, env as testEnv, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import app from '../../src/app';
-import { secondsToNextPeriod } from '../../src/limits/user-meter';
+import { secondsToNextPeriod } from '../../src/limits/lease-ledger';
 import { makeEnv, userHeaders } from './helpers/env';
 import { mockUpstream } from './helpers/fetch';
 import { jsonResponse } from './helpers/wire';

@@ -465,7 +465,7 @@ describe('settling after the answer', () => {
       get: (id: DurableObjectId) => {
         const stub = meters.get(id);
         return {
-          admit: (...args: Parameters<typeof stub.admit>) => stub.admit(...args),
+          lease: (...args: Parameters<typeof stub.lease>) => stub.lease(...args),
           settle: (...args: Parameters<typeof stub.settle>) => {
             settles.push({ afterAnswer: answered });
             return stub.settle(...args);
@@ -490,7 +490,9 @@ describe('settling after the answer', () => {
     vi.restoreAllMocks();
     mockUpstream(() => jsonResponse({ error: { message: 'bad request', type: 'invalid_request_error', code: 'bad_thing' } }, 400));
     expect((await send(post(key, chat('llama-3.3-70b-versatile')))).status).toBe(400);
-    expect(settles).toEqual([{ afterAnswer: true }, { afterAnswer: true }, { afterAnswer: true }]);
+    // Three records, and the lease's end (its own settle when it expires with nothing else to send).
+    expect(settles.length).toBeGreaterThanOrEqual(3);
+    expect(settles.every((s) => s.afterAnswer)).toBe(true);
     expect(await meterOf(name).pendingRecords()).toHaveLength(3);
   });
 });
