@@ -10,9 +10,11 @@ export const JSON_BODY = JSON.stringify({ model: SMALL_MODEL, messages });
 export const STREAM_BODY = JSON.stringify({ model: SMALL_MODEL, messages, stream: true });
 export const LARGE_BODY = JSON.stringify({ model: LARGE_MODEL, messages, stream: true });
 
-/** The gateway's bench user: a limit so high it never refuses, so the limiter is consulted on every request. */
+/** The gateway's bench user: rpm 1 000 000 and budgets, far from every limit, so each request is admitted and metered as deployed. */
 export const BENCH_USER_KEY = 'sy-bench-user-key';
-export const BENCH_USER_RPM = 1_000_000_000;
+export const BENCH_USER_RPM = 1_000_000;
+/** Far-object mode: the delay added to each call to a user's Durable Object (`--far-ms`). */
+export const FAR_OBJECT_MS = 80;
 export const BENCH_VAULT_TOKEN = 'bench-vault-token';
 export const BENCH_PROVIDER_KEY = 'sk-bench-provider-key';
 

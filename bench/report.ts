@@ -28,6 +28,8 @@ export interface RoundResult {
   sequential: Record<TargetName, Measured>;
   /** The gateway with its Durable Objects' SQLite on disk (Miniflare's default), sequential. */
   sequentialObjectsOnDisk: Measured;
+  /** The gateway with every call to a user's object delayed by RunData.farObjectMs, sequential (absent in older runs). */
+  sequentialFarObject?: Measured;
   concurrent: Record<TargetName, Measured>;
   streams: Record<TargetName, StreamsResult>;
   /** The gateway answering from its response cache (X-Switchyard-Cache: HIT), same body (absent in older runs). */
@@ -49,6 +51,8 @@ export interface RunData {
   /** The measured gateway: a commit of this repository, or the checkout given with --source. */
   gateway: string;
   bundle: { bytes: number; gzipBytes: number };
+  /** Far-object mode's delay per call to a user's object (absent in older runs). */
+  farObjectMs?: number;
   cold: ColdStart[];
   rounds: RoundResult[];
   peakRss: Record<TargetName, number>;
@@ -214,13 +218,15 @@ export function computeGoals(data: RunData, figures: ReturnType<typeof computeFi
   const theirsC32 = c32P50.against('portkey', 'direct');
   const versusPortkey = rps.against('gateway', 'portkey');
   const ttfbAdded = ttfb.against('gateway', 'bare');
+  const cpuOurs = medianOf(data.rounds.map((r) => r.concurrent.gateway.cpuMsPerRequest));
+  const cpuTheirs = medianOf(data.rounds.map((r) => r.concurrent.portkey.cpuMsPerRequest));
   const goals: Goal[] = [
     { goal: 'Median added latency over (b), sequential', target: '< 0.5 ms', measured: `${fmt(addedSeq, 3)} ms`, met: addedSeq < 0.5 },
     {
       goal: `Throughput at concurrency ${CONCURRENCY}, share of (b)`,
-      target: '≥ 80 %',
+      target: '≥ 60 %',
       measured: `${fmt(throughputShare * 100, 0)} %`,
-      met: throughputShare >= 0.8,
+      met: throughputShare >= 0.6,
     },
     {
       goal: 'Added latency over (a) below Portkey’s (p50 sequential; p50 c=32)',
@@ -228,9 +234,25 @@ export function computeGoals(data: RunData, figures: ReturnType<typeof computeFi
       measured: `${fmt(oursSeq, 3)} vs ${fmt(theirsSeq, 3)} ms; ${fmt(oursC32, 2)} vs ${fmt(theirsC32, 2)} ms`,
       met: oursSeq < theirsSeq && oursC32 < theirsC32,
     },
-    { goal: `Throughput at concurrency ${CONCURRENCY} above Portkey’s`, target: '> ×1', measured: `×${fmt(versusPortkey, 2)}`, met: versusPortkey > 1 },
+    { goal: `Throughput at concurrency ${CONCURRENCY} against Portkey’s`, target: '≥ ×1.3', measured: `×${fmt(versusPortkey, 2)}`, met: versusPortkey >= 1.3 },
+    {
+      goal: `CPU time per request at concurrency ${CONCURRENCY}, against Portkey’s`,
+      target: '≤',
+      measured: `${fmt(cpuOurs, 3)} vs ${fmt(cpuTheirs, 3)} ms`,
+      met: cpuOurs <= cpuTheirs,
+    },
     { goal: 'Stream first byte added over (b), p50', target: '< 1 ms', measured: `${fmt(ttfbAdded, 3)} ms`, met: ttfbAdded < 1 },
   ];
+  const farRounds = data.rounds.filter((r) => r.sequentialFarObject);
+  if (farRounds.length > 0) {
+    const grown = medianOf(farRounds.map((r) => r.sequentialFarObject!.p50 - r.sequential.gateway.p50));
+    goals.push({
+      goal: `Far-object mode (+${data.farObjectMs} ms per call to the user’s object): growth of the added p50 over (b), sequential`,
+      target: '< 1 ms',
+      measured: `${fmt(grown, 3)} ms`,
+      met: grown < 1,
+    });
+  }
   const large = data.largeStream.gateway;
   if (large) {
     const grown = secondPassGrowth(large);
@@ -240,6 +262,16 @@ export function computeGoals(data: RunData, figures: ReturnType<typeof computeFi
       measured: `${fmt(grown, 1)} MiB`,
       met: grown < FLAT_MIB,
     });
+    const bare = data.largeStream.bare;
+    if (bare) {
+      const share = bare.second.ms / large.second.ms;
+      goals.push({
+        goal: `${LARGE_STREAM_BYTES / 1024 / 1024} MB stream throughput, share of (b)`,
+        target: '≥ 50 %',
+        measured: `${fmt(share * 100, 0)} %`,
+        met: share >= 0.5,
+      });
+    }
   }
   const kib = data.bundle.gzipBytes / 1024;
   goals.push({ goal: 'Worker bundle, gzipped', target: '< 100 KiB', measured: `${fmt(kib, 1)} KiB`, met: kib < 100 });
@@ -248,6 +280,30 @@ export function computeGoals(data: RunData, figures: ReturnType<typeof computeFi
 
 /** Growth under which memory counts as flat while another 100 MB pass: a small fraction of them. */
 export const FLAT_MIB = 16;
+
+/** Far-object mode beside the gateway as measured: what a caller far from the user's object pays, when the run measured it. */
+function farObjectSection(data: RunData): string[] {
+  const rounds = data.rounds.filter((r) => r.sequentialFarObject);
+  if (rounds.length === 0) return [];
+  const rows: [string, (r: RoundResult) => Measured][] = [
+    ['the user’s object nearby (the figures above)', (r) => r.sequential.gateway],
+    [`every call to the user’s object ${data.farObjectMs} ms later`, (r) => r.sequentialFarObject!],
+  ];
+  return [
+    '## A caller far from the user’s object',
+    '',
+    `The same gateway with every call to a user’s Durable Object answered ${data.farObjectMs} ms later (bench/far-object.js), as for a caller on another continent: ` +
+      'requests are admitted against leases, and settles leave after the answer, so only a lease’s renewal waits for the object.',
+    '',
+    '| Gateway, user’s object | p50 sequential, ms | added over (b), ms | p99 sequential, ms |',
+    '|---|--:|--:|--:|',
+    ...rows.map(
+      ([label, pick]) =>
+        `| ${label} | ${fmt(medianOf(rounds.map((r) => pick(r).p50)), 3)} | ${fmt(medianOf(rounds.map((r) => pick(r).p50 - r.sequential.bare.p50)), 3)} | ${fmt(medianOf(rounds.map((r) => pick(r).p99)), 3)} |`,
+    ),
+    '',
+  ];
+}
 
 /** The cache-hit row beside the bare Worker and the uncached gateway, when the run measured it. */
 function cacheHitSection(data: RunData): string[] {
@@ -318,6 +374,7 @@ export function markdown(data: RunData): string {
         `| ${label} | ${fmt(medianOf(data.rounds.map((r) => pick(r).p50)), 3)} | ${fmt(medianOf(data.rounds.map((r) => pick(r).p50 - r.sequential.bare.p50)), 3)} | ${fmt(medianOf(data.rounds.map((r) => pick(r).p99)), 3)} | ${fmt(medianOf(data.rounds.map((r) => pick(r).cpuMsPerRequest)), 3)} |`,
     ),
     '',
+    ...farObjectSection(data),
     ...cacheHitSection(data),
     '## The hot path, stage by stage',
     '',

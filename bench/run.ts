@@ -5,7 +5,19 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BENCH_PROVIDER_KEY, BENCH_USER_KEY, BENCH_USER_RPM, CONCURRENCY, FULL, JSON_BODY, LARGE_BODY, LARGE_STREAM_BYTES, QUICK, STREAM_BODY } from './config';
+import {
+  BENCH_PROVIDER_KEY,
+  BENCH_USER_KEY,
+  BENCH_USER_RPM,
+  CONCURRENCY,
+  FAR_OBJECT_MS,
+  FULL,
+  JSON_BODY,
+  LARGE_BODY,
+  LARGE_STREAM_BYTES,
+  QUICK,
+  STREAM_BODY,
+} from './config';
 import { measureHotPath } from './hot-path';
 import type { Target as LoadTarget } from './load';
 import { startPortkey, portkeyHeaders } from './portkey';
@@ -25,6 +37,7 @@ const option = (name: string) => {
 };
 const plan = { ...(quick ? QUICK : FULL) };
 if (option('--rounds')) plan.rounds = Math.max(1, Number(option('--rounds')));
+const farObjectMs = option('--far-ms') === undefined ? FAR_OBJECT_MS : Math.max(0, Number(option('--far-ms')));
 const ROOT = new URL('..', import.meta.url).pathname;
 const TMP = join(ROOT, 'bench/.tmp');
 const outDir = option('--out') ?? (quick ? join(TMP, 'results') : join(ROOT, 'bench/results'));
@@ -128,6 +141,9 @@ try {
   // The same gateway with its Durable Objects' SQLite on disk: measured sequentially, apart from the figures.
   const gatewayOnDisk = await startGateway(bundle, vaultText, { objectStorage: 'disk' });
   stoppers.push(gatewayOnDisk.dispose);
+  // And with every call to the user's object delayed, as for a caller far from it: measured sequentially, apart.
+  const gatewayFar = await startGateway(bundle, vaultText, { farObjectMs });
+  stoppers.push(gatewayFar.dispose);
   const endpoints: Record<TargetName, Endpoint> = {
     direct: { name: 'direct', pid: upstream.pid, url: chat(upstreamOrigin, 'direct'), headers: providerAuth },
     bare: { name: 'bare', pid: bare.pid, url: chat(bare.url, 'bare'), headers: providerAuth },
@@ -178,6 +194,9 @@ try {
     const onDisk: Endpoint = { ...endpoints.gateway, pid: gatewayOnDisk.pid, url: chat(gatewayOnDisk.url, 'gateway') };
     await load.run({ op: 'json', connections: 1, requests: plan.sequential.warmup, seconds: plan.sequential.seconds, ...request(onDisk, JSON_BODY) });
     round.sequentialObjectsOnDisk = await measureJson(onDisk, 1, plan.sequential.requests, plan.sequential.seconds);
+    const far: Endpoint = { ...endpoints.gateway, pid: gatewayFar.pid, url: chat(gatewayFar.url, 'gateway') };
+    await load.run({ op: 'json', connections: 1, requests: plan.sequential.warmup, seconds: plan.sequential.seconds, ...request(far, JSON_BODY) });
+    round.sequentialFarObject = await measureJson(far, 1, plan.sequential.requests, plan.sequential.seconds);
     say(`round ${r + 1}/${plan.rounds}: JSON at concurrency ${CONCURRENCY}`);
     for (const name of order) {
       const endpoint = endpoints[name];
@@ -255,6 +274,7 @@ try {
     machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverage: loadavg()[0]! },
     gateway: describeSource(source ?? ROOT),
     bundle: { bytes: bundle.bytes, gzipBytes: bundle.gzipBytes },
+    farObjectMs,
     cold,
     rounds,
     peakRss,

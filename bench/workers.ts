@@ -2,9 +2,9 @@
 // `wrangler dev`'s Node proxy in front. Each worker gets its own Miniflare, hence its own workerd
 // process, so CPU time and memory are the worker's own.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -146,17 +146,23 @@ const TMPFS = '/dev/shm';
 export async function startGateway(
   bundle: Bundle,
   vaultText: string,
-  { objectStorage = 'memory', ...extra }: Partial<MiniflareOptions> & { objectStorage?: ObjectStorage } = {},
+  { objectStorage = 'memory', farObjectMs, ...extra }: Partial<MiniflareOptions> & { objectStorage?: ObjectStorage; farObjectMs?: number } = {},
 ): Promise<WorkerTarget> {
   const { assets: _assets, ...options } = wranglerWorkerOptions(bundle.config);
+  // Far-object mode: bench/far-object.js around the bundle delays every call to a user's object.
+  let scriptPath = bundle.path;
+  if (farObjectMs !== undefined) {
+    scriptPath = join(dirname(bundle.path), 'far-object.js');
+    copyFileSync(new URL('./far-object.js', import.meta.url).pathname, scriptPath);
+  }
   const objectsDir = objectStorage === 'memory' ? mkdtempSync(join(existsSync(TMPFS) ? TMPFS : tmpdir(), 'switchyard-bench-')) : undefined;
   const target = await startWorker(
     {
       ...options,
       name: GATEWAY_WORKER,
       modules: true,
-      scriptPath: bundle.path,
-      bindings: { ...options.bindings, AI_JSON_CRYPTOKEN: BENCH_VAULT_TOKEN },
+      scriptPath,
+      bindings: { ...options.bindings, AI_JSON_CRYPTOKEN: BENCH_VAULT_TOKEN, ...(farObjectMs === undefined ? {} : { FAR_OBJECT_MS: String(farObjectMs) }) },
     } as WorkerOptions,
     { durableObjectsPersist: objectsDir, ...extra },
   );
@@ -170,7 +176,7 @@ export async function startGateway(
   const kv = await target.mf.getKVNamespace('KV_AI_PROXY');
   await kv.put(VAULT_KEY, vaultText);
   // The users map (KV key `users`): one user, rate limited and with budgets, but never refused, so
-  // every request pays for metering as deployed (admit with a reservation, settle, records to D1).
+  // every request pays for metering as deployed (admitted against a lease, settled, records to D1).
   await kv.put('users', JSON.stringify({ bench: { key: BENCH_USER_KEY, rpm: BENCH_USER_RPM, monthlyBudgetUsd: 1e9, dailyTokens: 1e15 } }));
   // No D1 setup: the gateway applies its own schema on first use, as deployed.
   return target;

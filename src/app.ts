@@ -3,6 +3,7 @@ import { cors } from 'hono/cors';
 import type { Env } from './env';
 import { notFound, onError } from './middleware/errors';
 import { CLIENT_REQUEST_ID_HEADER, requestIds } from './middleware/request-id';
+import { adminAlertRoutes } from './routes/admin-alerts';
 import { adminUsageRoutes } from './routes/admin-usage';
 import { adminUserRoutes } from './routes/admin-users';
 import { healthRoutes } from './routes/health';
@@ -10,6 +11,7 @@ import { catalogRoutes } from './routes/catalog';
 import { legacyHostFinal, proxyRoutes } from './routes/proxy';
 import { responsesRoutes } from './routes/responses';
 import { unifiedRoutes } from './routes/unified';
+import { geminiRoutes } from './routes/gemini';
 import { usageRoutes } from './routes/usage';
 import { vaultRoutes } from './routes/vault';
 
@@ -54,10 +56,12 @@ app.use(legacyHostFinal);
 app.route('/', vaultRoutes);
 app.route('/', adminUserRoutes);
 app.route('/', adminUsageRoutes);
+app.route('/', adminAlertRoutes);
 app.route('/', healthRoutes);
 app.route('/', catalogRoutes);
 app.route('/', usageRoutes);
 app.route('/', unifiedRoutes);
+app.route('/', geminiRoutes);
 app.route('/', responsesRoutes);
 app.route('/', proxyRoutes);
 

@@ -1,3 +1,4 @@
+import type { Alert } from './alerts/alert';
 import type { ErrorDialect } from './errors';
 import type { KeyHealth } from './limits/key-health';
 import type { RateLimiter } from './limits/rate-limiter';
@@ -21,6 +22,8 @@ export interface Bindings {
   VAULT_WRITER: DurableObjectNamespace<VaultWriter>;
   /** Usage records (migrations/). */
   DB: D1Database;
+  /** Alerts on their way to ALERT_WEBHOOK_URL (src/alerts/; README, "Alerts"). */
+  ALERTS: Queue<Alert>;
   AI_JSON_CRYPTOKEN?: string;
   /** The operator's bearer token (never the vault's); when unset, AI_JSON_CRYPTOKEN is (README, "Who can do what"). */
   ADMIN_TOKEN?: string;
@@ -54,6 +57,19 @@ export interface Bindings {
   /** Leases and batched settles (docs/architecture.md, "Leases"): a lease's life and the least time between two settles, in ms. */
   LEASE_MS?: string;
   SETTLE_INTERVAL_MS?: string;
+  /** Alerts (README, "Alerts"; src/alerts/settings.ts): the webhook (off when unset), its HMAC secret, and when to alert. */
+  ALERT_WEBHOOK_URL?: string;
+  ALERT_WEBHOOK_SECRET?: string;
+  ALERT_PROVIDER_FAILING_MINUTES?: string;
+  ALERT_DAILY_SPEND_USD?: string;
+  ALERT_RETRY_DELAY_S?: string;
+  /** Routing signals (README, "Routing"): the moving averages' time constant and the isolate's report period, in ms. */
+  SIGNAL_WINDOW_MS?: string;
+  SIGNAL_FLUSH_MS?: string;
+  /** Traces (README, "Traces"; src/traces/settings.ts): the OTLP/HTTP base endpoint (off when unset), its headers (a secret), the service name. */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  OTEL_EXPORTER_OTLP_HEADERS?: string;
+  OTEL_SERVICE_NAME?: string;
 }
 
 export interface Variables {

@@ -1,6 +1,21 @@
 import type { Answer, Dialect, ErrorOptions, Incoming, StreamEvent } from './answer';
 import { ANTHROPIC_MODELS } from './catalog';
-import { answerId, isSignatureOf, jsonChunks, planReply, PromptCache, reasoningFor, signatureOf, textChunks, textOf, tokenCount } from './conversation';
+import {
+  answerId,
+  fitToSchema,
+  isSignatureOf,
+  jsonChunks,
+  planReply,
+  PromptCache,
+  reasoningFor,
+  searchRequested,
+  searchSource,
+  signatureOf,
+  textChunks,
+  textOf,
+  tokenCount,
+  TOOL_NAME,
+} from './conversation';
 
 // Anthropic Messages wire format: content blocks, `event:`-named SSE, `{"type":"error",...}` errors.
 
@@ -117,6 +132,25 @@ function cachedPrefix(body: Json): string[] | undefined {
   return last < 0 ? undefined : pieces.slice(0, last + 1).map((piece) => piece.text);
 }
 
+/** Server tools this stand-in knows (Anthropic has more; each is refused by name when unknown). */
+const SERVER_TOOLS = /^(?:web_search|web_fetch|bash|text_editor|code_execution)_\d{8}$/;
+const isWebSearch = (tool: { type?: unknown }) => typeof tool.type === 'string' && /^web_search_\d{8}$/.test(tool.type);
+
+/** What Anthropic refuses of `tools`: a client tool's name outside `^[a-zA-Z0-9_-]{1,64}$`, a type it does not know. */
+function toolsRefusal(tools: unknown): Answer | undefined {
+  for (const [index, tool] of (Array.isArray(tools) ? (tools as { type?: unknown; name?: unknown }[]) : []).entries()) {
+    if (tool.type !== undefined && tool.type !== 'custom' && !SERVER_TOOLS.test(String(tool.type))) {
+      return anthropicError(400, {
+        message: `tools.${index}: Input tag '${String(tool.type)}' found using 'type' does not match any of the expected tags: 'bash_20250124', 'custom', 'text_editor_20250728', 'web_search_20250305', 'web_fetch_20250910', 'code_execution_20250825'`,
+      });
+    }
+    if ((tool.type === undefined || tool.type === 'custom') && !TOOL_NAME.test(String(tool.name ?? ''))) {
+      return anthropicError(400, { message: `tools.${index}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'` });
+    }
+  }
+  return undefined;
+}
+
 const cache = new PromptCache();
 
 const hasToolResult = (m: MessageParam | undefined) => Array.isArray(m?.content) && m.content.some((b) => b.type === 'tool_result');
@@ -137,6 +171,9 @@ function refusal(body: Json, req: Incoming): Answer | undefined {
       message: `messages: Unexpected role "${bad.role}". The Messages API accepts a top-level \`system\` parameter, not "system" as an input message role.`,
     });
   }
+  const tools = Array.isArray(body.tools) ? (body.tools as { type?: string; input_schema?: { type?: unknown } }[]) : [];
+  const badSchema = tools.findIndex((tool) => (tool.type === undefined || tool.type === 'custom') && tool.input_schema?.type !== 'object');
+  if (badSchema >= 0) return anthropicError(400, { message: `tools.${badSchema}.custom.input_schema.type: Input should be 'object'` });
   return undefined;
 }
 
@@ -161,11 +198,12 @@ function messages(body: Json, req: Incoming): Answer {
   const list = body.messages as MessageParam[];
   const thinking = thinkingOf(body);
   if (thinking && 'kind' in thinking) return thinking;
-  const conversation = conversationRefusal(list, thinking !== undefined);
+  const conversation = conversationRefusal(list, thinking !== undefined) ?? toolsRefusal(body.tools);
   if (conversation) return conversation;
   const lastUser = [...list].reverse().find((m) => m.role === 'user' && textOf(m.content));
   const turnStart = list.findLastIndex((m) => m.role === 'user' && !hasToolResult(m));
-  const tools = Array.isArray(body.tools) ? (body.tools as { name?: unknown }[]) : [];
+  const allTools = Array.isArray(body.tools) ? (body.tools as { type?: unknown; name?: unknown; input_schema?: unknown }[]) : [];
+  const tools = allTools.filter((tool) => !SERVER_TOOLS.test(String(tool.type)));
   const choice = body.tool_choice as { type?: string; name?: string } | undefined;
   const forcedTool = choice?.type === 'any' ? true : choice?.type === 'tool' && choice.name ? choice.name : undefined;
   const last = list.at(-1);
@@ -192,14 +230,33 @@ function messages(body: Json, req: Incoming): Answer {
   const written = prefix && read === 0 ? prefixTokens : 0;
   const usage = { input_tokens: reply.promptTokens - read - written, cache_creation_input_tokens: written, cache_read_input_tokens: read };
   const headers = { 'request-id': answerId('req_') };
-  const call = reply.toolCall;
+  const call = reply.toolCall && fitToSchema(reply.toolCall, tools.find((tool) => tool.name === reply.toolCall!.name)?.input_schema);
   const reasoning = thinking ? reasoningFor(reply.lastUserText ?? '') : undefined;
+  // The web search server tool searches for the question, then the answer cites what it found.
+  const query = !call && allTools.some(isWebSearch) && searchRequested(reply.lastUserText ?? '') ? (reply.lastUserText ?? '') : undefined;
+  const source = query === undefined ? undefined : searchSource(query);
+  const searchId = answerId('srvtoolu_');
+  const searchBlocks = source
+    ? [
+        { type: 'server_tool_use', id: searchId, name: 'web_search', input: { query } },
+        {
+          type: 'web_search_tool_result',
+          tool_use_id: searchId,
+          content: [{ type: 'web_search_result', url: source.url, title: source.title, encrypted_content: 'standin-page', page_age: null }],
+        },
+      ]
+    : [];
+  const citations = source
+    ? [{ type: 'web_search_result_location', url: source.url, title: source.title, cited_text: reply.text, encrypted_index: 'standin' }]
+    : undefined;
   const thinkingBlock = reasoning === undefined ? [] : [{ type: 'thinking', thinking: reasoning, signature: signatureOf(`thinking:${reasoning}`) }];
   const outputTokens = reply.completionTokens + (reasoning ? tokenCount(reasoning) : 0);
 
   if (body.stream !== true) {
-    const answer = call ? [{ type: 'tool_use', id: toolId, name: call.name, input: call.arguments }] : [{ type: 'text', text: reply.text }];
-    const content = [...thinkingBlock, ...answer];
+    const answer = call
+      ? [{ type: 'tool_use', id: toolId, name: call.name, input: call.arguments }]
+      : [{ type: 'text', text: reply.text, ...(citations ? { citations } : {}) }];
+    const content = [...thinkingBlock, ...searchBlocks, ...answer];
     return {
       kind: 'json',
       status: 200,
@@ -218,7 +275,21 @@ function messages(body: Json, req: Incoming): Answer {
   }
 
   const event = (name: string, data: Json): StreamEvent => ({ event: name, data: JSON.stringify({ type: name, ...data }) });
-  const at = thinkingBlock.length;
+  const at = thinkingBlock.length + searchBlocks.length;
+  const searchEvents = searchBlocks.flatMap((block, i) => {
+    const index = thinkingBlock.length + i;
+    if (block.type === 'web_search_tool_result') {
+      return [event('content_block_start', { index, content_block: block }), event('content_block_stop', { index })];
+    }
+    return [
+      event('content_block_start', { index, content_block: { ...block, input: {} } }),
+      ...jsonChunks(JSON.stringify(block.input)).map((partial_json) =>
+        event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json } }),
+      ),
+      event('content_block_stop', { index }),
+    ];
+  });
+  const citationEvents = (citations ?? []).map((citation) => event('content_block_delta', { index: at, delta: { type: 'citations_delta', citation } }));
   const thinkingEvents = thinkingBlock.flatMap((block) => [
     event('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }),
     ...textChunks(block.thinking).map((thinking) => event('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking } })),
@@ -244,11 +315,13 @@ function messages(body: Json, req: Incoming): Answer {
       },
     }),
     ...thinkingEvents,
+    ...searchEvents,
     event('content_block_start', {
       index: at,
-      content_block: call ? { type: 'tool_use', id: toolId, name: call.name, input: {} } : { type: 'text', text: '' },
+      content_block: call ? { type: 'tool_use', id: toolId, name: call.name, input: {} } : { type: 'text', text: '', ...(citations ? { citations: [] } : {}) },
     }),
     event('ping', {}),
+    ...citationEvents,
     ...deltas,
     event('content_block_stop', { index: at }),
     event('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } }),

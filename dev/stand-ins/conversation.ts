@@ -164,3 +164,26 @@ export class PromptCache {
     return cached;
   }
 }
+
+/** A tool name as OpenAI, Groq and Anthropic take it (function names, client tool names). */
+export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** The stand-ins' hosted web search runs when the last user text asks for a search. */
+export const searchRequested = (text: string) => /\bsearch\b/i.test(text);
+
+/** The one source a stand-in search finds for a query. */
+export const searchSource = (query: string) => ({
+  url: `https://example.com/search/${encodeURIComponent(query.slice(0, 40).toLowerCase().replace(/\s+/g, '-'))}`,
+  title: `About ${query.slice(0, 40)}`,
+});
+
+/**
+ * A call of a tool whose one parameter is a string `input` (a freeform tool carried as a function):
+ * its arguments are that text, as a model writes them for such a tool.
+ */
+export function fitToSchema(call: ToolCall, schema: unknown): ToolCall {
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties;
+  if (!properties || Object.keys(properties).join() !== 'input' || properties.input?.type !== 'string') return call;
+  const args = { input: `${call.name} ${Object.values(call.arguments).join(' ')}` };
+  return { ...call, arguments: args, argumentsJson: JSON.stringify(args) };
+}

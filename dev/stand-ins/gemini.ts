@@ -1,6 +1,20 @@
 import type { Answer, Dialect, ErrorOptions, Incoming } from './answer';
 import { GEMINI_MODELS } from './catalog';
-import { answerId, embeddingOf, isSignatureOf, planReply, PromptCache, reasoningFor, signatureOf, textChunks, textOf, tokenCount } from './conversation';
+import {
+  answerId,
+  embeddingOf,
+  fitToSchema,
+  isSignatureOf,
+  planReply,
+  PromptCache,
+  reasoningFor,
+  searchRequested,
+  searchSource,
+  signatureOf,
+  textChunks,
+  textOf,
+  tokenCount,
+} from './conversation';
 
 // Gemini (Generative Language API v1beta) wire format: `contents[].parts[]`, `candidates`,
 // `usageMetadata`, Google RPC errors, and `alt=sse` streams framed with CRLF like Google's.
@@ -91,6 +105,38 @@ function signatureRefusal(model: string, contents: Content[]): Answer | undefine
   return undefined;
 }
 
+/** A function name as Gemini takes it. */
+const FUNCTION_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}$/;
+const TOOL_FIELDS = new Set(['functionDeclarations', 'googleSearch', 'googleSearchRetrieval', 'codeExecution', 'urlContext']);
+
+interface Tool {
+  functionDeclarations?: { name?: unknown; parametersJsonSchema?: unknown; parameters?: unknown }[];
+  googleSearch?: unknown;
+}
+
+/**
+ * What Gemini refuses of `tools`: a field it does not know, a function name it does not take, and
+ * Google Search beside function declarations on a model before Gemini 3.
+ */
+function toolsRefusal(model: string, tools: Tool[]): Answer | undefined {
+  for (const [index, tool] of tools.entries()) {
+    const unknown = Object.keys(tool).find((field) => !TOOL_FIELDS.has(field));
+    if (unknown) return geminiError(400, { message: `Invalid JSON payload received. Unknown name "${unknown}" at 'tools[${index}]': Cannot find field.` });
+    for (const [position, declaration] of (tool.functionDeclarations ?? []).entries()) {
+      if (!FUNCTION_NAME.test(String(declaration.name ?? ''))) {
+        return geminiError(400, {
+          message: `* GenerateContentRequest.tools[${index}].function_declarations[${position}].name: Invalid function name. Must start with a letter or an underscore. Must be alphameric (a-z, A-Z, 0-9), underscores (_), dots (.), colons (:) or dashes (-), with a maximum length of 128.\n`,
+        });
+      }
+    }
+  }
+  const searches = tools.some((tool) => tool.googleSearch !== undefined);
+  if (searches && tools.some((tool) => tool.functionDeclarations?.length) && !/^gemini-(?:[3-9]|\d{2,})/.test(model)) {
+    return geminiError(400, { message: 'Tool use with function calling is unsupported by the model.' });
+  }
+  return undefined;
+}
+
 const cache = new PromptCache();
 
 function generate(model: string, body: Json, stream: 'sse' | 'json-array' | undefined): Answer {
@@ -98,7 +144,8 @@ function generate(model: string, body: Json, stream: 'sse' | 'json-array' | unde
     return geminiError(400, { message: '* GenerateContentRequest.contents: contents is not specified\n' });
   }
   const contents = body.contents as Content[];
-  const refused = signatureRefusal(model, contents);
+  const tools = Array.isArray(body.tools) ? (body.tools as Tool[]) : [];
+  const refused = signatureRefusal(model, contents) ?? toolsRefusal(model, tools);
   if (refused) return refused;
   const isUser = (c: Content) => (c.role ?? 'user') === 'user';
   const lastUser = [...contents].reverse().find((c) => isUser(c) && textOf(c.parts));
@@ -142,7 +189,19 @@ function generate(model: string, body: Json, stream: 'sse' | 'json-array' | unde
     modelVersion: model,
     responseId,
   });
-  const call = reply.toolCall;
+  const declared = declarations as { name?: unknown; parametersJsonSchema?: unknown; parameters?: unknown }[];
+  const schema = (name: string) => declared.find((d) => d.name === name);
+  const call = reply.toolCall && fitToSchema(reply.toolCall, schema(reply.toolCall.name)?.parametersJsonSchema ?? schema(reply.toolCall.name)?.parameters);
+  // Google Search grounding: a search for the question, its one source supporting the whole answer.
+  const query = !call && tools.some((tool) => tool.googleSearch !== undefined) && searchRequested(reply.lastUserText ?? '') ? reply.lastUserText! : undefined;
+  const source = query === undefined ? undefined : searchSource(query);
+  const groundingMetadata = source && {
+    webSearchQueries: [query],
+    groundingChunks: [{ web: { uri: source.url, title: source.title } }],
+    groundingSupports: [{ segment: { startIndex: 0, endIndex: Buffer.byteLength(reply.text), text: reply.text }, groundingChunkIndices: [0] }],
+  };
+  const grounded = (answer: ReturnType<typeof response>) =>
+    groundingMetadata ? { ...answer, candidates: answer.candidates.map((c) => ({ ...c, groundingMetadata })) } : answer;
   // A thinking model signs its function calls (and the last part of a text answer).
   const callPart = call && {
     functionCall: { name: call.name, args: call.arguments },
@@ -152,7 +211,7 @@ function generate(model: string, body: Json, stream: 'sse' | 'json-array' | unde
 
   if (!stream) {
     const parts = callPart ? [...thoughts, callPart] : [...thoughts, { text: reply.text, ...textSignature }];
-    return ok(response(parts, finishReason, reply.completionTokens));
+    return ok(grounded(response(parts, finishReason, reply.completionTokens)));
   }
   const chunks = thoughts.length ? [response(thoughts, undefined, 0)] : [];
   if (callPart) chunks.push(response([callPart], finishReason, reply.completionTokens));
@@ -162,7 +221,8 @@ function generate(model: string, body: Json, stream: 'sse' | 'json-array' | unde
     for (const [i, text] of pieces.entries()) {
       sent += text;
       const last = i === pieces.length - 1;
-      chunks.push(response([{ text, ...(last ? textSignature : {}) }], last ? finishReason : undefined, tokenCount(sent)));
+      const piece = response([{ text, ...(last ? textSignature : {}) }], last ? finishReason : undefined, tokenCount(sent));
+      chunks.push(last ? grounded(piece) : piece);
     }
   }
   return {

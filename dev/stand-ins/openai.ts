@@ -13,6 +13,8 @@ import {
   textOf,
   TINY_PNG,
   tokenCount,
+  TOOL_NAME,
+  fitToSchema,
 } from './conversation';
 import { parseMultipart } from './multipart';
 import { responses } from './responses';
@@ -88,6 +90,47 @@ function toolMessageRefusal(messages: ChatMessage[]): Answer | undefined {
 }
 
 /** Automatic prompt caching: a prompt whose leading messages were seen before reads them from the cache. */
+/** OpenAI checks function parameters as JSON Schema: the root is `type: "object"` (lowercase). */
+function toolSchemaRefusal(tools: unknown): Answer | undefined {
+  for (const tool of Array.isArray(tools) ? (tools as { function?: { name?: string; parameters?: { type?: unknown } } }[]) : []) {
+    const type = tool.function?.parameters?.type;
+    if (type !== undefined && type !== 'object') {
+      return openaiError(400, {
+        message: `Invalid schema for function '${tool.function?.name}': schema must be a JSON Schema of 'type: "object"', got 'type: ${JSON.stringify(type)}'.`,
+      });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * What OpenAI (and Groq) refuse of a request's tools: a type other than `function` (`custom` only
+ * where the model takes freeform tools), a name outside `^[a-zA-Z0-9_-]{1,64}$`, and
+ * `web_search_options` on a model that does not search.
+ */
+function toolRefusal(body: Json): Answer | undefined {
+  for (const [index, tool] of (Array.isArray(body.tools) ? (body.tools as { type?: unknown; function?: { name?: unknown } }[]) : []).entries()) {
+    if (tool.type !== 'function') {
+      return openaiError(400, { message: `Invalid value: '${String(tool.type)}'. Supported values are: 'function'. (tools[${index}].type)` });
+    }
+    const name = String(tool.function?.name ?? '');
+    if (name.length > 64) {
+      return openaiError(400, {
+        message: `Invalid 'tools[${index}].function.name': string too long. Expected a string with maximum length 64, but got a string with length ${name.length} instead.`,
+      });
+    }
+    if (!TOOL_NAME.test(name)) {
+      return openaiError(400, {
+        message: `Invalid 'tools[${index}].function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`,
+      });
+    }
+  }
+  if (body.web_search_options !== undefined && !/search/.test(String(body.model))) {
+    return openaiError(400, { message: 'Web search options not supported with this model.' });
+  }
+  return undefined;
+}
+
 const cache = new PromptCache();
 
 function chatReply(body: Json): Reply {
@@ -113,7 +156,7 @@ function chatCompletions(body: Json): Answer {
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     return openaiError(400, { message: "'messages' : minimum number of items is 1" });
   }
-  const refused = toolMessageRefusal(body.messages as ChatMessage[]);
+  const refused = toolMessageRefusal(body.messages as ChatMessage[]) ?? toolSchemaRefusal(body.tools) ?? toolRefusal(body);
   if (refused) return refused;
   const reply = chatReply(body);
   const cached = Math.min(cache.lookup((body.messages as ChatMessage[]).map((m) => JSON.stringify(m))), reply.promptTokens);
@@ -123,7 +166,8 @@ function chatCompletions(body: Json): Answer {
   const created = Math.floor(Date.now() / 1000);
   const base = { id, object: 'chat.completion', created, model: body.model, system_fingerprint: 'fp_standin' };
   const callId = answerId('call_');
-  const toolCall = reply.toolCall;
+  const tools = Array.isArray(body.tools) ? (body.tools as { function?: { name?: string; parameters?: unknown } }[]) : [];
+  const toolCall = reply.toolCall && fitToSchema(reply.toolCall, tools.find((t) => t.function?.name === reply.toolCall!.name)?.function?.parameters);
 
   if (body.stream !== true) {
     const message = toolCall

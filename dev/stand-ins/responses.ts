@@ -1,5 +1,5 @@
 import type { Answer, StreamEvent } from './answer';
-import { answerId, jsonChunks, planReply, textChunks, textOf, tokenCount } from './conversation';
+import { answerId, jsonChunks, planReply, searchRequested, searchSource, textChunks, textOf, tokenCount, TOOL_NAME } from './conversation';
 
 // OpenAI's Responses API (POST /v1/responses) as OpenAI serves it: Response objects, the streamed
 // events with `event:` lines and sequence numbers, and OpenAI's refusals: a function_call_output
@@ -34,11 +34,16 @@ function refusal(body: Json, items: Item[]): Answer | undefined {
   if (typeof body.previous_response_id === 'string') {
     return invalid(400, `Previous response with id '${body.previous_response_id}' not found.`, 'previous_response_id', 'previous_response_not_found');
   }
+  const toolRefused = toolsRefusal(body.tools);
+  if (toolRefused) return toolRefused;
   const calls = new Set<string>();
   for (const [index, item] of items.entries()) {
-    if (item.type === 'function_call' && item.call_id) calls.add(item.call_id);
+    if ((item.type === 'function_call' || item.type === 'custom_tool_call') && item.call_id) calls.add(item.call_id);
     if (item.type === 'function_call_output' && !calls.has(item.call_id ?? '')) {
       return invalid(400, `No tool call found for function call output with call_id ${item.call_id}.`, 'input');
+    }
+    if (item.type === 'custom_tool_call_output' && !calls.has(item.call_id ?? '')) {
+      return invalid(400, `No tool call found for custom tool call output with call_id ${item.call_id}.`, 'input');
     }
     if (item.type === 'reasoning') {
       const known = item.encrypted_content?.startsWith(ENCRYPTED_PREFIX) || (body.store !== false && issuedReasoning.has(item.id ?? ''));
@@ -47,6 +52,43 @@ function refusal(body: Json, items: Item[]): Answer | undefined {
           404,
           `Item with id '${item.id}' not found.${body.store === false ? ' Items are not persisted when `store` is set to false. Try again with `store` set to true, or remove this item from your input.' : ''}`,
           `input[${index}]`,
+        );
+      }
+    }
+  }
+  return undefined;
+}
+
+interface Tool {
+  type?: string;
+  name?: string;
+  tools?: Tool[];
+}
+
+/** The tools the model may call, by name: functions and custom tools, those of a namespace with its name. */
+function callableTools(tools: Tool[]): Map<string, { custom: boolean; namespace?: string }> {
+  const callable = new Map<string, { custom: boolean; namespace?: string }>();
+  for (const tool of tools) {
+    if ((tool.type === 'function' || tool.type === 'custom') && tool.name) callable.set(tool.name, { custom: tool.type === 'custom' });
+    if (tool.type === 'namespace') {
+      for (const inner of tool.tools ?? []) if (inner.name) callable.set(inner.name, { custom: inner.type === 'custom', namespace: tool.name });
+    }
+  }
+  return callable;
+}
+
+/** OpenAI's function and custom tool names: `^[a-zA-Z0-9_-]{1,64}$`, inside a namespace too. */
+function toolsRefusal(tools: unknown): Answer | undefined {
+  const list = Array.isArray(tools) ? (tools as Tool[]) : [];
+  for (const [index, tool] of list.entries()) {
+    for (const [path, named] of tool.type === 'namespace'
+      ? (tool.tools ?? []).map((t, i) => [`tools[${index}].tools[${i}]`, t] as const)
+      : [[`tools[${index}]`, tool] as const]) {
+      if ((named.type === 'function' || named.type === 'custom') && !TOOL_NAME.test(named.name ?? '')) {
+        return invalid(
+          400,
+          `Invalid '${path}.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`,
+          `${path}.name`,
         );
       }
     }
@@ -63,9 +105,10 @@ export function responses(body: Json): Answer {
 
   const messages = items.filter((item) => item.type === undefined || item.type === 'message');
   const lastUser = [...messages].reverse().find((m) => m.role === 'user' && textOf(m.content));
-  const tools = Array.isArray(body.tools) ? (body.tools as { type?: string; name?: string }[]) : [];
+  const tools = Array.isArray(body.tools) ? (body.tools as Tool[]) : [];
+  const callable = callableTools(tools);
   const choice = body.tool_choice as string | { type?: string; name?: string } | undefined;
-  const toolNames = choice === 'none' ? [] : tools.filter((t) => t.type === 'function' && t.name).map((t) => t.name!);
+  const toolNames = choice === 'none' ? [] : [...callable.keys()];
   const reply = planReply({
     lastUserText: textOf(lastUser?.content),
     endsWithUserText: items.at(-1)?.type === undefined || items.at(-1)?.type === 'message',
@@ -93,10 +136,38 @@ export function responses(body: Json): Answer {
   if (reasoning) output.push(reasoning);
   const call = reply.toolCall;
   const messageId = answerId('msg_');
-  const callItem = call
-    ? { id: answerId('fc_'), type: 'function_call', status: 'completed', arguments: call.argumentsJson, call_id: answerId('call_'), name: call.name }
-    : undefined;
-  const text = { type: 'output_text', annotations: [], logprobs: [], text: reply.text };
+  const tool = call ? callable.get(call.name) : undefined;
+  const namespace = tool?.namespace === undefined ? {} : { namespace: tool.namespace };
+  const callItem = !call
+    ? undefined
+    : tool?.custom
+      ? {
+          id: answerId('ctc_'),
+          type: 'custom_tool_call',
+          status: 'completed',
+          call_id: answerId('call_'),
+          name: call.name,
+          ...namespace,
+          input: `${call.name} ${Object.values(call.arguments).join(' ')}`,
+        }
+      : {
+          id: answerId('fc_'),
+          type: 'function_call',
+          status: 'completed',
+          arguments: call.argumentsJson,
+          call_id: answerId('call_'),
+          name: call.name,
+          ...namespace,
+        };
+  // The hosted web search: one search for the question, its source cited over the whole answer.
+  const searches = !call && tools.some((t) => /^web_search/.test(t.type ?? '')) && searchRequested(reply.lastUserText ?? '');
+  const source = searches ? searchSource(reply.lastUserText ?? '') : undefined;
+  const annotations = source ? [{ type: 'url_citation', start_index: 0, end_index: reply.text.length, url: source.url, title: source.title }] : [];
+  const text = { type: 'output_text', annotations, logprobs: [], text: reply.text };
+  if (source) {
+    const action = { type: 'search', query: reply.lastUserText, sources: [{ type: 'url', url: source.url }] };
+    output.push({ id: answerId('ws_'), type: 'web_search_call', status: 'completed', action });
+  }
   if (callItem) output.push(callItem);
   else output.push({ id: messageId, type: 'message', status: 'completed', content: [text], role: 'assistant' });
 
@@ -152,6 +223,19 @@ export function responses(body: Json): Answer {
           { type: 'response.reasoning_summary_part.done', ...ref, part: { type: 'summary_text', text: part.text } },
         );
       }
+    } else if (item.type === 'web_search_call') {
+      const ref = { item_id: item.id, ...base };
+      events.push(
+        { type: 'response.output_item.added', ...base, item: { ...item, status: 'in_progress' } },
+        { type: 'response.web_search_call.in_progress', ...ref },
+        { type: 'response.web_search_call.searching', ...ref },
+        { type: 'response.web_search_call.completed', ...ref },
+      );
+    } else if (item.type === 'custom_tool_call') {
+      events.push({ type: 'response.output_item.added', ...base, item: { ...item, status: 'in_progress', input: '' } });
+      const ref = { item_id: item.id, ...base };
+      for (const delta of textChunks(String(item.input))) events.push({ type: 'response.custom_tool_call_input.delta', ...ref, delta });
+      events.push({ type: 'response.custom_tool_call_input.done', ...ref, input: item.input });
     } else if (item.type === 'function_call') {
       events.push({ type: 'response.output_item.added', ...base, item: { ...item, status: 'in_progress', arguments: '' } });
       const ref = { item_id: item.id, ...base };
@@ -160,8 +244,11 @@ export function responses(body: Json): Answer {
     } else {
       events.push({ type: 'response.output_item.added', ...base, item: { ...item, status: 'in_progress', content: [] } });
       const ref = { item_id: item.id, ...base, content_index: 0 };
-      events.push({ type: 'response.content_part.added', ...ref, part: { ...text, text: '' } });
+      events.push({ type: 'response.content_part.added', ...ref, part: { ...text, text: '', annotations: [] } });
       for (const delta of textChunks(reply.text)) events.push({ type: 'response.output_text.delta', ...ref, delta, logprobs: [] });
+      for (const [annotation_index, annotation] of annotations.entries()) {
+        events.push({ type: 'response.output_text.annotation.added', ...ref, annotation_index, annotation });
+      }
       events.push({ type: 'response.output_text.done', ...ref, text: reply.text, logprobs: [] }, { type: 'response.content_part.done', ...ref, part: text });
     }
     events.push({ type: 'response.output_item.done', ...base, item });

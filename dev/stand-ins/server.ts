@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { type Answer, type Incoming, send } from './answer';
 import { TINY_PNG } from './conversation';
 import { type Fault, parseFault, takeFault } from './faults';
+import { type KeyLimit, KeyLimits } from './limits';
 import { DIALECTS, type DialectName, routeOf } from './routes';
 
 // Stand-in providers: one local HTTP server speaking OpenAI-compatible, Anthropic, Gemini and
 // Cloudflare AI Gateway wire formats, recording every request and failing on demand.
 
 export type { Fault } from './faults';
+export type { KeyLimit } from './limits';
 
 export interface RecordedRequest {
   method: string;
@@ -28,6 +30,8 @@ export interface RecordedRequest {
   key?: string;
   /** The fault applied to it, if any. */
   fault?: Fault;
+  /** Refused with 429 by its key's rate limit (setKeyLimit). */
+  refused?: boolean;
 }
 
 export interface StandIn {
@@ -39,6 +43,8 @@ export interface StandIn {
   addFault(fault: Fault): void;
   /** That key (or AI Gateway token) is refused from now on, with the provider's real auth error. */
   revokeKey(key: string): void;
+  /** Rate-limit a key (OpenAI and Anthropic dialects), told in its answers' headers (limits.ts). */
+  setKeyLimit(limit: KeyLimit): void;
   /** Clears requests, faults and revoked keys. */
   reset(): void;
   close(): Promise<void>;
@@ -92,6 +98,7 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
   const revoked = new Set<string>();
+  const limits = new KeyLimits();
 
   async function control(req: IncomingMessage, res: ServerResponse, pathname: string, body: string) {
     const route = `${req.method} ${pathname}`;
@@ -109,6 +116,11 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
           const { key } = JSON.parse(body) as { key?: unknown };
           if (typeof key !== 'string' || !key) return json(res, 400, { error: 'body must be {"key": "<key>"}' });
           revoked.add(key);
+          return json(res, 200, { ok: true });
+        }
+        case 'POST /__control/limits': {
+          const value: unknown = JSON.parse(body);
+          for (const limit of Array.isArray(value) ? value : [value]) limits.set(limit as KeyLimit);
           return json(res, 200, { ok: true });
         }
         case 'POST /__control/reset':
@@ -187,8 +199,14 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
     }
     recorded.fault = fault;
     if (fault?.hang) return;
-    const answer = fault?.status ? dialect.error(fault.status, { retryAfter: fault.retryAfter, message: fault.message, model }) : dialect.handle(incoming);
-    return reply(answer, fault);
+    if (fault?.status) return reply(dialect.error(fault.status, { retryAfter: fault.retryAfter, message: fault.message, model }), fault);
+    const limit = route.dialect === 'gemini' ? undefined : limits.take(key, incoming, route.dialect, dialect.error);
+    if (limit?.refusal) {
+      recorded.refused = true;
+      return reply(limit.refusal, fault);
+    }
+    const answer = dialect.handle(incoming);
+    return reply(limit ? ({ ...answer, headers: { ...answer.headers, ...limit.headers } } as Answer) : answer, fault);
   }
 
   const server = createServer({ noDelay: true }, (req, res) => {
@@ -214,10 +232,14 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
     revokeKey(key) {
       revoked.add(key);
     },
+    setKeyLimit(limit) {
+      limits.set(limit);
+    },
     reset() {
       requests.length = 0;
       faults.length = 0;
       revoked.clear();
+      limits.clear();
     },
     close() {
       return new Promise<void>((resolve) => {

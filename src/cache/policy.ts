@@ -31,10 +31,11 @@ export function cacheTtl(headers: Headers, modelTtl: number | undefined): number
   return seconds;
 }
 
-// Chat, completions, embeddings, Anthropic messages and Gemini's generate and embed calls: the same
-// body asks the same question. Images, audio, moderations and token counts are never cached.
+// Chat, completions, embeddings, Anthropic messages and Gemini's generate and embed calls (the
+// Gemini-protocol door's models may be `provider/model`): the same body asks the same question.
+// Images, audio, moderations and token counts are never cached.
 const CACHEABLE_OPERATION =
-  /^(?:(?:[a-z]+\/)?(?:chat\/completions|embeddings)|completions|messages|models\/[^/:]+:(?:generateContent|streamGenerateContent|embedContent|batchEmbedContents))$/;
+  /^(?:(?:[a-z]+\/)?(?:chat\/completions|embeddings)|completions|messages|models\/[^:]+:(?:generateContent|streamGenerateContent|embedContent|batchEmbedContents))$/;
 
 export const isCacheableOperation = (operation: string) => CACHEABLE_OPERATION.test(operation);
 

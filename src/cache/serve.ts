@@ -108,7 +108,9 @@ export async function throughCache(call: CacheCall, produce: Produce): Promise<R
 /** A hit's usage record (no cost; the answer's counts give the money saved), settled with its counts. */
 function recordHit(call: CacheCall, contentType: string) {
   if (!call.tap || !call.served) return undefined;
-  return call.tap.servedFromCache({ ...call.served, stream: contentType.includes('text/event-stream') });
+  // Gemini's streamGenerateContent without alt=sse streams a JSON array.
+  const stream = contentType.includes('text/event-stream') || call.operation.endsWith(':streamGenerateContent');
+  return call.tap.servedFromCache({ ...call.served, stream });
 }
 
 function forget(key: string, flight: Flight) {

@@ -31,7 +31,7 @@ export function promptAffinity(json: Record<string, unknown> | undefined): numbe
  * FNV-1a, 32 bits, with murmur3's final mix (FNV's low bits, which pick the key, depend only on the
  * characters' low bits): cheap and stable, so the same prefix picks the same key in every isolate.
  */
-function prefixHash(text: string): number {
+export function prefixHash(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);

@@ -1,9 +1,12 @@
 import type { ProviderKey } from '../vault/schema';
+import { roomFor } from './headroom';
 import { backoffMs } from './retry';
 import { usableKeys } from '../providers/lookup';
 
 // Per-isolate state: a round-robin cursor per provider, and the keys resting after a failure (this
-// isolate's own failures, merged with the other isolates' from src/forward/key-health.ts).
+// isolate's own failures, merged with the other isolates' from src/forward/key-health.ts). A key its
+// provider called exhausted (headroom.ts) waits like a resting one; one with too few tokens left for
+// the request goes after the keys that have room.
 
 const cursors = new Map<string, number>();
 
@@ -64,15 +67,16 @@ export interface KeyTurn {
 }
 
 /**
- * The provider's usable keys in the order to try them. Each call starts one key further along, so
- * consecutive requests spread over all keys; resting keys are skipped to the end, soonest ready first.
+ * The provider's usable keys in the order to try them for a request that may count `tokens`. Each call
+ * starts one key further along, so consecutive requests spread over all keys; keys short of tokens
+ * come after, and resting or exhausted keys last, soonest ready first.
  */
-export function keyRotation(providerId: string, keys: ProviderKey[], now = Date.now()): KeyTurn[] {
+export function keyRotation(providerId: string, keys: ProviderKey[], now = Date.now(), tokens = 0): KeyTurn[] {
   const usable = usableKeys(keys, now);
   if (usable.length === 0) return [];
   const start = (cursors.get(providerId) ?? 0) % usable.length;
   cursors.set(providerId, start + 1);
-  return byReadiness(providerId, [...usable.slice(start), ...usable.slice(0, start)], now);
+  return byReadiness(providerId, [...usable.slice(start), ...usable.slice(0, start)], tokens, now);
 }
 
 /**
@@ -80,17 +84,23 @@ export function keyRotation(providerId: string, keys: ProviderKey[], now = Date.
  * requests sharing that prefix meet the provider's prompt cache on one key. While that key rests, the
  * next ready key in order stands in; the round-robin cursor is left alone.
  */
-export function affinityRotation(providerId: string, keys: ProviderKey[], affinity: number, now = Date.now()): KeyTurn[] {
+export function affinityRotation(providerId: string, keys: ProviderKey[], affinity: number, now = Date.now(), tokens = 0): KeyTurn[] {
   const usable = usableKeys(keys, now);
   const start = usable.length === 0 ? 0 : affinity % usable.length;
-  return byReadiness(providerId, [...usable.slice(start), ...usable.slice(0, start)], now);
+  return byReadiness(providerId, [...usable.slice(start), ...usable.slice(0, start)], tokens, now);
 }
 
-/** Keys in the given order, resting ones moved to the end, soonest ready first. */
-function byReadiness(providerId: string, ordered: ProviderKey[], now: number): KeyTurn[] {
+/** Keys in the given order: those with room first, then those short of tokens, then resting and exhausted ones, soonest ready first. */
+function byReadiness(providerId: string, ordered: ProviderKey[], tokens: number, now: number): (KeyTurn & { short: boolean })[] {
   const turns = ordered.map((key) => {
     const rest = resting.get(restId(providerId, key.key));
-    return { key, readyAt: rest && rest.until > now ? rest.until : 0 };
+    const room = roomFor(providerId, key.key, tokens, now);
+    return { key, readyAt: Math.max(rest && rest.until > now ? rest.until : 0, room.until), short: room.short };
   });
-  return [...turns.filter((t) => t.readyAt === 0), ...turns.filter((t) => t.readyAt > 0).sort((a, b) => a.readyAt - b.readyAt)];
+  const ready = turns.filter((t) => t.readyAt === 0);
+  return [...ready.filter((t) => !t.short), ...ready.filter((t) => t.short), ...turns.filter((t) => t.readyAt > 0).sort((a, b) => a.readyAt - b.readyAt)];
 }
+
+/** Whether any of the provider's usable keys may be tried now (not resting, not exhausted). */
+export const hasReadyKey = (providerId: string, keys: ProviderKey[], now = Date.now()): boolean =>
+  byReadiness(providerId, usableKeys(keys, now), 0, now).some((turn) => turn.readyAt === 0);

@@ -49,7 +49,7 @@ describe('provider wait hints', () => {
   });
 
   it('classifies the statuses worth another key', () => {
-    expect([401, 403, 408, 429, 500, 502, 503, 504, 529].every(isRetryableStatus)).toBe(true);
+    expect([401, 402, 403, 408, 429, 500, 502, 503, 504, 529].every(isRetryableStatus)).toBe(true);
     expect([400, 404, 409, 413, 415, 422].some(isRetryableStatus)).toBe(false);
   });
 });

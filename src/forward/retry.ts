@@ -2,10 +2,11 @@
 
 /**
  * Upstream statuses after which the same request may be replayed with another key or provider:
- * auth failures (a revoked key), timeouts, rate limits and server errors. Other 4xx are the client's.
+ * auth failures (a revoked key), 402 (the key's account is out of credit), timeouts, rate limits and
+ * server errors. Other 4xx are the client's.
  */
 export function isRetryableStatus(status: number): boolean {
-  return status === 401 || status === 403 || status === 408 || status === 429 || status >= 500;
+  return status === 401 || status === 402 || status === 403 || status === 408 || status === 429 || status >= 500;
 }
 
 /** Longest rest a provider's hint can impose on a key. */
@@ -19,7 +20,7 @@ function retryAfterMs(value: string, now: number): number | undefined {
 }
 
 /** OpenAI/Groq reset durations: `1s`, `6m0s`, `20ms`, `1h2m3.5s`, or bare seconds. */
-function durationMs(value: string): number | undefined {
+export function durationMs(value: string): number | undefined {
   const text = value.trim();
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
   const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
@@ -29,7 +30,7 @@ function durationMs(value: string): number | undefined {
 }
 
 /** Anthropic resets are RFC 3339 instants. */
-function instantMs(value: string, now: number): number | undefined {
+export function instantMs(value: string, now: number): number | undefined {
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : at - now;
 }

@@ -9,7 +9,8 @@ import type { UsageTap } from '../usage/tap';
 import type { Model, Provider, ProviderKey } from '../vault/schema';
 import { downstreamHeaders, upstreamHeaders } from './headers';
 import { promptAffinity } from './affinity';
-import { shareFailure, shareRecovery, syncKeyHealth } from './key-health';
+import { expectedTokens, headroomOf, noteHeadroom, reserveHeadroom } from './headroom';
+import { reportSignals, shareFailure, shareRecovery, syncKeyHealth } from './key-health';
 import { keyIsRefused } from './key-check';
 import { affinityRotation, type FailureKind, keyRotation, keySucceeded, restKey } from './keys';
 import {
@@ -122,7 +123,12 @@ export async function send(req: SendRequest): Promise<Response> {
   const deadline = req.deadline ?? Date.now() + settings.UPSTREAM_DEADLINE_MS;
   const affinity = promptAffinity(req.json);
   await syncKeyHealth(req.env, req.providerId, req.provider.keys);
-  const turns = affinity === undefined ? keyRotation(req.providerId, req.provider.keys) : affinityRotation(req.providerId, req.provider.keys, affinity);
+  const tokens = expectedTokens(req.body?.byteLength ?? 0, req.json);
+  const now = Date.now();
+  const turns =
+    affinity === undefined
+      ? keyRotation(req.providerId, req.provider.keys, now, tokens)
+      : affinityRotation(req.providerId, req.provider.keys, affinity, now, tokens);
   if (turns.length === 0) {
     throw noUsableKey(`provider "${req.providerId}"`, { [ATTEMPTS_HEADER]: '0' });
   }
@@ -139,6 +145,7 @@ export async function send(req: SendRequest): Promise<Response> {
     if (req.signal?.aborted) throw clientClosed();
     attempts++;
     budget.left--;
+    reserveHeadroom(req.providerId, turn.key.key, tokens);
     req.tap?.attempt({
       provider: req.providerId,
       model: req.model,
@@ -147,6 +154,11 @@ export async function send(req: SendRequest): Promise<Response> {
       stream: req.json?.stream === true || isStreamingOperation(req.operation),
     });
     const outcome = await attempt(req, turn.key, deadline, settings, meter);
+    if (req.tap?.attemptLog) {
+      const keyIndex = req.provider.keys.indexOf(turn.key);
+      if ('answer' in outcome) req.tap.attemptEnded(keyIndex, outcome.answer.status, undefined);
+      else req.tap.attemptEnded(keyIndex, outcome.failed.status, outcome.failed.reason);
+    }
     if ('answer' in outcome) {
       if (outcome.answer.status < 400 && keySucceeded(req.providerId, turn.key.key)) shareRecovery(req.env, req.providerId, turn.key.key);
       return withAttempts(outcome.answer, attempts);
@@ -174,10 +186,15 @@ export async function send(req: SendRequest): Promise<Response> {
       throw new GatewayError(503, 'the request used up its upstream attempts', 'upstream_attempts_exhausted', { [ATTEMPTS_HEADER]: String(attempts) });
     }
     const waitS = Math.max(1, Math.ceil((turns[0]!.readyAt - Date.now()) / 1000));
-    throw new GatewayError(503, `every key of provider "${req.providerId}" is resting after failures; retry in ${waitS} s`, 'provider_keys_resting', {
-      'Retry-After': String(waitS),
-      [ATTEMPTS_HEADER]: String(attempts),
-    });
+    throw new GatewayError(
+      503,
+      `every key of provider "${req.providerId}" is resting after failures or out of its rate limit; retry in ${waitS} s`,
+      'provider_keys_resting',
+      {
+        'Retry-After': String(waitS),
+        [ATTEMPTS_HEADER]: String(attempts),
+      },
+    );
   }
   if (last.answer instanceof Response) return withAttempts(last.answer, attempts);
   throw new GatewayError(last.answer.status, last.answer.message, last.answer.code, { ...last.answer.headers, [ATTEMPTS_HEADER]: String(attempts) });
@@ -199,6 +216,8 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
   };
   let relaying = false;
   let reader: BodyReader | undefined;
+  const started = Date.now();
+  let observed = false;
   try {
     arm(settings.UPSTREAM_FIRST_BYTE_TIMEOUT_MS);
     const res = await abortable(
@@ -208,6 +227,9 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
     // The status line arrived; the body (or its first event) must follow without a long silence.
     arm(settings.UPSTREAM_IDLE_TIMEOUT_MS);
     req.tap?.firstByte();
+    const firstByteAt = Date.now();
+    observed = true;
+    observeAnswer(req, key.key, res, firstByteAt - started);
     const headers = downstreamHeaders(res.headers);
     const init = { status: res.status, statusText: res.statusText, headers };
     if (res.status >= 400) {
@@ -216,7 +238,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
       const answer = upstreamError(req.providerId, text, init);
       req.tap?.answered(undefined, upstreamErrorCode(text, res.status));
       if (!isRetryableStatus(res.status)) return { answer };
-      const kind: FailureKind = res.status === 401 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate' : 'server';
+      const kind: FailureKind = res.status === 401 || res.status === 402 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate' : 'server';
       const waitMs = res.status === 429 || res.status === 503 ? providerWaitMs(res.headers) : undefined;
       return { failed: { kind, reason: `http_${res.status}`, status: res.status, waitMs, answer } };
     }
@@ -235,7 +257,9 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
       const bytes = new Uint8Array(await abortable(res.arrayBuffer(), upstream.signal));
       const json = parseJson(bytes);
       if (json === INVALID) return invalidJson(req.providerId);
-      req.tap?.answered(usageFromJson(usageFormat(req.operation), json));
+      const usage = usageFromJson(usageFormat(req.operation), json);
+      req.tap?.answered(usage);
+      observeThroughput(req, key.key, usage?.output, started);
       return { answer: new Response(bytes, init) };
     }
     reader = bodyReader(res.body);
@@ -282,6 +306,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
       onEnd: (ending) => {
         req.signal?.removeEventListener('abort', onClientAbort);
         streamEnded?.(ending);
+        if (counter && ending === 'done') observeThroughput(req, key.key, counter.result(ending, 0).counts.output, firstByteAt);
       },
       inspect,
     });
@@ -290,6 +315,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
     reader?.cancel().catch(() => {});
     const reason: unknown = upstream.signal.reason;
     if (reason === CLIENT_CLOSED || req.signal?.aborted) throw clientClosed();
+    if (!observed) reportSignals(req.env, req.providerId, key.key, { outcome: 'error' });
     if (reason === TIMED_OUT) return { failed: { kind: 'server', reason: 'timeout', answer: timedOut(req) } };
     // Not the key's fault and no other key would answer smaller: the client is told, no key rests.
     if (err instanceof UpstreamTooLarge) throw eventTooLarge(req.providerId);
@@ -304,6 +330,20 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
     clearTimeout(timer);
     if (!relaying) req.signal?.removeEventListener('abort', onClientAbort);
   }
+}
+
+/** Routing signals from an answer's status line: its outcome, time to first byte (answers only) and the key's headroom. */
+function observeAnswer(req: SendRequest, key: string, res: Response, ttfbMs: number) {
+  const headroom = headroomOf(res.headers);
+  if (headroom) noteHeadroom(req.providerId, key, headroom);
+  const outcome = res.status < 400 ? 'ok' : res.status === 429 ? 'refused' : res.status === 408 || res.status >= 500 ? 'error' : 'other';
+  reportSignals(req.env, req.providerId, key, { outcome, ttfbMs: outcome === 'ok' ? ttfbMs : undefined, headroom });
+}
+
+/** Tokens per second of an answer: output tokens over the time since `from` (a stream's first byte, a JSON answer's request). */
+function observeThroughput(req: SendRequest, key: string, outputTokens: number | undefined, from: number) {
+  const seconds = (Date.now() - from) / 1000;
+  if (outputTokens && seconds > 0) reportSignals(req.env, req.providerId, key, { tokensPerSecond: outputTokens / seconds });
 }
 
 const invalidJson = (providerId: string): Outcome => ({

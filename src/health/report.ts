@@ -1,5 +1,7 @@
 import type { Bindings } from '../env';
-import { keyHealthRows, keyIdOf } from '../forward/key-health';
+import { keyHealthRows, keyHealthSignals, keyIdOf } from '../forward/key-health';
+import type { SignalPoint, SignalRow } from '../limits/signals';
+import { type ProviderSignals, providerSignals } from './signals';
 import { restingUntil } from '../forward/keys';
 import { isUsable } from '../providers/lookup';
 import { probeCache } from '../cache/store';
@@ -28,6 +30,8 @@ export interface ProviderHealth {
   expired: number;
   /** The provider's most recent key failure: HTTP status (null for a timeout or network error), reason, ISO time. */
   lastFailure: { status: number | null; reason: string | null; at: string } | null;
+  /** Routing signals (README, "Routing"): the operator's view only. */
+  signals?: ProviderSignals;
 }
 
 export interface HealthReport {
@@ -81,6 +85,7 @@ function providerHealth(
 /** The checks and the providers' keys: what the anonymous status is computed from. */
 export async function healthReport(env: Bindings): Promise<Omit<HealthReport, 'security'>> {
   let rows = new Map<string, KeyHealthRow>();
+  let signals: { rows: Map<string, SignalRow>; points: SignalPoint[] } = { rows: new Map(), points: [] };
   const ms = settingsOf(env).STORE_TIMEOUT_MS;
   const [vault, kv, d1, limiter, users, keyHealth, cache] = await Promise.all([
     check(ms, async () => ({ providers: Object.keys((await loadVault(env)).config.providers).length })),
@@ -100,7 +105,9 @@ export async function healthReport(env: Bindings): Promise<Omit<HealthReport, 's
       return { count: Object.keys(JSON.parse(text ?? env.DEV_USERS_JSON ?? '{}')).length };
     }),
     check(ms, async () => {
-      rows = new Map((await keyHealthRows(env)).map((row) => [`${row.provider}\n${row.keyId}`, row]));
+      const [keyRows, shared] = await Promise.all([keyHealthRows(env), keyHealthSignals(env)]);
+      rows = new Map(keyRows.map((row) => [`${row.provider}\n${row.keyId}`, row]));
+      signals = { rows: new Map(shared.rows.map((row) => [`${row.provider}\n${row.keyId}`, row])), points: shared.points };
       return {};
     }),
     check(ms, async () => {
@@ -112,7 +119,8 @@ export async function healthReport(env: Bindings): Promise<Omit<HealthReport, 's
   if (vault.ok) {
     const now = Date.now();
     for (const [id, provider] of Object.entries((await loadVault(env)).config.providers)) {
-      providers[id] = providerHealth(id, provider.keys, await Promise.all(provider.keys.map((k) => keyIdOf(k.key))), rows, now);
+      const ids = await Promise.all(provider.keys.map((k) => keyIdOf(k.key)));
+      providers[id] = { ...providerHealth(id, provider.keys, ids, rows, now), signals: providerSignals(id, ids, signals.rows, signals.points) };
     }
   }
   const checks = { vault, kv, d1, limiter, users, keyHealth, cache };

@@ -1,5 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
+import { ProviderWatch } from '../alerts/provider-watch';
 import type { Bindings } from '../env';
+import { settingsOf } from './settings';
+import { type SignalPoint, type SignalReport, type SignalRow, SignalTable } from './signals';
 
 // The health of every provider key, shared by all isolates (one object, KEY_HEALTH_NAME). Workers
 // report a key's failure or its recovery off the response path, and read the table through a short
@@ -31,12 +34,21 @@ export interface KeyFailure {
   reason: string;
 }
 
+export interface KeyHealthView {
+  keys: KeyHealthRow[];
+  signals: SignalRow[];
+}
+
 export class KeyHealth extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
+  private readonly signals: SignalTable;
+  /** Alerts for keys their provider rejects and providers failing (src/alerts/provider-watch.ts). */
+  private readonly alerts = new ProviderWatch();
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.signals = new SignalTable(this.sql);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS key_health (
       provider TEXT NOT NULL, key_id TEXT NOT NULL, until INTEGER NOT NULL, failures INTEGER NOT NULL,
       last_status INTEGER, last_reason TEXT, last_failure_at INTEGER, PRIMARY KEY (provider, key_id))`);
@@ -57,11 +69,28 @@ export class KeyHealth extends DurableObject<Bindings> {
       failure.reason,
       Date.now(),
     );
+    this.ctx.waitUntil(this.alerts.report(this.env, failure));
   }
 
   /** A key answered: it no longer rests and its backoff starts over; its last failure stays on record. */
   recovered(provider: string, keyId: string): void {
     this.sql.exec('UPDATE key_health SET until = 0, failures = 0 WHERE provider = ? AND key_id = ?', provider, keyId);
+    this.alerts.recovered(provider);
+  }
+
+  /** One isolate's batch of routing signals (src/forward/signals.ts). */
+  report(reports: SignalReport[]): void {
+    this.signals.record(reports, settingsOf(this.env).SIGNAL_WINDOW_MS, Date.now());
+  }
+
+  /** What isolates read every KEY_HEALTH_CACHE_MS: the resting keys and the routing signals, in one call. */
+  view(): KeyHealthView {
+    return { keys: this.snapshot(), signals: this.signals.all() };
+  }
+
+  /** The providers' signals over time (the operator console's charts). */
+  signalPoints(): SignalPoint[] {
+    return this.signals.points();
   }
 
   snapshot(): KeyHealthRow[] {

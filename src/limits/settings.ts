@@ -30,6 +30,10 @@ const Settings = z.object({
   LEASE_MS: setting(5_000, 1),
   /** Per user and isolate, the least time between two settles sent to the user's object (the records of the time between go together). */
   SETTLE_INTERVAL_MS: setting(1_000, 0),
+  /** Routing signals: the time constant of their moving averages (a sample's weight falls to 1/e after this long). */
+  SIGNAL_WINDOW_MS: setting(60_000, 100),
+  /** Routing signals: how long an isolate gathers its observations before sending them to KeyHealth in one call. */
+  SIGNAL_FLUSH_MS: setting(1_000, 10),
 });
 
 export type Settings = z.infer<typeof Settings>;

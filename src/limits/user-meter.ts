@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { BudgetWatch } from '../alerts/budget';
 import { readyDb } from '../d1/schema';
 import type { Bindings } from '../env';
 import { INSERT_RECORD_SQL, recordRow, type UsageRecord } from '../usage/record';
@@ -46,6 +47,8 @@ export class UserMeter extends DurableObject<Bindings> {
   /** Spent totals by period key, read from SQLite once per period and then kept here. */
   private readonly totals = new Map<string, { usd: number; tokens: number }>();
   private alarmSet = false;
+  /** Budget alerts at 50 / 80 / 100 % (src/alerts/budget.ts): the latest limits, the thresholds queued. */
+  private readonly budgetWatch = new BudgetWatch();
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -56,6 +59,7 @@ export class UserMeter extends DurableObject<Bindings> {
 
   /** A lease for the asking request and the ones after it in the same isolate, or the asking request's refusal. */
   lease(request: LeaseRequest): LeaseGrant {
+    this.budgetWatch.setLimits(request);
     const { month, day } = periodsOf(Date.now());
     const spent = { usd: this.total(`month:${month}`).usd, tokens: this.total(`day:${day}`).tokens };
     return this.ledger.grant(request, spent, Date.now(), () => crypto.randomUUID());
@@ -99,6 +103,8 @@ export class UserMeter extends DurableObject<Bindings> {
         tokens,
       );
     }
+    const totals = { month, day, usd: this.total(`month:${month}`).usd, tokens: this.total(`day:${day}`).tokens };
+    this.ctx.waitUntil(this.budgetWatch.settled(this.env, { id: record.user_id, name: record.user }, totals));
     return true;
   }
 

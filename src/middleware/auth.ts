@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { every } from 'hono/combine';
+import { HTTPException } from 'hono/http-exception';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import type { Env } from '../env';
 import { findUser } from '../users/store';
@@ -12,7 +13,11 @@ import { meteredUserLimits, userRateLimit } from './rate-limit';
 const unauthorized = (message: string) => (c: Context<Env>) => errorResponse(401, message, undefined, {}, c.get('errorDialect'));
 
 const authMessages = {
-  noAuthenticationHeader: { message: unauthorized('missing credential: send "Authorization: Bearer <your gateway key>" or "x-api-key: <your gateway key>"') },
+  noAuthenticationHeader: {
+    message: unauthorized(
+      'missing credential: send "Authorization: Bearer <your gateway key>", "x-api-key: <your gateway key>" or "x-goog-api-key: <your gateway key>"',
+    ),
+  },
   invalidAuthenticationHeader: { message: unauthorized('malformed credential: send "Authorization: Bearer <your gateway key>"') },
   invalidToken: { message: unauthorized('unknown gateway key') },
 };
@@ -40,12 +45,27 @@ const userBearerAuth: MiddlewareHandler<Env> = bearerAuth({ ...authMessages, ver
 
 const userApiKeyAuth: MiddlewareHandler<Env> = bearerAuth({ ...authMessages, headerName: 'x-api-key', prefix: '', verifyToken: verifyUser });
 
+const userGoogleApiKeyAuth: MiddlewareHandler<Env> = bearerAuth({ ...authMessages, headerName: 'x-goog-api-key', prefix: '', verifyToken: verifyUser });
+
+/** Google's `?key=`: bearerAuth reads headers only. Target URLs never carry it (forward/target.ts keeps `key` here). */
+const userQueryKeyAuth: MiddlewareHandler<Env> = async (c, next) => {
+  if (!(await verifyUser(c.req.query('key') ?? '', c))) throw new HTTPException(401, { res: authMessages.invalidToken.message(c) });
+  await next();
+};
+
 /**
- * The user key as a bearer token or, when no Authorization header is sent, as `x-api-key` (what the
- * Anthropic SDKs and Claude Code send, on every route).
+ * The user key as a bearer token or, when no Authorization header is sent, as the key header of the
+ * client's own SDK on every route: `x-api-key` (the Anthropic SDKs, Claude Code), then
+ * `x-goog-api-key` or `?key=` (the Google GenAI SDK, Gemini CLI). None of them is forwarded
+ * (forward/headers.ts, forward/target.ts).
  */
-const userKeyAuth: MiddlewareHandler<Env> = (c, next) =>
-  (c.req.header('authorization') === undefined && c.req.header('x-api-key') !== undefined ? userApiKeyAuth : userBearerAuth)(c, next);
+const userKeyAuth: MiddlewareHandler<Env> = (c, next) => {
+  if (c.req.header('authorization') !== undefined) return userBearerAuth(c, next);
+  if (c.req.header('x-api-key') !== undefined) return userApiKeyAuth(c, next);
+  if (c.req.header('x-goog-api-key') !== undefined) return userGoogleApiKeyAuth(c, next);
+  if (c.req.query('key') !== undefined) return userQueryKeyAuth(c, next);
+  return userBearerAuth(c, next);
+};
 
 /** Every user route that reaches no provider: the user key, then the user's rate limit, so no user route can skip the limiter. */
 export const userAuth: MiddlewareHandler<Env> = every(userKeyAuth, userRateLimit);

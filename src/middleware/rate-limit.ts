@@ -10,6 +10,8 @@ import { withinMs } from '../store-call';
 import { type CostBound, isPriced, reservationFor } from '../usage/price';
 import type { UsageRecord, UsageRoute } from '../usage/record';
 import { UsageTap } from '../usage/tap';
+import { traceRequest } from '../traces/exporter';
+import { tracesOn } from '../traces/settings';
 import { sendLeaseEnds, settle, userMeter } from '../usage/writer';
 
 // The user's limits: the requests per minute (`rpm`, else DEFAULT_RPM) and, on routes that reach a
@@ -110,11 +112,16 @@ export const meteredUserLimits =
     const finished = new Promise<void>((resolve) => (settled = resolve));
     const userId = c.get('userId');
     const origin = { id: c.get('requestId'), clientRequestId: c.get('clientRequestId'), userId, user: userName, route, startedAt: Date.now() };
-    const tap = new UsageTap(origin, (record) => {
-      const release = ticket ? leaseBookOf(c.env.USER_METER).settle(ticket, spentBy(record)) : null;
-      if (!record && !release) return settled();
-      void settle(c.env, userId, { record, release: release ?? undefined }).finally(settled);
-    });
+    const tap = new UsageTap(
+      origin,
+      (record) => {
+        if (record && tap.attemptLog) traceRequest(c.env, record, tap.attemptLog, (flush) => waitUntil(c, flush));
+        const release = ticket ? leaseBookOf(c.env.USER_METER).settle(ticket, spentBy(record)) : null;
+        if (!record && !release) return settled();
+        void settle(c.env, userId, { record, release: release ?? undefined }).finally(settled);
+      },
+      tracesOn(c.env),
+    );
     waitUntil(c, finished);
     c.set('tap', tap);
     c.set('admit', async (cost) => {

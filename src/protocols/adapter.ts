@@ -34,6 +34,8 @@ export interface ChatTranslation {
   response(json: unknown, ctx: TranslateContext): ChatCompletion;
   /** The provider's SSE events as pivot events, as they arrive. */
   stream(ctx: TranslateContext): TransformStream<EventSourceMessage, PivotEvent>;
+  /** Whether the protocol runs the request's `web_search_options` as its own search; absent: never. */
+  webSearch?(req: ChatRequest, ctx: TranslateContext): boolean;
 }
 
 /** Embeddings in a provider's protocol. */
@@ -48,7 +50,7 @@ export interface ProtocolAdapter {
   chat: ChatTranslation;
   /** Absent when the protocol has no embeddings. */
   embeddings?: EmbeddingsTranslation;
-  /** Counting a pivot request's input tokens, when the protocol can and is not Anthropic itself. */
+  /** Counting a pivot request's input tokens with the provider's own tokenizer, when the protocol has an API for it. */
   countTokens?: {
     request(req: ChatRequest, ctx: TranslateContext): Promise<UpstreamCall>;
     response(json: unknown): number;

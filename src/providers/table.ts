@@ -17,6 +17,8 @@ export interface ProviderFacts {
   modelsPath: string;
   /** The provider serves the OpenAI Responses API (`POST …/responses`): /v1/responses passes through. */
   responsesApi?: boolean;
+  /** The provider runs its own web search for Chat Completions' `web_search_options` (unified/hosted-tools.ts). */
+  webSearchOptions?: boolean;
 }
 
 export const PROVIDERS: Record<string, ProviderFacts> = {
@@ -44,6 +46,7 @@ export const PROVIDERS: Record<string, ProviderFacts> = {
     gatewayVersionPath: '',
     modelsPath: '/models',
     responsesApi: true,
+    webSearchOptions: true,
   },
   anthropic: {
     host: 'api.anthropic.com',
@@ -113,6 +116,9 @@ export function speaksResponsesApi(providerId: string, provider: { protocol: str
   if (wireProtocol(provider.protocol) !== 'openai') return false;
   return provider.responsesApi ?? PROVIDERS[providerId]?.responsesApi ?? false;
 }
+
+/** Whether an OpenAI-protocol provider runs Chat Completions' `web_search_options` (only OpenAI itself). */
+export const servesWebSearchOptions = (providerId: string) => PROVIDERS[providerId]?.webSearchOptions ?? false;
 
 /** The wire protocol a vault `protocol` value stands for: OpenAI-compatible names all speak `openai`. */
 export function wireProtocol(protocol: string): WireProtocol {

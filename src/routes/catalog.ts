@@ -36,7 +36,7 @@ catalogRoutes.get('/v1/providers', userAuth, async (c) => {
 });
 
 /** Every model the user may use, of every provider with a usable key: ids `provider/model`. */
-async function unifiedModels(c: Context<Env>) {
+export async function unifiedModels(c: Context<Env>) {
   const config = await loadConfig(c.env);
   const user = c.get('user');
   return Object.entries(config.providers)

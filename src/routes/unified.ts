@@ -22,7 +22,7 @@ const anthropicDialect: MiddlewareHandler<Env> = async (c, next) => {
 };
 
 // Thrown rather than returned, so that onError tells it in the route's dialect.
-const dialectBodyLimit = bodyLimit({
+export const dialectBodyLimit = bodyLimit({
   maxSize: MAX_REQUEST_BYTES,
   onError: () => {
     throw new GatewayError(413, `request body is larger than ${MAX_REQUEST_BYTES / (1024 * 1024)} MiB`, 'request_too_large');

@@ -3,7 +3,7 @@ import { GatewayError } from '../errors';
 import { byPriority, findModel, hasUsableKey, noUsableKey, resolveProvider } from '../providers/lookup';
 import { type WireProtocol, wireProtocol } from '../providers/table';
 import { mayUseModel, mayUseProvider } from '../users/access';
-import type { AiConfig, Model, Provider, User } from '../vault/schema';
+import type { AiConfig, Model, ModelRoute, Provider, User } from '../vault/schema';
 
 /** One provider that may answer a unified request, with the vault's entry for the model. */
 export interface Candidate {
@@ -11,13 +11,16 @@ export interface Candidate {
   provider: Provider;
   model: Model;
   protocol: WireProtocol;
+  /** The vault's route for the requested model (how the chain is ordered), when it has one. */
+  route?: ModelRoute;
 }
 
-const candidate = (providerId: string, provider: Provider, model: Model): Candidate => ({
+const candidate = (providerId: string, provider: Provider, model: Model, route?: ModelRoute): Candidate => ({
   providerId,
   provider,
   model,
   protocol: wireProtocol(provider.protocol),
+  ...(route ? { route } : {}),
 });
 
 /** `provider/model` when the prefix names a vault provider that lists the model. */
@@ -32,9 +35,10 @@ function namedCandidate(config: AiConfig, requested: string): Candidate | undefi
 
 /** Every provider listing the id, lower model `priority` first, vault order among equals. */
 function listingCandidates(config: AiConfig, requested: string): Candidate[] {
+  const route = config.routes && Object.hasOwn(config.routes, requested) ? config.routes[requested] : undefined;
   const listing = Object.entries(config.providers).flatMap(([id, provider]) => {
     const model = provider.models.find((m) => m.id === requested);
-    return model ? [candidate(id, provider, model)] : [];
+    return model ? [candidate(id, provider, model, route)] : [];
   });
   return byPriority(listing, (c) => c.model.priority);
 }

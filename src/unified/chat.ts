@@ -8,6 +8,7 @@ import { allowedImageHosts, ImageFetcher } from '../protocols/pivot/images';
 import { endOnFailure, SSE_HEADERS, sseEvents } from '../protocols/pivot/sse';
 import { loadConfig } from '../vault/store';
 import { readBody } from './body';
+import { fitHostedTools, fitPassedThroughHostedTools, withDroppedTools } from './hosted-tools';
 import { type Candidate, resolveCandidates } from './candidates';
 import { type Attempt, firstServed } from './fallback';
 import {
@@ -59,15 +60,22 @@ async function answerChat<Body extends Record<string, unknown>>(
   const deadline = chainDeadline(c);
   const images = new ImageFetcher(signal, allowedImageHosts(c.env.IMAGE_FETCH_ALLOW_HOSTS));
 
+  // The hosted tools the serving candidate went without (hosted-tools.ts).
+  let dropped: string[] = [];
   const attempt = async (candidate: Candidate): Promise<Attempt<{ adapter: ProtocolAdapter; ctx: TranslateContext }>> => {
     const upstream = candidate.protocol === client.protocol || !viaUnifiedCompat(c, candidate) ? candidate.protocol : 'openai';
     if (upstream === client.protocol) {
-      const call = { operation: client.chatOperation, search: '', body: { ...client.passThrough(body, c.req.raw.headers), model: candidate.model.id } };
+      const passed = client.passThrough(body, c.req.raw.headers);
+      const fitted = upstream === 'openai' ? fitPassedThroughHostedTools(c, candidate, passed) : { body: passed, dropped: [] };
+      dropped = fitted.dropped;
+      const call = { operation: client.chatOperation, search: '', body: { ...fitted.body, model: candidate.model.id } };
       return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline, signal }) };
     }
     const adapter = ADAPTERS[upstream];
     const ctx: TranslateContext = { model: candidate.model.id, maxOutputTokens: candidate.model.maxOutputTokens ?? undefined, signal, images };
-    const call = await adapter.chat.request({ ...pivotOf(), model: candidate.model.id }, ctx);
+    const fitted = fitHostedTools(c, candidate, upstream, adapter.chat, { ...pivotOf(), model: candidate.model.id }, ctx);
+    dropped = fitted.dropped;
+    const call = await adapter.chat.request(fitted.request, ctx);
     const response = await sendTo(c, candidate, call, { incoming: translatedHeaders(stream), deadline, signal });
     return { response, translated: { adapter, ctx } };
   };
@@ -75,15 +83,15 @@ async function answerChat<Body extends Record<string, unknown>>(
   const { response, translated, candidate } = await firstServed(candidates, attempt, chainOf(c));
   if (!translated) {
     const renamed = client.renameAnswerModel && response.ok && body.model !== candidate.model.id;
-    return labelled(renamed ? await client.renameAnswerModel!(response, String(body.model)) : response, candidate);
+    return withDroppedTools(labelled(renamed ? await client.renameAnswerModel!(response, String(body.model)) : response, candidate), dropped);
   }
   if (!response.ok) return translatedError(response, candidate, client.errorDialect);
   const { adapter, ctx } = translated;
   if (stream && response.body) {
     const events = endOnFailure(sseEvents(response.body).pipeThrough(adapter.chat.stream(ctx)), () => lostStream);
     const text = events.pipeThrough(client.streamFromPivot(pivotOf())).pipeThrough(new TextEncoderStream());
-    return translatedAnswer(response, candidate, text, SSE_HEADERS);
+    return withDroppedTools(translatedAnswer(response, candidate, text, SSE_HEADERS), dropped);
   }
   const answer = client.fromPivot(adapter.chat.response(await answerJson(response, candidate), ctx), pivotOf());
-  return translatedAnswer(response, candidate, JSON.stringify(answer), JSON_HEADERS);
+  return withDroppedTools(translatedAnswer(response, candidate, JSON.stringify(answer), JSON_HEADERS), dropped);
 }

@@ -31,10 +31,9 @@ import { anthropicErrors } from '../protocols/anthropic/errors';
 
 type Counter = NonNullable<(typeof ADAPTERS)[WireProtocol]['countTokens']>;
 
-const COUNTING_PROTOCOLS: WireProtocol[] = [
-  'anthropic',
-  ...(Object.entries(ADAPTERS) as [WireProtocol, (typeof ADAPTERS)[WireProtocol]][]).filter(([, a]) => a.countTokens).map(([p]) => p),
-];
+export const COUNTING_PROTOCOLS: WireProtocol[] = (Object.entries(ADAPTERS) as [WireProtocol, (typeof ADAPTERS)[WireProtocol]][])
+  .filter(([, a]) => a.countTokens)
+  .map(([p]) => p);
 
 export async function serveCountTokens(c: Context<Env>): Promise<Response> {
   const body = await readBody(c, { path: 'messages/count_tokens', kind: 'chat' }, CountTokensRequest);

@@ -7,6 +7,7 @@ import { type ProtocolAdapter, type TranslateContext } from '../protocols/adapte
 import { ADAPTERS } from '../protocols/registry';
 import { inputItems, responsesToChat } from '../protocols/responses/request';
 import { chatToResponse, type ResponseMeta, responseMeta } from '../protocols/responses/response';
+import { isGatewayReasoning } from '../protocols/responses/reasoning';
 import { ResponseObject, ResponsesRequest } from '../protocols/responses/schema';
 import { encodeResponsesStream } from '../protocols/responses/stream';
 import { speaksResponsesApi } from '../providers/table';
@@ -17,6 +18,7 @@ import { allowedImageHosts, ImageFetcher } from '../protocols/pivot/images';
 import { endOnFailure, SSE_HEADERS, sseEvents } from '../protocols/pivot/sse';
 import { loadConfig } from '../vault/store';
 import { readBody } from './body';
+import { fitHostedTools, withDroppedTools } from './hosted-tools';
 import { type Candidate, resolveCandidates } from './candidates';
 import { type Attempt, firstServed } from './fallback';
 import {
@@ -79,13 +81,15 @@ export async function serveResponses(c: Context<Env>): Promise<Response> {
     }
   };
 
-  const attempt = async (candidate: Candidate): Promise<Attempt<{ adapter: ProtocolAdapter; ctx: TranslateContext }>> => {
+  const attempt = async (candidate: Candidate): Promise<Attempt<{ adapter: ProtocolAdapter; ctx: TranslateContext; dropped: string[] }>> => {
     if (speaksResponsesApi(candidate.providerId, candidate.provider)) {
       const { previous_response_id: _continued, ...rest } = body;
       // send() makes the call `store: false` unless the provider allows its own state: the stored turns'
-      // reasoning items it would then look up by id are left out (translation leaves every one out).
+      // reasoning items it would then look up by id are left out (translation leaves every one out), and
+      // so are the reasoning items this gateway wrote for another provider's thinking.
       const replayed = candidate.provider.providerState ? history : history.filter((item) => !isStoredReasoning(item));
-      const native = { ...rest, model: candidate.model.id, ...(history.length ? { input: [...replayed, ...input] } : {}) };
+      const items = [...replayed, ...input].filter((item) => !isGatewayReasoning(item));
+      const native = { ...rest, model: candidate.model.id, ...(items.length !== input.length || history.length ? { input: items } : {}) };
       const call = { operation: 'responses', search: '', body: native };
       return { response: await sendTo(c, candidate, call, { incoming: c.req.raw.headers, deadline }) };
     }
@@ -97,24 +101,25 @@ export async function serveResponses(c: Context<Env>): Promise<Response> {
       signal: c.req.raw.signal,
       images,
     };
-    const call = await adapter.chat.request({ ...pivotOf(), model: candidate.model.id }, ctx);
+    const { request, dropped } = fitHostedTools(c, candidate, upstream, adapter.chat, { ...pivotOf(), model: candidate.model.id }, ctx);
+    const call = await adapter.chat.request(request, ctx);
     const response = await sendTo(c, candidate, call, { incoming: translatedHeaders(stream), deadline });
-    return { response, translated: { adapter, ctx } };
+    return { response, translated: { adapter, ctx, dropped } };
   };
 
   const { response, translated, candidate } = await firstServed(candidates, attempt, chainOf(c));
   if (!translated) return passedThrough(c, response, candidate, body, keep);
   if (!response.ok) return translatedError(response, candidate, openaiErrors);
-  const { adapter, ctx } = translated;
+  const { adapter, ctx, dropped } = translated;
   const meta: ResponseMeta = responseMeta(body, candidate.model.id);
   if (stream && response.body) {
     const events = endOnFailure(sseEvents(response.body).pipeThrough(adapter.chat.stream(ctx)), () => lostStream);
     const text = events.pipeThrough(encodeResponsesStream(meta, { onDone: keep })).pipeThrough(new TextEncoderStream());
-    return translatedAnswer(response, candidate, text, SSE_HEADERS);
+    return withDroppedTools(translatedAnswer(response, candidate, text, SSE_HEADERS), dropped);
   }
   const answer = chatToResponse(adapter.chat.response(await answerJson(response, candidate), ctx), meta);
   const stored = await keep(answer);
-  return translatedAnswer(response, candidate, JSON.stringify(answer), storedHeaders(stored));
+  return withDroppedTools(translatedAnswer(response, candidate, JSON.stringify(answer), storedHeaders(stored)), dropped);
 }
 
 type Keep = (response: Record<string, unknown> & { id: string }) => Promise<boolean | undefined>;

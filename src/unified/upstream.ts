@@ -11,6 +11,7 @@ import type { UpstreamCall } from '../protocols/adapter';
 import { upstreamErrorMessage } from '../protocols/failures';
 import { requestedMaxTokens } from '../usage/price';
 import type { Candidate } from './candidates';
+import { ROUTE_HEADER } from './routing';
 
 // The unified routes' side of forwarding: one call to one candidate through send(), and the
 // answer labelled with the provider that gave it.
@@ -39,8 +40,16 @@ export function attemptBudget(c: Context<Env>): AttemptBudget {
   return budget;
 }
 
-/** What firstServed needs of the request: where to log, and the budget that ends the chain when spent. */
-export const chainOf = (c: Context<Env>) => ({ env: c.env, requestId: c.get('requestId'), budget: attemptBudget(c) });
+/**
+ * What firstServed needs of the request: where to log, the budget that ends the chain when spent, and
+ * the id a weighted route draws by (the client's X-Request-Id when it sent one: its retries stay on one provider).
+ */
+export const chainOf = (c: Context<Env>) => ({
+  env: c.env,
+  requestId: c.get('requestId'),
+  budget: attemptBudget(c),
+  routeKey: c.get('clientRequestId') ?? c.get('requestId'),
+});
 
 /** Upstream headers for a translated call: the client's own belong to another protocol. */
 export const translatedHeaders = (stream: boolean) =>
@@ -108,8 +117,10 @@ export function labelled(response: Response, candidate: Candidate): Response {
 export function translatedAnswer(upstream: Response, candidate: Candidate, body: BodyInit, headers: Record<string, string>): Response {
   const out = new Response(body, { status: upstream.status, headers });
   out.headers.set(PROVIDER_HEADER, candidate.providerId);
-  const attempts = upstream.headers.get(ATTEMPTS_HEADER);
-  if (attempts !== null) out.headers.set(ATTEMPTS_HEADER, attempts);
+  for (const name of [ATTEMPTS_HEADER, ROUTE_HEADER]) {
+    const value = upstream.headers.get(name);
+    if (value !== null) out.headers.set(name, value);
+  }
   return out;
 }
 
@@ -117,7 +128,7 @@ export function translatedAnswer(upstream: Response, candidate: Candidate, body:
 export async function translatedError(response: Response, candidate: Candidate, dialect: ErrorDialect): Promise<Response> {
   const message = upstreamErrorMessage(await response.text(), response.status, candidate.providerId);
   const headers: Record<string, string> = { [PROVIDER_HEADER]: candidate.providerId };
-  for (const name of ['retry-after', ATTEMPTS_HEADER]) {
+  for (const name of ['retry-after', ATTEMPTS_HEADER, ROUTE_HEADER]) {
     const value = response.headers.get(name);
     if (value !== null) headers[name] = value;
   }

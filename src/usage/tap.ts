@@ -27,6 +27,21 @@ export interface AttemptInfo {
   stream: boolean;
 }
 
+/** One upstream attempt as the request's trace shows it (src/traces/): kept only while traces are exported. */
+export interface AttemptTrace {
+  provider: string;
+  /** When it was sent (ms since the epoch). */
+  startedAt: number;
+  /** The key's place in the provider's vault entry: never the key. */
+  keyIndex?: number;
+  /** The upstream's HTTP status; none for a timeout or a network error. */
+  status?: number;
+  /** Why it failed (`http_429`, `timeout`…), when it did. */
+  errorType?: string;
+  /** Until its answer began or it failed. */
+  durationMs?: number;
+}
+
 const STREAM_CUT_CODES: Record<Exclude<StreamEnding, 'done'>, string> = {
   client_closed: 'client_closed_request',
   upstream_failed: 'upstream_stream_failed',
@@ -50,18 +65,35 @@ export class UsageTap {
   private delivered = false;
   private cache: CacheOutcome = 'none';
 
+  /** Each upstream attempt, when traces are exported (`traceAttempts`); otherwise nothing is kept. */
+  readonly attemptLog?: AttemptTrace[];
+
   constructor(
     readonly origin: TapOrigin,
     private readonly deliver: (record: UsageRecord | undefined) => void,
-  ) {}
+    traceAttempts = false,
+  ) {
+    if (traceAttempts) this.attemptLog = [];
+  }
 
   /** An upstream attempt is about to be sent. */
   attempt(info: AttemptInfo): void {
     this.attempts++;
     this.last = info;
+    this.attemptLog?.push({ provider: info.provider, startedAt: Date.now() });
     this.counts = undefined;
     this.source = 'none';
     this.upstreamError = undefined;
+  }
+
+  /** The attempt sent last has its answer (`status`) or failed (`errorType`): for its trace only. */
+  attemptEnded(keyIndex: number, status: number | undefined, errorType: string | undefined): void {
+    const entry = this.attemptLog?.at(-1);
+    if (!entry) return;
+    entry.keyIndex = keyIndex;
+    entry.status = status;
+    entry.errorType = errorType ?? (status !== undefined && status >= 400 ? `http_${status}` : undefined);
+    entry.durationMs = Date.now() - entry.startedAt;
   }
 
   /** The upstream's status line arrived. */

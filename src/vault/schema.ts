@@ -36,7 +36,7 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * Where provider keys are sent: https without userinfo; http only for a loopback host (stand-ins in
  * local development), so a key never travels in clear text and the host is the one it reads as.
  */
-const providerUrl = z.string().superRefine((value, ctx) => {
+export const providerUrl = z.string().superRefine((value, ctx) => {
   let url: URL | undefined;
   try {
     url = /^https?:\/\/[^\s/]+/.test(value) ? new URL(value) : undefined;
@@ -65,6 +65,12 @@ export const Provider = z.looseObject({
    * Default: refused, and Responses and Chat Completions go with `store: false` (forward/provider-state.ts).
    */
   providerState: z.boolean().optional(),
+  /**
+   * A hosted tool the provider cannot run (web search on an OpenAI-compatible provider other than
+   * OpenAI): `drop` (default) sends the request without it and says so in X-Switchyard-Dropped-Tools;
+   * `refuse` answers 400 naming the tool.
+   */
+  hostedTools: z.enum(['drop', 'refuse'], { error: 'hostedTools is "drop" or "refuse"' }).optional(),
   /** Operations forwarded beyond the protocol's table (`files`, `POST batches`): the operator's explicit choice. */
   operations: z
     .array(
@@ -75,9 +81,30 @@ export const Provider = z.looseObject({
   models: z.array(Model).default([]),
 });
 
+/** How the providers listing one model are ordered (README, "Routing"). */
+export const Routing = z.enum(['priority', 'latency', 'weighted']);
+
+/**
+ * A model route: the setting of the fallback chain formed by every provider that lists one model id.
+ * `priority` (default): lower model `priority` first; `latency`: among providers of equal priority, the
+ * lowest recent time to first byte first; `weighted`: the first provider drawn by `weights` (a share per
+ * provider id, any positive numbers), the same for every retry of one request id.
+ */
+export const ModelRoute = z
+  .looseObject({
+    routing: Routing.optional(),
+    weights: z.record(z.string(), z.number().nonnegative()).optional(),
+  })
+  .refine((route) => route.routing !== 'weighted' || Object.values(route.weights ?? {}).some((weight) => weight > 0), {
+    message: 'a weighted route needs weights with at least one provider above 0',
+    path: ['weights'],
+  });
+
 export const AiConfig = z.looseObject({
   version: z.number().optional(),
   providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'provider ids are lowercase [a-z0-9_-]'), Provider),
+  /** Model routes by model id (the bare id every provider of the chain lists). */
+  routes: z.record(z.string().min(1), ModelRoute).optional(),
 });
 
 /**
@@ -120,6 +147,8 @@ export type Model = z.infer<typeof Model>;
 export type ModelUsage = z.infer<typeof ModelUsage>;
 export type Provider = z.infer<typeof Provider>;
 export type AiConfig = z.infer<typeof AiConfig>;
+export type Routing = z.infer<typeof Routing>;
+export type ModelRoute = z.infer<typeof ModelRoute>;
 export type User = z.infer<typeof User>;
 export type Users = z.infer<typeof Users>;
 

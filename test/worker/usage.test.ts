@@ -274,6 +274,39 @@ const CASES: Case[] = [
     stream: true,
     route: 'unified',
   },
+  // The Gemini-protocol door
+  {
+    name: 'Gemini door, Gemini (passed through), streamed',
+    protocol: 'gemini',
+    path: '/v1beta/models/gemini/gemini-2.0-flash:streamGenerateContent?alt=sse',
+    body: gemini,
+    stream: true,
+    route: 'unified',
+  },
+  {
+    name: 'Gemini door → OpenAI provider (translated), plain',
+    protocol: 'openai',
+    path: '/v1beta/models/groq/llama-3.3-70b-versatile:generateContent',
+    body: gemini,
+    stream: false,
+    route: 'unified',
+  },
+  {
+    name: 'Gemini door → OpenAI provider (translated), JSON-array stream',
+    protocol: 'openai',
+    path: '/v1beta/models/groq/llama-3.3-70b-versatile:streamGenerateContent',
+    body: gemini,
+    stream: true,
+    route: 'unified',
+  },
+  {
+    name: 'Gemini door → Anthropic (translated), streamed',
+    protocol: 'anthropic',
+    path: '/v1beta/models/anthropic/claude-sonnet-4-5:streamGenerateContent?alt=sse',
+    body: gemini,
+    stream: true,
+    route: 'unified',
+  },
 ];
 
 describe('usage records: the provider’s counts and the exact cost', () => {

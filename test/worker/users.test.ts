@@ -26,7 +26,7 @@ describe('bearer auth against the users map in KV', () => {
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect(await res.json()).toEqual({
       error: {
-        message: 'missing credential: send "Authorization: Bearer <your gateway key>" or "x-api-key: <your gateway key>"',
+        message: 'missing credential: send "Authorization: Bearer <your gateway key>", "x-api-key: <your gateway key>" or "x-goog-api-key: <your gateway key>"',
         type: 'authentication_error',
         code: 'invalid_api_key',
       },

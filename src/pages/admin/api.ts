@@ -68,12 +68,36 @@ export interface List<T> {
   next?: string | null;
 }
 
+/** Moving averages of a provider or a key (src/health/signals.ts); null until traffic was seen. */
+export interface SignalAverages {
+  ttfbMs: number | null;
+  tokensPerSecond: number | null;
+  errorRate: number | null;
+  refusalRate: number | null;
+}
+
+export interface ProviderSignals extends SignalAverages {
+  updatedAt: string | null;
+  keys: (SignalAverages & {
+    index: number;
+    headroom: { requests?: number; requestsResetAt?: number; tokens?: number; tokensResetAt?: number; at: number } | null;
+  })[];
+  points: (SignalAverages & { at: number })[];
+}
+
 export interface Health {
   status: 'ok' | 'degraded' | 'down';
   checks: Record<string, { ok: boolean; error?: string }>;
   providers: Record<
     string,
-    { keys: number; usable: number; resting: number; expired: number; lastFailure: { status: number | null; reason: string | null; at: string } | null }
+    {
+      keys: number;
+      usable: number;
+      resting: number;
+      expired: number;
+      lastFailure: { status: number | null; reason: string | null; at: string } | null;
+      signals?: ProviderSignals;
+    }
   >;
 }
 

@@ -10,6 +10,7 @@ import { describeError, gatewayFailure, ShownError } from '../shared/errors';
 import { wireThemeToggle } from '../shared/theme';
 import type { Draft } from './draft';
 import { protocolOptions, providerCard } from './provider-card';
+import { chainsKey, routesPanel } from './routes';
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -26,6 +27,7 @@ const ui = {
   discard: byId<HTMLButtonElement>('discard'),
   lock: byId<HTMLButtonElement>('lock'),
   providers: byId<HTMLDivElement>('providers'),
+  routes: byId<HTMLDivElement>('routes'),
   addForm: byId<HTMLFormElement>('add-provider'),
   newId: byId<HTMLInputElement>('new-provider-id'),
   newProtocol: byId<HTMLSelectElement>('new-provider-protocol'),
@@ -46,6 +48,8 @@ const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 let session: Session | undefined;
 let dirty = false;
+/** The chains the routes panel shows (routes.ts chainsKey). */
+let shownChains = '';
 
 function showError(message = '') {
   ui.error.textContent = message;
@@ -69,6 +73,7 @@ const draft: Draft = {
   changed: () => {
     if (!dirty) setMessage('');
     setDirty(true);
+    if (session && chainsKey(session.config) !== shownChains) renderRoutes();
   },
   announce: (text) => {
     ui.announcer.textContent = '';
@@ -83,6 +88,13 @@ function renderProviders() {
   const ids = Object.keys(config.providers);
   ui.providers.replaceChildren(...ids.map((id) => providerCard(id, config.providers[id]!, draft, () => removeProvider(id))));
   if (ids.length === 0) ui.providers.append(h('p', { className: 'panel empty', textContent: 'No providers yet: add one below.' }));
+  renderRoutes();
+}
+
+/** The model routes panel, rebuilt when the chains change (a model added to a second provider). */
+function renderRoutes() {
+  shownChains = chainsKey(session!.config);
+  ui.routes.replaceChildren(routesPanel(session!.config, draft));
 }
 
 function removeProvider(id: string) {

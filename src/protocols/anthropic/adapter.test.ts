@@ -242,10 +242,15 @@ describe('Anthropic client request → OpenAI request', () => {
     expect(ChatRequest.safeParse(req).success).toBe(true);
   });
 
-  it('refuses server tools and document blocks with a 400', () => {
+  it('carries the web search server tool as web_search_options; refuses other server tools and document blocks with a 400', () => {
     const base = { model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
-    const webSearch = { ...base, tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 5 }] };
-    expect(() => anthropicClient.toPivot(MessagesRequest.parse(webSearch))).toThrow(expect.objectContaining({ status: 400 }));
+    const location = { type: 'approximate', city: 'Lyon', country: 'FR' };
+    const webSearch = { ...base, tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 5, user_location: location }] };
+    const carried = anthropicClient.toPivot(MessagesRequest.parse(webSearch));
+    expect(carried.web_search_options).toEqual({ user_location: { type: 'approximate', approximate: { city: 'Lyon', country: 'FR' } } });
+    expect(carried.tools).toBeUndefined();
+    const codeExecution = { ...base, tools: [{ type: 'code_execution_20250825', name: 'code_execution' }] };
+    expect(() => anthropicClient.toPivot(MessagesRequest.parse(codeExecution))).toThrow(expect.objectContaining({ status: 400 }));
     const pdf = {
       ...base,
       messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } }] }],

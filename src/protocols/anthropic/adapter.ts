@@ -1,7 +1,9 @@
+import { GatewayError } from '../../errors';
 import type { ClientDialect, ProtocolAdapter } from '../adapter';
+import { omitUndefined } from '../pivot/chat';
 import { chatToMessages, foldMidConversationSystem, messagesToChat } from './request';
 import { chatToMessage, messageToChat, withAnswerModel } from './response';
-import { MessagesRequest } from './schema';
+import { CountTokensResponse, MessagesRequest } from './schema';
 import { decodeMessagesStream, encodeMessagesStream } from './stream';
 import { anthropicErrors } from './errors';
 
@@ -17,6 +19,20 @@ export const anthropic: ProtocolAdapter = {
     request: async (req, ctx) => ({ operation: 'messages', search: '', body: chatToMessages(req, ctx) }),
     response: messageToChat,
     stream: decodeMessagesStream,
+    // Its web search server tool runs beside any other tool.
+    webSearch: () => true,
+  },
+  countTokens: {
+    // count_tokens takes the request's input fields only (max_tokens and sampling are extra inputs to it).
+    async request(req, ctx) {
+      const { model, messages, system, tools, tool_choice, thinking } = chatToMessages(req, ctx);
+      return { operation: 'messages/count_tokens', search: '', body: omitUndefined({ model, messages, system, tools, tool_choice, thinking }) };
+    },
+    response(json) {
+      const parsed = CountTokensResponse.safeParse(json);
+      if (!parsed.success) throw new GatewayError(502, 'the provider answered a token count the gateway cannot read', 'upstream_unreadable');
+      return parsed.data.input_tokens;
+    },
   },
 };
 

@@ -15,6 +15,7 @@ import {
 import { parseDataUrl, toDataUrl } from '../pivot/images';
 import type { TranslateContext } from '../adapter';
 import type { Block, CountTokensRequest, MessageParam } from './schema';
+import { isWebSearchTool, webSearchOptionsOf, webSearchTool } from './web-search';
 
 // Requests both ways: the pivot as an Anthropic Messages request (to an Anthropic provider), and an
 // Anthropic client's request as the pivot.
@@ -117,6 +118,18 @@ function systemOf(messages: ChatMessage[]): string | Record<string, unknown>[] |
   return system.flatMap((m) => withMessageCacheControl(m, contentBlocks(m.content)));
 }
 
+/** The pivot's functions and web search as Anthropic tools. */
+function anthropicTools(tools: ChatRequest['tools'], webSearch: ChatRequest['web_search_options']): Record<string, unknown>[] | undefined {
+  const functions = (tools ?? []).map((tool) => ({
+    name: tool.function.name,
+    description: tool.function.description,
+    input_schema: tool.function.parameters ?? { type: 'object', properties: {} },
+    ...cacheControlOf(tool),
+  }));
+  const all = webSearch ? [...functions, webSearchTool(webSearch)] : functions;
+  return all.length ? all : undefined;
+}
+
 /** The pivot as an Anthropic Messages request. Consecutive turns of one role are merged into one. */
 export function chatToMessages(req: ChatRequest, ctx: TranslateContext): Record<string, unknown> {
   if ((req.n ?? 1) > 1) throw unsupported('n > 1');
@@ -147,12 +160,7 @@ export function chatToMessages(req: ChatRequest, ctx: TranslateContext): Record<
     stop_sequences: stopSequencesOf(req),
     stream: req.stream ? true : undefined,
     thinking,
-    tools: tools?.map((tool) => ({
-      name: tool.function.name,
-      description: tool.function.description,
-      input_schema: tool.function.parameters ?? { type: 'object', properties: {} },
-      ...cacheControlOf(tool),
-    })),
+    tools: anthropicTools(tools, req.web_search_options),
     tool_choice: tools ? toolChoice(req) : undefined,
     metadata: req.user ? { user_id: req.user } : undefined,
   });
@@ -271,12 +279,15 @@ export function messagesToChat(req: CountTokensRequest): ChatRequest {
     else if (message.role === 'assistant') messages.push(assistantMessage(message.content));
     else messages.push(...userMessages(message.content));
   }
-  const tools = req.tools?.map((tool) => {
-    if ((tool.type !== undefined && tool.type !== 'custom') || !tool.input_schema) {
-      throw unsupported(`the server tool "${tool.name}"${tool.type ? ` (${tool.type})` : ''}`);
-    }
-    return { type: 'function', function: { name: tool.name, description: tool.description, parameters: tool.input_schema } };
-  });
+  const search = req.tools?.find((tool) => isWebSearchTool(tool.type));
+  const tools = req.tools
+    ?.filter((tool) => tool !== search)
+    .map((tool) => {
+      if ((tool.type !== undefined && tool.type !== 'custom') || !tool.input_schema) {
+        throw unsupported(`the server tool "${tool.name}"${tool.type ? ` (${tool.type})` : ''}`);
+      }
+      return { type: 'function', function: { name: tool.name, description: tool.description, parameters: tool.input_schema } };
+    });
   return omitUndefined({
     model: req.model,
     messages,
@@ -288,6 +299,7 @@ export function messagesToChat(req: CountTokensRequest): ChatRequest {
     // An Anthropic stream ends with the usage: ask an OpenAI-protocol provider for it.
     stream_options: req.stream ? { include_usage: true } : undefined,
     tools: tools?.length ? tools : undefined,
+    web_search_options: search ? webSearchOptionsOf(search) : undefined,
     ...(tools?.length ? pivotToolChoice(req) : {}),
     reasoning_effort: effortOf(req),
     user: req.metadata?.user_id ?? undefined,

@@ -4,6 +4,7 @@ import { usageOf } from '../pivot/chunks';
 import { nowSeconds, randomId } from '../pivot/ids';
 import { anthropicToolId } from './request';
 import { type AnthropicUsage, type Block, Message } from './schema';
+import { citationsOf, searchesOf } from './web-search';
 
 // Answers both ways: an Anthropic message as the pivot, and the pivot as an Anthropic message.
 
@@ -72,6 +73,8 @@ export function messageToChat(json: unknown): ChatCompletion {
     }));
   const thinking = signedBlocks(message.content);
   const reasoning = thinking.map((block) => block.thinking ?? '').join('');
+  const searches = searchesOf(message.content);
+  const citations = citationsOf(message.content);
   return {
     id: message.id,
     object: 'chat.completion',
@@ -86,6 +89,8 @@ export function messageToChat(json: unknown): ChatCompletion {
           ...(calls.length ? { tool_calls: calls } : {}),
           ...(reasoning ? { reasoning_content: reasoning } : {}),
           ...(thinking.length ? { thinking_blocks: thinking } : {}),
+          ...(searches.length ? { web_search_calls: searches } : {}),
+          ...(citations.length ? { annotations: citations } : {}),
         },
         logprobs: null,
         finish_reason: finishReasonOf(message.stop_reason),

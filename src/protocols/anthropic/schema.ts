@@ -16,6 +16,8 @@ export const Block = z.looseObject({
   thinking: z.string().optional(),
   signature: z.string().optional(),
   data: z.string().optional(),
+  /** A text block's sources (web search results it cites). */
+  citations: z.unknown().optional(),
 });
 
 /**
@@ -32,6 +34,8 @@ export const Tool = z.looseObject({
   name: z.string(),
   description: z.string().optional(),
   input_schema: z.record(z.string(), z.unknown()).optional(),
+  /** The web search server tool's approximate location. */
+  user_location: z.unknown().optional(),
 });
 
 export const ToolChoice = z.looseObject({
@@ -58,6 +62,8 @@ export const MessagesRequest = z.looseObject({
 
 /** `messages/count_tokens` takes a Messages request without `max_tokens`. */
 export const CountTokensRequest = MessagesRequest.extend({ max_tokens: z.number().int().positive().optional() });
+
+export const CountTokensResponse = z.looseObject({ input_tokens: z.number() });
 
 export const AnthropicUsage = z.looseObject({
   input_tokens: z.number().nullish(),
@@ -90,6 +96,8 @@ export const StreamEvent = z.discriminatedUnion('type', [
       partial_json: z.string().optional(),
       thinking: z.string().optional(),
       signature: z.string().optional(),
+      /** A `citations_delta`'s source. */
+      citation: z.unknown().optional(),
     }),
   }),
   z.looseObject({ type: z.literal('content_block_stop'), index: z.number() }),

@@ -1,4 +1,4 @@
-import { type PivotEvent, reasoningOf, type ThinkingBlock, type Usage } from '../pivot/chat';
+import { jsonObjectOf, type PivotEvent, reasoningOf, type ThinkingBlock, type Usage } from '../pivot/chat';
 import { ChunkWriter } from '../pivot/chunks';
 import { truncated, unreadable } from '../failures';
 import { randomId } from '../pivot/ids';
@@ -8,6 +8,7 @@ import { anthropicUsage, anthropicMessageId, finishReasonOf, pivotUsage, signedB
 import { anthropicToolId } from './request';
 import { type AnthropicUsage, StreamEvent } from './schema';
 import { anthropicErrors, anthropicErrorStatus } from './errors';
+import { queryOf, searchOf, urlCitations } from './web-search';
 
 // Streams both ways. Anthropic: message_start, then per block content_block_start / _delta / _stop,
 // then message_delta (stop reason, usage) and message_stop; `ping` anywhere; `error` ends it.
@@ -21,6 +22,11 @@ export function decodeMessagesStream(ctx: TranslateContext): TransformStream<Eve
   // Thinking blocks by stream index while they stream, then every finished one, in order.
   const thinkingByBlock = new Map<number, ThinkingBlock>();
   const signed: ThinkingBlock[] = [];
+  // Web searches' queries by call id as their input streams; text blocks' start in the answer and citations.
+  const searchInputs = new Map<number, { id: string; json: string; input: unknown }>();
+  const queries = new Map<string, string>();
+  const textBlocks = new Map<number, { start: number; citations: unknown[] }>();
+  let textLength = 0;
   let usage: AnthropicUsage = {};
   let finish = 'stop';
   let done = false;
@@ -52,7 +58,16 @@ export function decodeMessagesStream(ctx: TranslateContext): TransformStream<Eve
           break;
         case 'content_block_start': {
           const block = event.content_block;
-          if (block.type === 'text' && block.text) controller.enqueue({ chunk: out.delta({ content: block.text }) });
+          if (block.type === 'text') textBlocks.set(event.index, { start: textLength, citations: [] });
+          if (block.type === 'text' && block.text) {
+            textLength += block.text.length;
+            controller.enqueue({ chunk: out.delta({ content: block.text }) });
+          }
+          if (block.type === 'server_tool_use' && block.name === 'web_search')
+            searchInputs.set(event.index, { id: block.id ?? '', json: '', input: block.input });
+          if (block.type === 'web_search_tool_result') {
+            controller.enqueue({ chunk: out.delta({ web_search_calls: [searchOf(block, queries.get(block.tool_use_id ?? '') ?? '')] }) });
+          }
           const [thinking] = signedBlocks([block]);
           if (thinking) thinkingByBlock.set(event.index, thinking);
           if (block.type === 'thinking' && block.thinking) controller.enqueue({ chunk: out.delta({ reasoning_content: block.thinking }) });
@@ -66,7 +81,13 @@ export function decodeMessagesStream(ctx: TranslateContext): TransformStream<Eve
         }
         case 'content_block_delta': {
           const { delta } = event;
-          if (delta.type === 'text_delta' && delta.text) controller.enqueue({ chunk: out.delta({ content: delta.text }) });
+          if (delta.type === 'text_delta' && delta.text) {
+            textLength += delta.text.length;
+            controller.enqueue({ chunk: out.delta({ content: delta.text }) });
+          }
+          if (delta.type === 'citations_delta') textBlocks.get(event.index)?.citations.push(delta.citation);
+          const search = searchInputs.get(event.index);
+          if (delta.type === 'input_json_delta' && delta.partial_json && search) search.json += delta.partial_json;
           const index = toolByBlock.get(event.index);
           if (delta.type === 'input_json_delta' && delta.partial_json && index !== undefined) {
             controller.enqueue({ chunk: out.delta({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] }) });
@@ -80,6 +101,12 @@ export function decodeMessagesStream(ctx: TranslateContext): TransformStream<Eve
           break;
         }
         case 'content_block_stop': {
+          const search = searchInputs.get(event.index);
+          if (search) queries.set(search.id, queryOf(jsonObjectOf(search.json) ?? search.input));
+          // A text block's citations cover all of its text: told once the block is whole.
+          const text = textBlocks.get(event.index);
+          const citations = text ? urlCitations(text.citations, text.start, textLength) : [];
+          if (citations.length) controller.enqueue({ chunk: out.delta({ annotations: citations }) });
           const thinking = thinkingByBlock.get(event.index);
           if (thinking) {
             thinkingByBlock.delete(event.index);

@@ -4,6 +4,7 @@ import { batchToEmbeddings, embeddingsToBatch } from './embeddings';
 import { chatToGenerateContent, geminiModel } from './request';
 import { decodeGenerateContentStream, generateContentToChat } from './response';
 import { CountTokensResponse } from './schema';
+import { searchesBesideFunctions } from './web-search';
 
 export const gemini: ProtocolAdapter = {
   authHeaders: (key) => ({ 'x-goog-api-key': key }),
@@ -18,6 +19,7 @@ export const gemini: ProtocolAdapter = {
     },
     response: generateContentToChat,
     stream: decodeGenerateContentStream,
+    webSearch: (req, ctx) => !req.tools?.length || searchesBesideFunctions(ctx.model),
   },
   embeddings: { request: embeddingsToBatch, response: batchToEmbeddings },
   countTokens: {

@@ -14,6 +14,7 @@ import {
 import { thoughtSignatureOf } from '../pivot/thought-signatures';
 import { ImageFetcher, parseDataUrl } from '../pivot/images';
 import type { TranslateContext } from '../adapter';
+import { googleSearchFields } from './web-search';
 
 // The pivot as a Gemini GenerateContentRequest. Images given by http(s) URL are fetched by the
 // gateway and sent inline: Gemini's fileData takes only Files API URIs.
@@ -126,7 +127,6 @@ export async function chatToGenerateContent(req: ChatRequest, ctx: TranslateCont
     else contents.push(turn);
   }
 
-  const tools = req.tools?.length ? req.tools : undefined;
   const generationConfig = omitUndefined({
     temperature: req.temperature ?? undefined,
     topP: req.top_p ?? undefined,
@@ -142,13 +142,20 @@ export async function chatToGenerateContent(req: ChatRequest, ctx: TranslateCont
     contents,
     systemInstruction: system.length ? { parts: [{ text: system.join('\n\n') }] } : undefined,
     generationConfig: Object.keys(generationConfig).length ? generationConfig : undefined,
-    tools: tools && [
-      {
-        functionDeclarations: tools.map((tool) =>
-          omitUndefined({ name: tool.function.name, description: tool.function.description, parametersJsonSchema: tool.function.parameters }),
-        ),
-      },
-    ],
-    toolConfig: tools ? toolConfig(req) : undefined,
+    ...geminiTools(req),
   });
+}
+
+/** The pivot's functions as function declarations and its web search as Google Search grounding. */
+function geminiTools(req: ChatRequest): { tools?: Record<string, unknown>[]; toolConfig?: Record<string, unknown> } {
+  const functions = req.tools?.length ? req.tools : undefined;
+  const declared = functions && {
+    functionDeclarations: functions.map((tool) =>
+      omitUndefined({ name: tool.function.name, description: tool.function.description, parametersJsonSchema: tool.function.parameters }),
+    ),
+  };
+  const search = req.web_search_options ? googleSearchFields(functions !== undefined) : undefined;
+  const tools = [...(declared ? [declared] : []), ...(search ? [search.tool] : [])];
+  const config = { ...(functions ? toolConfig(req) : {}), ...search?.toolConfig };
+  return omitUndefined({ tools: tools.length ? tools : undefined, toolConfig: Object.keys(config).length ? config : undefined });
 }

@@ -6,7 +6,8 @@ import { nowSeconds, randomId } from '../pivot/ids';
 import { withThoughtSignature } from '../pivot/thought-signatures';
 import type { EventSourceMessage } from '../pivot/sse';
 import type { TranslateContext } from '../adapter';
-import { GenerateContentResponse, type Part, type UsageMetadata } from './schema';
+import { GenerateContentResponse, type GroundingMetadata, type Part, type UsageMetadata } from './schema';
+import { groundingOf } from './web-search';
 
 // Gemini answers (JSON, and `alt=sse` events, each a partial GenerateContentResponse) as the pivot.
 // Gemini function calls carry no id unless the API gives one: the gateway makes one up (`call_…`).
@@ -63,6 +64,7 @@ export function generateContentToChat(json: unknown, ctx: TranslateContext): Cha
   const calls = toolCalls(parts);
   const text = textParts(parts);
   const reasoning = thoughtParts(parts);
+  const { searches, citations } = groundingOf(candidate?.groundingMetadata, text);
   return {
     id: answer.responseId ? `chatcmpl-${answer.responseId}` : randomId('chatcmpl-'),
     object: 'chat.completion',
@@ -76,6 +78,8 @@ export function generateContentToChat(json: unknown, ctx: TranslateContext): Cha
           content: text || (calls.length ? null : ''),
           ...(reasoning ? { reasoning_content: reasoning } : {}),
           ...(calls.length ? { tool_calls: calls } : {}),
+          ...(searches.length ? { web_search_calls: searches } : {}),
+          ...(citations.length ? { annotations: citations } : {}),
         },
         logprobs: null,
         finish_reason: finishReasonOf(candidate?.finishReason, calls.length > 0, Boolean(answer.promptFeedback?.blockReason)),
@@ -94,6 +98,9 @@ export function decodeGenerateContentStream(ctx: TranslateContext): TransformStr
   let toolCount = 0;
   let usage: UsageMetadata | undefined;
   let failed = false;
+  // The answer's text so far and its grounding (the last chunks carry it, covering the whole text).
+  let answered = '';
+  let grounding: GroundingMetadata | undefined;
   return new TransformStream({
     transform(message, controller) {
       if (failed) return;
@@ -123,6 +130,8 @@ export function decodeGenerateContentStream(ctx: TranslateContext): TransformStr
       if (reasoning) controller.enqueue({ chunk: out.delta({ reasoning_content: reasoning }) });
       const text = textParts(parts);
       if (text) controller.enqueue({ chunk: out.delta({ content: text }) });
+      answered += text;
+      grounding = candidate?.groundingMetadata ?? grounding;
       const calls = toolCalls(parts).map((call) => ({ index: toolCount++, ...call }));
       if (calls.length) controller.enqueue({ chunk: out.delta({ tool_calls: calls }) });
       finishReason = candidate?.finishReason ?? finishReason;
@@ -135,6 +144,8 @@ export function decodeGenerateContentStream(ctx: TranslateContext): TransformStr
         controller.enqueue({ failure: truncated });
         return;
       }
+      const { searches, citations } = groundingOf(grounding, answered);
+      if (searches.length) controller.enqueue({ chunk: out.delta({ web_search_calls: searches, annotations: citations }) });
       controller.enqueue({ chunk: out.finish(finishReasonOf(finishReason, toolCount > 0, blocked)) });
       controller.enqueue({ chunk: out.usage(pivotUsage(usage)) });
     },

@@ -26,6 +26,22 @@ export const ThinkingBlock = z.looseObject({
   data: z.string().optional(),
 });
 
+/** A source the answer text cites (OpenAI's `url_citation`; indices in UTF-16 code units of the message's text). */
+export const UrlCitation = z.looseObject({
+  type: z.literal('url_citation'),
+  url_citation: z.looseObject({ url: z.string(), title: z.string().optional(), start_index: z.number(), end_index: z.number() }),
+});
+
+/**
+ * A web search the provider ran itself (Anthropic's server tool, Gemini's Google Search grounding):
+ * the gateway's own field, which Responses clients see as a `web_search_call` item.
+ */
+export const WebSearchCall = z.looseObject({
+  id: z.string(),
+  queries: z.array(z.string()),
+  sources: z.array(z.looseObject({ url: z.string(), title: z.string().optional() })).optional(),
+});
+
 export const ToolCall = z.looseObject({
   id: z.string(),
   type: z.string().optional(),
@@ -85,6 +101,8 @@ export const ChatRequest = z.looseObject({
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   response_format: ResponseFormat.nullish(),
   reasoning_effort: z.string().nullish(),
+  /** The provider's own web search (OpenAI's field); dropped or refused where the target has none (unified/hosted-tools.ts). */
+  web_search_options: z.record(z.string(), z.unknown()).nullish(),
   user: z.string().optional(),
 });
 
@@ -110,6 +128,8 @@ export const ChatCompletion = z.looseObject({
         reasoning_content: z.string().nullish(),
         reasoning: z.unknown().optional(),
         thinking_blocks: z.array(ThinkingBlock).nullish(),
+        annotations: z.array(UrlCitation).nullish(),
+        web_search_calls: z.array(WebSearchCall).nullish(),
       }),
       finish_reason: z.string().nullable(),
     }),
@@ -140,6 +160,10 @@ export const ChatChunk = z.looseObject({
         reasoning: z.unknown().optional(),
         /** Every signed block of the answer so far (a snapshot: the SDKs assign, not append). */
         thinking_blocks: z.array(ThinkingBlock).nullish(),
+        /** Citations of the text so far, each sent once. */
+        annotations: z.array(UrlCitation).nullish(),
+        /** Searches the provider finished, each sent once. */
+        web_search_calls: z.array(WebSearchCall).nullish(),
       }),
       finish_reason: z.string().nullish(),
     }),
@@ -148,6 +172,8 @@ export const ChatChunk = z.looseObject({
 });
 
 export type ThinkingBlock = z.infer<typeof ThinkingBlock>;
+export type UrlCitation = z.infer<typeof UrlCitation>;
+export type WebSearchCall = z.infer<typeof WebSearchCall>;
 export type ContentPart = z.infer<typeof ContentPart>;
 export type ToolCall = z.infer<typeof ToolCall>;
 export type ChatMessage = z.infer<typeof ChatMessage>;

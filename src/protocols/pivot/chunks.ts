@@ -1,4 +1,4 @@
-import type { ChatChunk, ThinkingBlock, ToolCallDelta, Usage } from './chat';
+import type { ChatChunk, ThinkingBlock, ToolCallDelta, UrlCitation, Usage, WebSearchCall } from './chat';
 import { nowSeconds, randomId } from './ids';
 
 /** Builds the chunks of one streamed answer: same id, model and `created` in every chunk. */
@@ -15,7 +15,15 @@ export class ChunkWriter {
     return { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices };
   }
 
-  delta(delta: { role?: string; content?: string; reasoning_content?: string; tool_calls?: ToolCallDelta[]; thinking_blocks?: ThinkingBlock[] }): ChatChunk {
+  delta(delta: {
+    role?: string;
+    content?: string;
+    reasoning_content?: string;
+    tool_calls?: ToolCallDelta[];
+    thinking_blocks?: ThinkingBlock[];
+    annotations?: UrlCitation[];
+    web_search_calls?: WebSearchCall[];
+  }): ChatChunk {
     return this.base([{ index: 0, delta, finish_reason: null }]);
   }
 

@@ -1,6 +1,8 @@
-import type { ChatCompletion, Usage } from '../pivot/chat';
+import { type ChatCompletion, jsonObjectOf, type ThinkingBlock, type UrlCitation, type Usage, type WebSearchCall } from '../pivot/chat';
 import { nowSeconds, randomId } from '../pivot/ids';
+import { encryptedContentOf } from './reasoning';
 import type { Item, ResponsesRequest, ResponseUsage } from './schema';
+import { CUSTOM_INPUT, RequestTools } from './tools';
 
 // The pivot's answer as a Response object, and the parts of a Response both the JSON answer and
 // the stream build: the skeleton echoing the request, output items, usage, the final status.
@@ -76,18 +78,65 @@ export function finalStatus(finishReason: string | null | undefined): { status: 
   return { status: 'completed', incomplete_details: null };
 }
 
-export const reasoningItem = (id: string, text: string) => ({ id, type: 'reasoning', summary: text ? [{ type: 'summary_text', text }] : [] });
+/** A reasoning item: its summary and, for Anthropic's signed thinking, the blocks to send back. */
+export const reasoningItem = (id: string, text: string, signed: ThinkingBlock[] = []) => ({
+  id,
+  type: 'reasoning',
+  summary: text ? [{ type: 'summary_text', text }] : [],
+  ...(signed.length ? { encrypted_content: encryptedContentOf(signed) } : {}),
+});
 
-export const outputText = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: [] });
+/** A pivot citation as a Responses annotation. */
+export const urlAnnotation = ({ url_citation: cited }: UrlCitation) => ({
+  type: 'url_citation',
+  start_index: cited.start_index,
+  end_index: cited.end_index,
+  url: cited.url,
+  title: cited.title ?? cited.url,
+});
+
+export const outputText = (text: string, citations: UrlCitation[] = []) => ({
+  type: 'output_text',
+  text,
+  annotations: citations.map(urlAnnotation),
+  logprobs: [],
+});
 
 export const messageItem = (id: string, status: string, content: Item[]) => ({ id, type: 'message', status, role: 'assistant', content });
 
-export const functionCallItem = (id: string, status: string, call: { call_id: string; name: string; arguments: string }) => ({
+/** A hosted search as the `web_search_call` item OpenAI answers with. */
+export const webSearchCallItem = (id: string, status: string, search: WebSearchCall) => ({
   id,
-  type: 'function_call',
+  type: 'web_search_call',
   status,
-  ...call,
+  action: {
+    type: 'search',
+    query: search.queries[0] ?? '',
+    queries: search.queries,
+    ...(search.sources?.length ? { sources: search.sources.map((source) => ({ type: 'url', url: source.url })) } : {}),
+  },
 });
+
+/** A custom tool's input from its function's arguments (`{"input": "…"}`), or the arguments as they are. */
+export function customInputOf(args: string): string {
+  const input = jsonObjectOf(args)?.[CUSTOM_INPUT];
+  return typeof input === 'string' ? input : args;
+}
+
+/**
+ * A pivot tool call as the item the client's tool calls for: a `function_call` (with its namespace)
+ * or a `custom_tool_call` with its text input.
+ */
+export function toolCallItem(tools: RequestTools, id: string, status: string, call: { call_id: string; name: string; arguments: string }) {
+  const tool = tools.clientTool(call.name);
+  const namespace = tool.namespace === undefined ? {} : { namespace: tool.namespace };
+  if (tool.kind === 'custom')
+    return { id, type: 'custom_tool_call', status, call_id: call.call_id, name: tool.name, ...namespace, input: customInputOf(call.arguments) };
+  return { id, type: 'function_call', status, call_id: call.call_id, name: tool.name, ...namespace, arguments: call.arguments };
+}
+
+/** The id prefix of a tool call's item: `fc_` for functions, `ctc_` for custom tools. */
+export const toolCallItemPrefix = (tools: RequestTools, pivotName: string) => (tools.clientTool(pivotName).kind === 'custom' ? 'ctc_' : 'fc_');
 
 /** The reasoning a pivot message or delta carries (`reasoning_content`, or `reasoning` as some providers name it). */
 export function reasoningOf(message: Record<string, unknown>): string {
@@ -98,14 +147,19 @@ export function reasoningOf(message: Record<string, unknown>): string {
 /** A pivot completion as a Response object. */
 export function chatToResponse(completion: ChatCompletion, meta: ResponseMeta): ResponseBody {
   const choice = completion.choices[0];
+  const tools = new RequestTools(meta.request.tools);
   const output: Item[] = [];
   if (choice) {
-    const reasoning = reasoningOf(choice.message);
-    if (reasoning) output.push(reasoningItem(randomId('rs_'), reasoning));
-    const text = choice.message.content ?? '';
-    if (text || !choice.message.tool_calls?.length) output.push(messageItem(randomId('msg_'), 'completed', [outputText(text)]));
-    for (const call of choice.message.tool_calls ?? []) {
-      output.push(functionCallItem(randomId('fc_'), 'completed', { call_id: call.id, name: call.function.name, arguments: call.function.arguments }));
+    const { message } = choice;
+    const reasoning = reasoningOf(message);
+    const signed = message.thinking_blocks ?? [];
+    if (reasoning || signed.length) output.push(reasoningItem(randomId('rs_'), reasoning, signed));
+    for (const search of message.web_search_calls ?? []) output.push(webSearchCallItem(randomId('ws_'), 'completed', search));
+    const text = message.content ?? '';
+    if (text || !message.tool_calls?.length) output.push(messageItem(randomId('msg_'), 'completed', [outputText(text, message.annotations ?? [])]));
+    for (const call of message.tool_calls ?? []) {
+      const item = { call_id: call.id, name: call.function.name, arguments: call.function.arguments };
+      output.push(toolCallItem(tools, randomId(toolCallItemPrefix(tools, call.function.name)), 'completed', item));
     }
   }
   const final = finalStatus(choice?.finish_reason);

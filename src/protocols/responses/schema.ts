@@ -27,8 +27,29 @@ export const FunctionCallItem = z.looseObject({
   id: z.string().optional(),
   call_id: z.string(),
   name: z.string(),
+  /** The namespace tool the function belongs to, if any. */
+  namespace: z.string().optional(),
   arguments: z.string(),
 });
+
+/** A call of a `custom` (freeform) tool: its input is plain text. */
+export const CustomToolCallItem = z.looseObject({
+  type: z.literal('custom_tool_call'),
+  id: z.string().optional(),
+  call_id: z.string(),
+  name: z.string(),
+  namespace: z.string().optional(),
+  input: z.string(),
+});
+
+export const CustomToolCallOutputItem = z.looseObject({
+  type: z.literal('custom_tool_call_output'),
+  call_id: z.string(),
+  output: z.union([z.string(), z.array(ContentPart)]),
+});
+
+/** A hosted web search the answer ran: translated conversations leave it out (its findings are in the text). */
+export const WebSearchCallItem = z.looseObject({ type: z.literal('web_search_call') });
 
 export const FunctionCallOutputItem = z.looseObject({
   type: z.literal('function_call_output'),
@@ -44,14 +65,40 @@ export const ReasoningItem = z.looseObject({
 });
 
 /** The input items translation knows; anything else is refused by name (request.ts). */
-export const InputItem = z.union([MessageItem, FunctionCallItem, FunctionCallOutputItem, ReasoningItem]);
+export const InputItem = z.union([
+  MessageItem,
+  FunctionCallItem,
+  FunctionCallOutputItem,
+  CustomToolCallItem,
+  CustomToolCallOutputItem,
+  ReasoningItem,
+  WebSearchCallItem,
+]);
 
-export const FunctionTool = z.looseObject({
+const ToolFields = {
   type: z.string(),
   name: z.string().optional(),
   description: z.string().nullish(),
   parameters: z.record(z.string(), z.unknown()).nullish(),
   strict: z.boolean().nullish(),
+  /** A custom tool's input format: `text`, or a `grammar` (`syntax` lark or regex, `definition`). */
+  format: z.looseObject({ type: z.string(), syntax: z.string().optional(), definition: z.string().optional() }).nullish(),
+};
+
+/** A tool a namespace groups (a function or a custom tool). */
+export const NamespacedTool = z.looseObject(ToolFields);
+
+/**
+ * A tool of the request: `function`, `custom`, `namespace` (functions and custom tools under one name,
+ * which their calls carry as `namespace`) or a hosted one (`web_search`… with its options).
+ */
+export const Tool = z.looseObject({
+  ...ToolFields,
+  tools: z.array(NamespacedTool).optional(),
+  search_context_size: z.string().nullish(),
+  user_location: z
+    .looseObject({ city: z.string().nullish(), country: z.string().nullish(), region: z.string().nullish(), timezone: z.string().nullish() })
+    .nullish(),
 });
 
 export const ToolChoice = z.union([z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.string(), name: z.string().optional() })]);
@@ -72,7 +119,7 @@ export const ResponsesRequest = z.looseObject({
     error: 'field "input" is a string or an array of input items',
   }),
   instructions: z.string().nullish(),
-  tools: z.array(FunctionTool).nullish(),
+  tools: z.array(Tool).nullish(),
   tool_choice: ToolChoice.nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   max_output_tokens: nullishNumber,
@@ -108,6 +155,8 @@ export const ResponseObject = z.looseObject({
 
 export type ContentPart = z.infer<typeof ContentPart>;
 export type InputItem = z.infer<typeof InputItem>;
+export type Tool = z.infer<typeof Tool>;
+export type NamespacedTool = z.infer<typeof NamespacedTool>;
 export type ResponsesRequest = z.infer<typeof ResponsesRequest>;
 export type ResponseUsage = z.infer<typeof ResponseUsage>;
 export type ResponseObject = z.infer<typeof ResponseObject>;

@@ -128,7 +128,7 @@ describe('request → pivot', () => {
       message: 'No tool call found for function call output with call_id call_x.',
     });
     expect(refusal({ input: [{ type: 'item_reference', id: 'msg_1' }] }).message).toContain('an input item of type "item_reference"');
-    expect(refusal({ input: 'x', tools: [{ type: 'web_search' }] }).message).toContain('the "web_search" tool');
+    expect(refusal({ input: 'x', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] }).message).toContain('the "code_interpreter" tool');
     expect(refusal({ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }).message).toContain('file_id');
     expect(refusal({ input: [{ type: 'function_call', call_id: 'c' }] })).toMatchObject({
       status: 400,

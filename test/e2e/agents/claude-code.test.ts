@@ -1,19 +1,20 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../harness/gateway';
-import { run } from '../harness/run';
 import { startUnifiedRig, type UnifiedRig } from '../unified-setup';
 import { type ClosedNetwork, closeNetwork } from './offline';
+import { runAgent } from './run-agent';
+import { sentBodies, type Tap, tapGateway } from './tap';
+import { WEATHER_PROMPT as PROMPT, WEATHER_RESULT, weatherCalls, weatherServer } from './weather-server';
 
-// The real Claude Code CLI (`claude -p`, stream-json) against the gateway in wrangler dev and the
-// stand-ins: one model per wire protocol, each answering with a call of an MCP tool (a stdio server
-// in this directory), then with text once the tool's result is back. The network is closed.
+// The real Claude Code CLI (`claude -p`, stream-json) as shipped against the gateway in wrangler dev
+// and the stand-ins: one model per wire protocol, each answering with a call of an MCP tool (a stdio
+// server in this directory), then with text once the tool's result is back. The network is closed.
 
 const CLAUDE = join(PROJECT_ROOT, 'node_modules/.bin/claude');
-const MCP_SERVER = join(PROJECT_ROOT, 'test/e2e/agents/mcp-weather.mjs');
-const PROMPT = "What's the weather in Paris?";
+const RUN_TIMEOUT_MS = 120_000;
 
 // Anthropic twice, by its bare id and as `anthropic/…`: Claude Code drops the thinking block of a turn
 // whose answer names another model than the one it asked for, and the stand-in (as Anthropic) refuses
@@ -26,20 +27,26 @@ const MODELS = {
 };
 
 let rig: UnifiedRig;
+let tap: Tap;
 let network: ClosedNetwork;
 let dir: string;
 
 beforeAll(async () => {
   rig = await startUnifiedRig();
+  tap = await tapGateway(rig.gateway.url);
   network = await closeNetwork();
   dir = await mkdtemp(join(tmpdir(), 'switchyard-claude-'));
 });
 afterAll(async () => {
+  await tap?.close();
   await rig?.stop();
   await network?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-beforeEach(() => rig.standIn.reset());
+beforeEach(() => {
+  rig.standIn.reset();
+  tap.exchanges.length = 0;
+});
 
 type StreamMessage = Record<string, any>;
 
@@ -47,11 +54,10 @@ async function claude(model: string, name: string) {
   const home = await mkdtemp(join(dir, `${name}-home-`));
   const calls = join(home, 'mcp-calls.jsonl');
   const mcpConfig = join(home, 'mcp.json');
-  await writeFile(
-    mcpConfig,
-    JSON.stringify({ mcpServers: { weather: { type: 'stdio', command: process.execPath, args: [MCP_SERVER], env: { MCP_CALLS_FILE: calls } } } }),
-  );
-  const result = await run(
+  // `alwaysLoad`: the server's tools are there from the first turn. Claude Code otherwise starts
+  // without waiting for MCP servers and offers a WaitForMcpServers tool, which the stand-ins do not call.
+  await writeFile(mcpConfig, JSON.stringify({ mcpServers: { weather: { type: 'stdio', ...weatherServer(calls), alwaysLoad: true } } }));
+  const result = await runAgent(
     CLAUDE,
     ['-p', PROMPT, '--output-format', 'stream-json', '--verbose', '--model', model, '--mcp-config', mcpConfig, '--allowedTools', 'mcp__weather__get_weather'],
     {
@@ -59,35 +65,30 @@ async function claude(model: string, name: string) {
       env: {
         PATH: process.env.PATH,
         HOME: home,
-        ANTHROPIC_BASE_URL: rig.gateway.url,
+        ANTHROPIC_BASE_URL: tap.url,
         ANTHROPIC_API_KEY: rig.userKey,
         DISABLE_TELEMETRY: '1',
         DISABLE_AUTOUPDATER: '1',
         DISABLE_ERROR_REPORTING: '1',
+        // Calls api.anthropic.com whatever ANTHROPIC_BASE_URL says, on its own at every start: the
+        // bootstrap fetch, the organisation's fast-mode status and the MCP registry.
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_NON_ESSENTIAL_MODEL_CALLS: '1',
         ...network.env,
       },
+      timeoutMs: RUN_TIMEOUT_MS,
     },
   );
   const messages: StreamMessage[] = result.stdout
     .split('\n')
     .filter((line) => line.trim())
     .map((line) => JSON.parse(line));
-  const toolCalls = await readFile(calls, 'utf8').then(
-    (text) =>
-      text
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line)),
-    () => [],
-  );
-  return { ...result, messages, toolCalls };
+  return { ...result, messages, toolCalls: await weatherCalls(calls) };
 }
 
 describe.each(Object.entries(MODELS))('Claude Code → %s', (provider, model) => {
-  it('calls the MCP tool, then answers with its result in the conversation; nothing leaves the machine', async () => {
-    const { code, stderr, messages, toolCalls } = await claude(model, provider.replace(/\W/g, ''));
+  it('with its default tools, calls the MCP tool, then answers with its result; nothing leaves the machine', { timeout: RUN_TIMEOUT_MS + 30_000 }, async () => {
+    const { code, stderr, timedOut, messages, toolCalls } = await claude(model, provider.replace(/\W/g, ''));
+    expect(timedOut, stderr).toBe(false);
     expect(code, stderr).toBe(0);
 
     const init = messages.find((m) => m.type === 'system' && m.subtype === 'init');
@@ -101,7 +102,7 @@ describe.each(Object.entries(MODELS))('Claude Code → %s', (provider, model) =>
     expect(toolUses).toEqual([expect.objectContaining({ name: 'mcp__weather__get_weather', input: { location: 'Paris' } })]);
     expect(toolCalls).toEqual([{ name: 'get_weather', location: 'Paris' }]);
     const toolResult = messages.find((m) => m.type === 'user')?.message.content[0];
-    expect(toolResult).toMatchObject({ type: 'tool_result', tool_use_id: toolUses[0].id, content: [{ type: 'text', text: 'Paris: 18 degrees' }] });
+    expect(toolResult).toMatchObject({ type: 'tool_result', tool_use_id: toolUses[0].id, content: [{ type: 'text', text: WEATHER_RESULT }] });
 
     const final = messages.at(-1)!;
     expect(final).toMatchObject({ type: 'result', subtype: 'success', is_error: false, num_turns: 2 });
@@ -109,10 +110,19 @@ describe.each(Object.entries(MODELS))('Claude Code → %s', (provider, model) =>
     expect(final.result).toMatch(/^Echo: /);
     expect(final.result.endsWith(PROMPT)).toBe(true);
 
-    // Both turns went upstream through the gateway, the second carrying the tool's result.
+    // As shipped, Claude Code also asks the model for a session title (no tools, a JSON-schema answer),
+    // and offers its WebSearch tool on both turns of the loop.
+    const sent = sentBodies(tap, '/v1/messages');
+    const turns = sent.filter((body) => body.tools?.length > 0);
+    expect(turns).toHaveLength(2);
+    for (const body of turns)
+      expect(body.tools.map((tool: { name: string }) => tool.name)).toEqual(expect.arrayContaining(['WebSearch', 'mcp__weather__get_weather']));
+    expect(tap.exchanges.map((e) => e.status)).toEqual(sent.map(() => 200));
+
+    // Every call went upstream through the gateway, one of them carrying the tool's result.
     const upstream = rig.standIn.requests.filter((r) => r.method === 'POST');
-    expect(upstream).toHaveLength(2);
-    expect(upstream[1]!.body).toContain('Paris: 18 degrees');
+    expect(upstream).toHaveLength(sent.length);
+    expect(upstream.filter((r) => r.body.includes(WEATHER_RESULT))).toHaveLength(1);
     expect(network.attempts).toEqual([]);
   });
 });

@@ -1,47 +1,54 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../harness/gateway';
-import { run } from '../harness/run';
-import { PROVIDERS } from '../conformance/matrix';
+import { PROVIDERS, type ProviderName } from '../conformance/matrix';
 import { startUnifiedRig, type UnifiedRig } from '../unified-setup';
 import { type ClosedNetwork, closeNetwork } from './offline';
+import { runAgent } from './run-agent';
+import { sentBodies, type Tap, tapGateway } from './tap';
 
-// The real Codex CLI (`codex exec`) against the gateway's /v1/responses in wrangler dev and the
-// stand-ins: one model per wire protocol, each answering with a call of Codex's shell tool
+// The real Codex CLI (`codex exec`) as shipped against the gateway's /v1/responses in wrangler dev
+// and the stand-ins: one model per wire protocol, each answering with a call of Codex's shell tool
 // (`exec_command`), then with text once the command's output is back. The network is closed.
 
 const CODEX = join(PROJECT_ROOT, 'node_modules/.bin/codex');
-const PROMPT = 'Run `echo codex-was-here > marker.txt` please';
+// Codex's default sandbox is read-only: the command writes nothing.
+const PROMPT = 'Run `echo codex-was-here` please';
+const RUN_TIMEOUT_MS = 120_000;
 
 let rig: UnifiedRig;
+let tap: Tap;
 let network: ClosedNetwork;
 let dir: string;
 
 beforeAll(async () => {
   rig = await startUnifiedRig();
+  tap = await tapGateway(rig.gateway.url);
   network = await closeNetwork();
   dir = await mkdtemp(join(tmpdir(), 'switchyard-codex-'));
 });
 afterAll(async () => {
+  await tap?.close();
   await rig?.stop();
   await network?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-beforeEach(() => rig.standIn.reset());
+beforeEach(() => {
+  rig.standIn.reset();
+  tap.exchanges.length = 0;
+});
 
 /**
- * Codex pointed at the gateway: a model provider speaking the Responses API, no telemetry or update
- * check, commands run without asking (in the workspace-write sandbox), and none of the tools the
- * gateway cannot translate for every provider (hosted web search, the sub-agent `namespace` tool).
+ * Codex pointed at the gateway, everything else as shipped (its sub-agent `namespace` tool, hosted
+ * web search, its sandbox and approvals) but telemetry and the update check, and one feature that
+ * reaches the network on its own: plugins, which sync the curated marketplace from github.com and
+ * remote plugins from chatgpt.com at every start, whatever the model provider.
  */
 const configToml = (gateway: string, model: string) => `
 model = "${model}"
 model_provider = "switchyard"
-approval_policy = "never"
-sandbox_mode = "workspace-write"
-web_search = "disabled"
 check_for_update_on_startup = false
 
 [model_providers.switchyard]
@@ -51,17 +58,7 @@ env_key = "SWITCHYARD_KEY"
 wire_api = "responses"
 
 [features]
-goals = false
-image_generation = false
-apps = false
 plugins = false
-remote_plugin = false
-plugin_sharing = false
-in_app_updates = false
-api_key_model_discovery = false
-
-[agents]
-enabled = false
 
 [analytics]
 enabled = false
@@ -75,30 +72,46 @@ type Event = Record<string, any>;
 async function codex(model: string, name: string) {
   const home = await mkdtemp(join(dir, `${name}-home-`));
   const workspace = await mkdtemp(join(dir, `${name}-workspace-`));
-  await writeFile(join(home, 'config.toml'), configToml(rig.gateway.url, model));
-  const result = await run(CODEX, ['exec', '--skip-git-repo-check', '--json', PROMPT], {
+  await writeFile(join(home, 'config.toml'), configToml(tap.url, model));
+  const result = await runAgent(CODEX, ['exec', '--skip-git-repo-check', '--json', PROMPT], {
     cwd: workspace,
     env: { PATH: process.env.PATH, HOME: home, CODEX_HOME: home, SWITCHYARD_KEY: rig.userKey, ...network.env },
+    timeoutMs: RUN_TIMEOUT_MS,
   });
   const events: Event[] = result.stdout
     .split('\n')
     .filter((line) => line.trim())
     .map((line) => JSON.parse(line));
-  return { ...result, events, workspace };
+  return { ...result, events };
 }
 
-describe.each(Object.entries(PROVIDERS))('Codex → %s', (provider, model) => {
-  it('runs one shell command, then answers; nothing leaves the machine', async () => {
-    const { code, stderr, events, workspace } = await codex(model, provider.replace(/\W/g, ''));
+/**
+ * Where Codex's hosted `web_search` tool goes: to the provider's own search tool where it has one;
+ * dropped, and named in the answer's X-Switchyard-Dropped-Tools, where it has none.
+ */
+const WEB_SEARCH: Record<ProviderName, { upstream?: RegExp; dropped?: string }> = {
+  'OpenAI-protocol': { dropped: 'web_search' },
+  Anthropic: { upstream: /"type":"web_search_\d+"/ },
+  Gemini: { upstream: /"googleSearch":\{/ },
+};
+
+describe.each(Object.entries(PROVIDERS) as [ProviderName, string][])('Codex → %s', (provider, model) => {
+  it('with its default tools, runs one shell command, then answers; nothing leaves the machine', { timeout: RUN_TIMEOUT_MS + 30_000 }, async () => {
+    const { code, stderr, timedOut, events } = await codex(model, provider.replace(/\W/g, ''));
+    expect(timedOut, stderr).toBe(false);
     expect(code, stderr).toBe(0);
     expect(events.filter((e) => e.type === 'turn.failed' || e.type === 'error')).toEqual([]);
 
     const items = events.filter((e) => e.type === 'item.completed').map((e) => e.item);
     const commands = items.filter((item) => item.type === 'command_execution');
     expect(commands).toEqual([
-      expect.objectContaining({ command: expect.stringContaining('echo codex-was-here > marker.txt'), exit_code: 0, status: 'completed' }),
+      expect.objectContaining({
+        command: expect.stringContaining('echo codex-was-here'),
+        aggregated_output: 'codex-was-here\n',
+        exit_code: 0,
+        status: 'completed',
+      }),
     ]);
-    expect(await readFile(join(workspace, 'marker.txt'), 'utf8')).toBe('codex-was-here\n');
 
     // The stand-ins echo the last user text (for some providers Codex's environment context, then the prompt).
     const answer = items.filter((item) => item.type === 'agent_message').at(-1);
@@ -106,10 +119,23 @@ describe.each(Object.entries(PROVIDERS))('Codex → %s', (provider, model) => {
     expect(answer?.text.endsWith(PROMPT)).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'turn.completed' });
 
-    // Both turns went upstream through the gateway, the second carrying the command's result.
+    // What Codex sends as shipped: its sub-agent tools as a `namespace` and hosted web search, every turn.
+    const sent = sentBodies(tap, '/v1/responses');
+    expect(sent).toHaveLength(2);
+    for (const body of sent) expect(body.tools.map((tool: { type: string }) => tool.type)).toEqual(expect.arrayContaining(['namespace', 'web_search']));
+    expect(tap.exchanges.map((e) => e.status)).toEqual([200, 200]);
+
+    // Both turns went upstream through the gateway, the second carrying the command's result; the
+    // namespace's tools went as the provider's functions, web search where the provider has it.
     const upstream = rig.standIn.requests.filter((r) => r.method === 'POST');
     expect(upstream).toHaveLength(2);
-    expect(upstream[1]!.body).toContain('Process exited with code 0');
+    expect(upstream[1]!.body).toContain('codex-was-here');
+    const search = WEB_SEARCH[provider];
+    for (const [turn, request] of upstream.entries()) {
+      expect(request.body).toContain('spawn_agent');
+      if (search.upstream) expect(request.body).toMatch(search.upstream);
+      expect(tap.exchanges[turn]!.responseHeaders['x-switchyard-dropped-tools']).toBe(search.dropped);
+    }
     expect(network.attempts).toEqual([]);
   });
 });

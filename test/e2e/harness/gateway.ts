@@ -27,6 +27,8 @@ export interface GatewayOptions {
   stateDir?: string;
   /** false: no `wrangler d1 migrations apply` before start (the worker brings its own schema). Default true. */
   migrate?: boolean;
+  /** `wrangler dev --test-scheduled`: `GET /__scheduled?cron=<schedule>` runs the scheduled handler (the cron triggers). */
+  testScheduled?: boolean;
 }
 
 export interface Gateway {
@@ -162,6 +164,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     '--env-file',
     envFile,
     '--show-interactive-dev-session=false',
+    ...(options.testScheduled ? ['--test-scheduled'] : []),
     ...varArgs,
   ];
   const child = spawn(WRANGLER, args, { cwd: PROJECT_ROOT, env: wranglerEnv(stateDir), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -21,7 +21,8 @@ describe('key health reports', () => {
       get: (id: DurableObjectId) => {
         const stub = objects.get(id);
         return {
-          snapshot: () => stub.snapshot(),
+          view: () => stub.view(),
+          report: (...args: Parameters<typeof stub.report>) => stub.report(...args),
           failed: (...args: Parameters<typeof stub.failed>) => {
             reports.push({ afterAnswer: answered });
             return stub.failed(...args);

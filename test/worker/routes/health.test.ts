@@ -83,8 +83,8 @@ describe('GET /healthz', () => {
       cache: { ok: true },
     });
     expect(body.providers).toEqual({
-      groq: { keys: 3, usable: 1, resting: 0, expired: 2, lastFailure: null },
-      mistral: { keys: 2, usable: 2, resting: 0, expired: 0, lastFailure: null },
+      groq: { keys: 3, usable: 1, resting: 0, expired: 2, lastFailure: null, signals: expect.any(Object) },
+      mistral: { keys: 2, usable: 2, resting: 0, expired: 0, lastFailure: null, signals: expect.any(Object) },
     });
     // The tests' passphrase is made of common words: reported, never shown.
     expect(body.security).toEqual({ vaultTokenWeakness: { guessesLog10: expect.any(Number), warning: null }, adminTokenWeakness: null, adminTokenSet: false });
@@ -203,5 +203,24 @@ describe('key health shared across isolates', () => {
     expect((await app.request(`/${id}/v1/chat/completions`, postJson(chat), env)).status).toBe(200);
     const report = await healthWhen(env, (r) => r.providers[id]?.usable === 1);
     expect(report.providers[id]).toMatchObject({ usable: 1, resting: 0, lastFailure: { status: 429, reason: 'http_429' } });
+  });
+
+  it("the operator sees each provider's routing signals: averages, chart points, and per key index its headroom", async () => {
+    const id = uniqueProviderId('signals');
+    const config = configOf({ [id]: [{ key: 'k-sig-1' }, { key: 'k-sig-2' }] });
+    const env = await makeEnv({ config, vars: { SIGNAL_FLUSH_MS: '10' } });
+    mockUpstream((call) =>
+      jsonResponse(openaiChatCompletion(call.json().model), 200, { 'x-ratelimit-remaining-tokens': '4321', 'x-ratelimit-reset-tokens': '30s' }),
+    );
+    for (let i = 0; i < 4; i++) expect((await app.request(`/${id}/v1/chat/completions`, postJson(chat), env)).status).toBe(200);
+    const report = await healthWhen(env, (r) => (r.providers[id]?.signals?.keys.length ?? 0) === 2);
+    const signals = report.providers[id]!.signals!;
+    expect(signals).toMatchObject({ errorRate: 0, refusalRate: 0, ttfbMs: expect.any(Number), updatedAt: expect.any(String) });
+    expect(signals.keys.map((k) => [k.index, k.headroom?.tokens])).toEqual([
+      [0, 4321],
+      [1, 4321],
+    ]);
+    expect(signals.points.length).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(report)).not.toContain('k-sig-');
   });
 });
