@@ -350,7 +350,7 @@ export function markdown(data: RunData): string {
         `| ${f.label} | ${f.unit} | ${TARGETS.map((t) => fmt(f.values[t], f.digits)).join(' | ')} | ${comparison(f, 'gateway', 'bare')} | ${comparison(f, 'gateway', 'direct')} | ${comparison(f, 'portkey', 'direct')} | ${comparison(f, 'gateway', 'portkey')} |`,
     ),
     '',
-    '## Targets (issue 6)',
+    '## Targets (issue 19: leases)',
     '',
     '| Goal | target | measured | met |',
     '|---|---|---|---|',
