@@ -27,6 +27,8 @@ export const EXPOSED_HEADERS = [
   'X-Switchyard-Provider',
   'X-Switchyard-Cache',
   'X-Switchyard-Stored',
+  'X-Switchyard-Dropped-Tools',
+  'X-Switchyard-Route',
   'Age',
 ];
 

@@ -143,12 +143,6 @@ export class LeaseBook {
     return state.ends.length > 0;
   }
 
-  /** Open leases and owed ends of a user, for tests. */
-  openLeases(user: string): { held: number; owed: number } {
-    const state = this.users.get(user);
-    return { held: state?.held ? 1 : 0, owed: state?.ends.length ?? 0 };
-  }
-
   /** The ends owed to the object, to be sent with the next settle. */
   takeEnds(user: string): LeaseEnd[] {
     return this.users.get(user)?.ends.splice(0) ?? [];

@@ -85,7 +85,17 @@ describe('responses a browser can read', () => {
     );
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
-    expect(exposed(res)).toEqual(expect.arrayContaining(['x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after']));
+    expect(exposed(res)).toEqual(
+      expect.arrayContaining([
+        'x-request-id',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+        'retry-after',
+        'x-switchyard-dropped-tools',
+        'x-switchyard-route',
+      ]),
+    );
     expect(exposed(res)).toEqual(EXPOSED_HEADERS.map((h) => h.toLowerCase()));
     expect(res.headers.get('x-request-id')).toMatch(/^[\w-]{8,}$/);
   });

@@ -1,12 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../harness/gateway';
-import { startUnifiedRig, type UnifiedRig } from '../unified-setup';
-import { type ClosedNetwork, closeNetwork } from './offline';
+import { agentRig } from './agent-rig';
 import { runAgent } from './run-agent';
-import { sentBodies, type Tap, tapGateway } from './tap';
+import { sentBodies } from './tap';
 import { WEATHER_PROMPT as PROMPT, WEATHER_RESULT, weatherCalls, weatherServer } from './weather-server';
 
 // The real Claude Code CLI (`claude -p`, stream-json) as shipped against the gateway in wrangler dev
@@ -26,32 +24,12 @@ const MODELS = {
   Gemini: 'gemini/gemini-3-pro-preview',
 };
 
-let rig: UnifiedRig;
-let tap: Tap;
-let network: ClosedNetwork;
-let dir: string;
-
-beforeAll(async () => {
-  rig = await startUnifiedRig();
-  tap = await tapGateway(rig.gateway.url);
-  network = await closeNetwork();
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-claude-'));
-});
-afterAll(async () => {
-  await tap?.close();
-  await rig?.stop();
-  await network?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-beforeEach(() => {
-  rig.standIn.reset();
-  tap.exchanges.length = 0;
-});
+const ctx = agentRig('claude');
 
 type StreamMessage = Record<string, any>;
 
 async function claude(model: string, name: string) {
-  const home = await mkdtemp(join(dir, `${name}-home-`));
+  const home = await mkdtemp(join(ctx.dir, `${name}-home-`));
   const calls = join(home, 'mcp-calls.jsonl');
   const mcpConfig = join(home, 'mcp.json');
   // `alwaysLoad`: the server's tools are there from the first turn. Claude Code otherwise starts
@@ -65,15 +43,15 @@ async function claude(model: string, name: string) {
       env: {
         PATH: process.env.PATH,
         HOME: home,
-        ANTHROPIC_BASE_URL: tap.url,
-        ANTHROPIC_API_KEY: rig.userKey,
+        ANTHROPIC_BASE_URL: ctx.tap.url,
+        ANTHROPIC_API_KEY: ctx.rig.userKey,
         DISABLE_TELEMETRY: '1',
         DISABLE_AUTOUPDATER: '1',
         DISABLE_ERROR_REPORTING: '1',
         // Calls api.anthropic.com whatever ANTHROPIC_BASE_URL says, on its own at every start: the
         // bootstrap fetch, the organisation's fast-mode status and the MCP registry.
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        ...network.env,
+        ...ctx.network.env,
       },
       timeoutMs: RUN_TIMEOUT_MS,
     },
@@ -112,17 +90,17 @@ describe.each(Object.entries(MODELS))('Claude Code → %s', (provider, model) =>
 
     // As shipped, Claude Code also asks the model for a session title (no tools, a JSON-schema answer),
     // and offers its WebSearch tool on both turns of the loop.
-    const sent = sentBodies(tap, '/v1/messages');
+    const sent = sentBodies(ctx.tap, '/v1/messages');
     const turns = sent.filter((body) => body.tools?.length > 0);
     expect(turns).toHaveLength(2);
     for (const body of turns)
       expect(body.tools.map((tool: { name: string }) => tool.name)).toEqual(expect.arrayContaining(['WebSearch', 'mcp__weather__get_weather']));
-    expect(tap.exchanges.map((e) => e.status)).toEqual(sent.map(() => 200));
+    expect(ctx.tap.exchanges.map((e) => e.status)).toEqual(sent.map(() => 200));
 
     // Every call went upstream through the gateway, one of them carrying the tool's result.
-    const upstream = rig.standIn.requests.filter((r) => r.method === 'POST');
+    const upstream = ctx.rig.standIn.requests.filter((r) => r.method === 'POST');
     expect(upstream).toHaveLength(sent.length);
     expect(upstream.filter((r) => r.body.includes(WEATHER_RESULT))).toHaveLength(1);
-    expect(network.attempts).toEqual([]);
+    expect(ctx.network.attempts).toEqual([]);
   });
 });

@@ -1,13 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../harness/gateway';
 import { PROVIDERS, type ProviderName } from '../conformance/matrix';
-import { startUnifiedRig, type UnifiedRig } from '../unified-setup';
-import { type ClosedNetwork, closeNetwork } from './offline';
+import { agentRig } from './agent-rig';
 import { runAgent } from './run-agent';
-import { sentBodies, type Tap, tapGateway } from './tap';
+import { sentBodies } from './tap';
 
 // The real Codex CLI (`codex exec`) as shipped against the gateway's /v1/responses in wrangler dev
 // and the stand-ins: one model per wire protocol, each answering with a call of Codex's shell tool
@@ -18,27 +16,7 @@ const CODEX = join(PROJECT_ROOT, 'node_modules/.bin/codex');
 const PROMPT = 'Run `echo codex-was-here` please';
 const RUN_TIMEOUT_MS = 120_000;
 
-let rig: UnifiedRig;
-let tap: Tap;
-let network: ClosedNetwork;
-let dir: string;
-
-beforeAll(async () => {
-  rig = await startUnifiedRig();
-  tap = await tapGateway(rig.gateway.url);
-  network = await closeNetwork();
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-codex-'));
-});
-afterAll(async () => {
-  await tap?.close();
-  await rig?.stop();
-  await network?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-beforeEach(() => {
-  rig.standIn.reset();
-  tap.exchanges.length = 0;
-});
+const ctx = agentRig('codex');
 
 /**
  * Codex pointed at the gateway, everything else as shipped (its sub-agent `namespace` tool, hosted
@@ -70,12 +48,12 @@ exporter = "none"
 type Event = Record<string, any>;
 
 async function codex(model: string, name: string) {
-  const home = await mkdtemp(join(dir, `${name}-home-`));
-  const workspace = await mkdtemp(join(dir, `${name}-workspace-`));
-  await writeFile(join(home, 'config.toml'), configToml(tap.url, model));
+  const home = await mkdtemp(join(ctx.dir, `${name}-home-`));
+  const workspace = await mkdtemp(join(ctx.dir, `${name}-workspace-`));
+  await writeFile(join(home, 'config.toml'), configToml(ctx.tap.url, model));
   const result = await runAgent(CODEX, ['exec', '--skip-git-repo-check', '--json', PROMPT], {
     cwd: workspace,
-    env: { PATH: process.env.PATH, HOME: home, CODEX_HOME: home, SWITCHYARD_KEY: rig.userKey, ...network.env },
+    env: { PATH: process.env.PATH, HOME: home, CODEX_HOME: home, SWITCHYARD_KEY: ctx.rig.userKey, ...ctx.network.env },
     timeoutMs: RUN_TIMEOUT_MS,
   });
   const events: Event[] = result.stdout
@@ -120,22 +98,22 @@ describe.each(Object.entries(PROVIDERS) as [ProviderName, string][])('Codex → 
     expect(events.at(-1)).toMatchObject({ type: 'turn.completed' });
 
     // What Codex sends as shipped: its sub-agent tools as a `namespace` and hosted web search, every turn.
-    const sent = sentBodies(tap, '/v1/responses');
+    const sent = sentBodies(ctx.tap, '/v1/responses');
     expect(sent).toHaveLength(2);
     for (const body of sent) expect(body.tools.map((tool: { type: string }) => tool.type)).toEqual(expect.arrayContaining(['namespace', 'web_search']));
-    expect(tap.exchanges.map((e) => e.status)).toEqual([200, 200]);
+    expect(ctx.tap.exchanges.map((e) => e.status)).toEqual([200, 200]);
 
     // Both turns went upstream through the gateway, the second carrying the command's result; the
     // namespace's tools went as the provider's functions, web search where the provider has it.
-    const upstream = rig.standIn.requests.filter((r) => r.method === 'POST');
+    const upstream = ctx.rig.standIn.requests.filter((r) => r.method === 'POST');
     expect(upstream).toHaveLength(2);
     expect(upstream[1]!.body).toContain('codex-was-here');
     const search = WEB_SEARCH[provider];
     for (const [turn, request] of upstream.entries()) {
       expect(request.body).toContain('spawn_agent');
       if (search.upstream) expect(request.body).toMatch(search.upstream);
-      expect(tap.exchanges[turn]!.responseHeaders['x-switchyard-dropped-tools']).toBe(search.dropped);
+      expect(ctx.tap.exchanges[turn]!.responseHeaders['x-switchyard-dropped-tools']).toBe(search.dropped);
     }
-    expect(network.attempts).toEqual([]);
+    expect(ctx.network.attempts).toEqual([]);
   });
 });

@@ -1,12 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../harness/gateway';
-import { startUnifiedRig, type UnifiedRig } from '../unified-setup';
-import { type ClosedNetwork, closeNetwork } from './offline';
+import { agentRig } from './agent-rig';
 import { runAgent } from './run-agent';
-import { sentBodies, type Tap, tapGateway } from './tap';
+import { sentBodies } from './tap';
 import { WEATHER_PROMPT, WEATHER_RESULT, weatherCalls, weatherServer } from './weather-server';
 
 // The real Gemini CLI (`gemini -p`, stream-json) as shipped, with an API key, against the gateway in
@@ -27,27 +25,7 @@ const CASES = [
   { name: '/gemini → Gemini', base: '/gemini', model: 'gemini-2.5-flash', upstreamPath: '/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent' },
 ];
 
-let rig: UnifiedRig;
-let tap: Tap;
-let network: ClosedNetwork;
-let dir: string;
-
-beforeAll(async () => {
-  rig = await startUnifiedRig();
-  tap = await tapGateway(rig.gateway.url);
-  network = await closeNetwork();
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-gemini-cli-'));
-});
-afterAll(async () => {
-  await tap?.close();
-  await rig?.stop();
-  await network?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-beforeEach(() => {
-  rig.standIn.reset();
-  tap.exchanges.length = 0;
-});
+const ctx = agentRig('gemini-cli');
 
 /**
  * Gemini CLI's settings: API-key auth, and off only its usage statistics (telemetry to Google's
@@ -65,8 +43,8 @@ const settings = (calls: string) => ({
 type Event = Record<string, any>;
 
 async function gemini(base: string, model: string, name: string) {
-  const home = await mkdtemp(join(dir, `${name}-home-`));
-  const workspace = await mkdtemp(join(dir, `${name}-workspace-`));
+  const home = await mkdtemp(join(ctx.dir, `${name}-home-`));
+  const workspace = await mkdtemp(join(ctx.dir, `${name}-workspace-`));
   const calls = join(home, 'mcp-calls.jsonl');
   await mkdir(join(home, '.gemini'));
   await writeFile(join(home, '.gemini/settings.json'), JSON.stringify(settings(calls)));
@@ -75,11 +53,11 @@ async function gemini(base: string, model: string, name: string) {
     env: {
       PATH: process.env.PATH,
       HOME: home,
-      GEMINI_API_KEY: rig.userKey,
-      GOOGLE_GEMINI_BASE_URL: `${tap.url}${base}`,
+      GEMINI_API_KEY: ctx.rig.userKey,
+      GOOGLE_GEMINI_BASE_URL: `${ctx.tap.url}${base}`,
       // A headless run refuses an untrusted folder; this one is the test's own.
       GEMINI_CLI_TRUST_WORKSPACE: 'true',
-      ...network.env,
+      ...ctx.network.env,
     },
     timeoutMs: RUN_TIMEOUT_MS,
   });
@@ -114,7 +92,7 @@ describe.each(CASES)('Gemini CLI → $name', ({ base, model, upstreamPath }) => 
 
     // What Gemini CLI sends as shipped: its own tools (web search among them) beside the MCP tool,
     // streamed (`alt=sse`), the key in x-goog-api-key.
-    const sent = sentBodies(tap, ':streamGenerateContent');
+    const sent = sentBodies(ctx.tap, ':streamGenerateContent');
     expect(sent).toHaveLength(2);
     for (const body of sent) {
       const names = body.tools
@@ -122,14 +100,14 @@ describe.each(CASES)('Gemini CLI → $name', ({ base, model, upstreamPath }) => 
         .map((d: { name: string }) => d.name);
       expect(names).toEqual(expect.arrayContaining(['google_web_search', 'mcp_weather_get_weather']));
     }
-    expect(tap.exchanges.map((e) => [e.path, e.status])).toEqual(sent.map(() => [`${base}/v1beta/models/${model}:streamGenerateContent?alt=sse`, 200]));
+    expect(ctx.tap.exchanges.map((e) => [e.path, e.status])).toEqual(sent.map(() => [`${base}/v1beta/models/${model}:streamGenerateContent?alt=sse`, 200]));
 
     // Both turns went upstream to the model's provider, the second carrying the tool's result, and
     // no provider got the user's key.
-    const upstream = rig.standIn.requests.filter((r) => r.method === 'POST');
+    const upstream = ctx.rig.standIn.requests.filter((r) => r.method === 'POST');
     expect(upstream.map((r) => r.path.split('?')[0])).toEqual([upstreamPath, upstreamPath]);
     expect(upstream[1]!.body).toContain(WEATHER_RESULT);
-    for (const request of upstream) expect(JSON.stringify(request.headers)).not.toContain(rig.userKey);
-    expect(network.attempts).toEqual([]);
+    for (const request of upstream) expect(JSON.stringify(request.headers)).not.toContain(ctx.rig.userKey);
+    expect(ctx.network.attempts).toEqual([]);
   });
 });

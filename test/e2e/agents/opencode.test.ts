@@ -1,13 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { PROVIDERS } from '../conformance/matrix';
 import { PROJECT_ROOT } from '../harness/gateway';
-import { startUnifiedRig, type UnifiedRig } from '../unified-setup';
-import { type ClosedNetwork, closeNetwork } from './offline';
+import { agentRig } from './agent-rig';
 import { runAgent } from './run-agent';
-import { sentBodies, type Tap, tapGateway } from './tap';
+import { sentBodies } from './tap';
 import { WEATHER_PROMPT, WEATHER_RESULT, weatherCalls, weatherServer } from './weather-server';
 
 // The real OpenCode CLI (`opencode run`, JSON events) as shipped, with the gateway as an
@@ -25,27 +23,10 @@ const RUN_TIMEOUT_MS = 150_000;
  */
 const PLUGIN_SDK_INSTALL = 'registry.npmjs.org:443';
 
-let rig: UnifiedRig;
-let tap: Tap;
-let network: ClosedNetwork;
-let dir: string;
-
-beforeAll(async () => {
-  rig = await startUnifiedRig();
-  tap = await tapGateway(rig.gateway.url);
-  network = await closeNetwork();
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-opencode-'));
-});
-afterAll(async () => {
-  await tap?.close();
-  await rig?.stop();
-  await network?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+const ctx = agentRig('opencode');
+// Each test checks only the attempts of its own run.
 beforeEach(() => {
-  rig.standIn.reset();
-  tap.exchanges.length = 0;
-  network.attempts.length = 0;
+  ctx.network.attempts.length = 0;
 });
 
 /** OpenCode's project config: the gateway as a provider, the MCP server, no self-update. */
@@ -58,7 +39,7 @@ const config = (gateway: string, model: string, calls: string) => {
       switchyard: {
         npm: '@ai-sdk/openai-compatible',
         name: 'Switchyard',
-        options: { baseURL: `${gateway}/v1`, apiKey: rig.userKey },
+        options: { baseURL: `${gateway}/v1`, apiKey: ctx.rig.userKey },
         models: { [model]: { name: model, tool_call: true } },
       },
     },
@@ -69,10 +50,10 @@ const config = (gateway: string, model: string, calls: string) => {
 type Event = Record<string, any>;
 
 async function opencode(model: string, name: string) {
-  const home = await mkdtemp(join(dir, `${name}-home-`));
-  const workspace = await mkdtemp(join(dir, `${name}-workspace-`));
+  const home = await mkdtemp(join(ctx.dir, `${name}-home-`));
+  const workspace = await mkdtemp(join(ctx.dir, `${name}-workspace-`));
   const calls = join(home, 'mcp-calls.jsonl');
-  await writeFile(join(workspace, 'opencode.json'), JSON.stringify(config(tap.url, model, calls)));
+  await writeFile(join(workspace, 'opencode.json'), JSON.stringify(config(ctx.tap.url, model, calls)));
   const result = await runAgent(OPENCODE, ['run', '--format', 'json', '-m', `switchyard/${model}`, WEATHER_PROMPT], {
     cwd: workspace,
     env: {
@@ -84,7 +65,7 @@ async function opencode(model: string, name: string) {
       XDG_STATE_HOME: join(home, '.local/state'),
       // Fetches the models.dev catalogue from models.opencode.ai at every start, on its own.
       OPENCODE_DISABLE_MODELS_FETCH: '1',
-      ...network.env,
+      ...ctx.network.env,
     },
     timeoutMs: RUN_TIMEOUT_MS,
   });
@@ -123,19 +104,19 @@ describe.each(Object.entries(PROVIDERS))('OpenCode → %s', (provider, model) =>
 
       // What OpenCode sends as shipped: a session title request (no tools), and its own tools beside
       // the MCP tool on both turns of the loop.
-      const sent = sentBodies(tap, '/v1/chat/completions');
+      const sent = sentBodies(ctx.tap, '/v1/chat/completions');
       const turns = sent.filter((body) => body.tools?.length > 0);
       expect(turns).toHaveLength(2);
       for (const body of turns) {
         expect(body.tools.map((tool: { function: { name: string } }) => tool.function.name)).toEqual(expect.arrayContaining(['bash', 'weather_get_weather']));
       }
-      expect(tap.exchanges.map((e) => e.status)).toEqual(sent.map(() => 200));
+      expect(ctx.tap.exchanges.map((e) => e.status)).toEqual(sent.map(() => 200));
 
       // Every call went upstream through the gateway, one of them carrying the tool's result.
-      const upstream = rig.standIn.requests.filter((r) => r.method === 'POST');
+      const upstream = ctx.rig.standIn.requests.filter((r) => r.method === 'POST');
       expect(upstream).toHaveLength(sent.length);
       expect(upstream.filter((r) => r.body.includes(WEATHER_RESULT))).toHaveLength(1);
-      expect(network.attempts.filter((host) => host !== PLUGIN_SDK_INSTALL)).toEqual([]);
+      expect(ctx.network.attempts.filter((host) => host !== PLUGIN_SDK_INSTALL)).toEqual([]);
     },
   );
 });

@@ -1,13 +1,11 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROVIDERS } from '../conformance/matrix';
 import { PROJECT_ROOT } from '../harness/gateway';
-import { startUnifiedRig, type UnifiedRig } from '../unified-setup';
-import { type ClosedNetwork, closeNetwork } from './offline';
+import { agentRig } from './agent-rig';
 import { runAgent } from './run-agent';
-import { sentBodies, type Tap, tapGateway } from './tap';
+import { sentBodies } from './tap';
 import { WEATHER_PROMPT, WEATHER_RESULT, weatherCalls, weatherServer } from './weather-server';
 
 // The real Qwen Code CLI (`qwen -p`, stream-json) as shipped, OpenAI-compatible with
@@ -18,27 +16,7 @@ import { WEATHER_PROMPT, WEATHER_RESULT, weatherCalls, weatherServer } from './w
 const QWEN = join(PROJECT_ROOT, 'node_modules/.bin/qwen');
 const RUN_TIMEOUT_MS = 150_000;
 
-let rig: UnifiedRig;
-let tap: Tap;
-let network: ClosedNetwork;
-let dir: string;
-
-beforeAll(async () => {
-  rig = await startUnifiedRig();
-  tap = await tapGateway(rig.gateway.url);
-  network = await closeNetwork();
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-qwen-'));
-});
-afterAll(async () => {
-  await tap?.close();
-  await rig?.stop();
-  await network?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-beforeEach(() => {
-  rig.standIn.reset();
-  tap.exchanges.length = 0;
-});
+const ctx = agentRig('qwen');
 
 /**
  * Qwen Code's settings: OpenAI-compatible auth, and off only its usage statistics, telemetry and
@@ -57,14 +35,14 @@ const settings = (calls: string) => ({
 type Event = Record<string, any>;
 
 async function qwen(model: string, name: string) {
-  const home = await mkdtemp(join(dir, `${name}-home-`));
-  const workspace = await mkdtemp(join(dir, `${name}-workspace-`));
+  const home = await mkdtemp(join(ctx.dir, `${name}-home-`));
+  const workspace = await mkdtemp(join(ctx.dir, `${name}-workspace-`));
   const calls = join(home, 'mcp-calls.jsonl');
   await mkdir(join(home, '.qwen'));
   await writeFile(join(home, '.qwen/settings.json'), JSON.stringify(settings(calls)));
   const result = await runAgent(QWEN, ['-m', model, '-p', WEATHER_PROMPT, '--output-format', 'stream-json'], {
     cwd: workspace,
-    env: { PATH: process.env.PATH, HOME: home, OPENAI_API_KEY: rig.userKey, OPENAI_BASE_URL: `${tap.url}/v1`, OPENAI_MODEL: model, ...network.env },
+    env: { PATH: process.env.PATH, HOME: home, OPENAI_API_KEY: ctx.rig.userKey, OPENAI_BASE_URL: `${ctx.tap.url}/v1`, OPENAI_MODEL: model, ...ctx.network.env },
     timeoutMs: RUN_TIMEOUT_MS,
   });
   const events: Event[] = result.stdout
@@ -93,19 +71,19 @@ describe.each(Object.entries(PROVIDERS))('Qwen Code → %s', (provider, model) =
 
     // What Qwen Code sends as shipped: its own tools (the agent and tool-search bridges among them)
     // beside the MCP tool, on both turns of the loop.
-    const sent = sentBodies(tap, '/v1/chat/completions');
+    const sent = sentBodies(ctx.tap, '/v1/chat/completions');
     expect(sent).toHaveLength(2);
     for (const body of sent) {
       expect(body.tools.map((tool: { function: { name: string } }) => tool.function.name)).toEqual(
         expect.arrayContaining(['agent', 'tool_search', 'mcp__weather__get_weather']),
       );
     }
-    expect(tap.exchanges.map((e) => e.status)).toEqual([200, 200]);
+    expect(ctx.tap.exchanges.map((e) => e.status)).toEqual([200, 200]);
 
     // Both turns went upstream through the gateway, the second carrying the tool's result.
-    const upstream = rig.standIn.requests.filter((r) => r.method === 'POST');
+    const upstream = ctx.rig.standIn.requests.filter((r) => r.method === 'POST');
     expect(upstream).toHaveLength(2);
     expect(upstream[1]!.body).toContain(WEATHER_RESULT);
-    expect(network.attempts).toEqual([]);
+    expect(ctx.network.attempts).toEqual([]);
   });
 });
