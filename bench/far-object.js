@@ -16,11 +16,11 @@ function far(namespace, ms) {
       const stub = namespace.get(id);
       return new Proxy(stub, {
         get(target, property) {
-          const value = target[property];
-          if (typeof value !== 'function') return value;
+          if (typeof target[property] !== 'function') return target[property];
+          // Called on the stub itself: on an RPC method, `.apply` would be a remote call of its own.
           return async (...args) => {
             await sleep(ms);
-            return value.apply(target, args);
+            return target[property](...args);
           };
         },
       });

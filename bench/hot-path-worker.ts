@@ -55,7 +55,17 @@ const clientRequest = () => new Request(`http://gateway${PATH}`, { method: 'POST
 const instantMeter = {
   idFromName: () => ({}),
   get: () => ({
-    admit: async ({ rpm }: { rpm: number }) => ({ rate: { allowed: true, limit: rpm, remaining: rpm - 1, resetMs: 60_000 }, reservation: 'r' }),
+    lease: async ({ rpm, want, reserve }: { rpm: number; want: number; reserve?: { usd: number; tokens: number } }) => ({
+      rate: { allowed: true, limit: rpm, remaining: rpm - want, resetMs: 60_000 },
+      lease: {
+        id: 'l',
+        requests: want,
+        usd: (reserve?.usd ?? 0) * want,
+        tokens: (reserve?.tokens ?? 0) * want,
+        expiresAt: Date.now() + 60_000,
+        single: want === 1,
+      },
+    }),
     settle: async () => {},
   }),
 } as unknown as Bindings['USER_METER'];

@@ -21,6 +21,8 @@ export type Job =
 export interface JsonResult {
   requests: number;
   non2xx: number;
+  /** Answers by status, when any was not 2xx (to say what went wrong). */
+  statuses: Record<number, number>;
   errors: number;
   seconds: number;
   rps: number;
@@ -57,6 +59,7 @@ const elapsedMs = (start: bigint) => Number(process.hrtime.bigint() - start) / 1
 function json(job: Extract<Job, { op: 'json' }>): Promise<JsonResult> {
   const latencies: number[] = [];
   let non2xx = 0;
+  const statuses: Record<number, number> = {};
   const start = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -77,6 +80,7 @@ function json(job: Extract<Job, { op: 'json' }>): Promise<JsonResult> {
         resolve({
           requests: latencies.length,
           non2xx,
+          statuses,
           errors: result.errors + result.timeouts,
           seconds,
           rps: latencies.length / seconds,
@@ -87,7 +91,10 @@ function json(job: Extract<Job, { op: 'json' }>): Promise<JsonResult> {
     );
     instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
       if (status >= 200 && status < 300) latencies.push(ms);
-      else non2xx++;
+      else {
+        non2xx++;
+        statuses[status] = (statuses[status] ?? 0) + 1;
+      }
     });
     const timer = setTimeout(() => instance.stop(), job.seconds * 1000);
   });

@@ -176,7 +176,7 @@ try {
     const result = await load.run({ op: 'json', connections, requests, seconds, ...request(endpoint, JSON_BODY) });
     const cpu = cpuMs(endpoint.pid) - before;
     if (result.non2xx > 0 || result.errors > 0)
-      throw new Error(`${endpoint.name}: ${result.non2xx} non-2xx answers, ${result.errors} errors at c=${connections}`);
+      throw new Error(`${endpoint.name}: ${result.non2xx} non-2xx answers (${JSON.stringify(result.statuses)}), ${result.errors} errors at c=${connections}`);
     return { ...result, cpuMsPerRequest: cpu / result.requests };
   }
 

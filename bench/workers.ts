@@ -162,6 +162,8 @@ export async function startGateway(
       name: GATEWAY_WORKER,
       modules: true,
       scriptPath,
+      // The bundle imported by far-object.js is an ES module too (Miniflare takes other `.js` files for CommonJS).
+      modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }],
       bindings: { ...options.bindings, AI_JSON_CRYPTOKEN: BENCH_VAULT_TOKEN, ...(farObjectMs === undefined ? {} : { FAR_OBJECT_MS: String(farObjectMs) }) },
     } as WorkerOptions,
     { durableObjectsPersist: objectsDir, ...extra },

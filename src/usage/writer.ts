@@ -29,7 +29,10 @@ export interface Settlement {
 
 /** Records per settle at most: a batch this full goes without waiting for the interval. */
 const BATCH_MAX = 200;
-/** A waiting request looks again this often (its own timer: workerd cancels a request that only waits on another's work). */
+/**
+ * A waiting request looks again this often, on a timer of its own: never resumed from the sending
+ * request's context (workerd may cancel a request so resumed as hung: limits/lease-book.ts).
+ */
 const TICK_MS = 10;
 
 type BatchState = 'open' | 'sending' | 'done';
@@ -37,7 +40,6 @@ type BatchState = 'open' | 'sending' | 'done';
 interface Batch {
   items: Settlement[];
   state: BatchState;
-  wakers: Set<() => void>;
 }
 
 interface Pipe {
@@ -70,7 +72,7 @@ export async function settle(env: Bindings, userId: string, settlement: Settleme
     joined.items.push(settlement);
     return waitFor(env, userId, pipe, joined);
   }
-  const batch: Batch = { items: [settlement], state: 'open', wakers: new Set() };
+  const batch: Batch = { items: [settlement], state: 'open' };
   pipe.open = batch;
   return send(env, userId, pipe, batch);
 }
@@ -105,22 +107,16 @@ async function send(env: Bindings, userId: string, pipe: Pipe, batch: Batch): Pr
   } finally {
     pipe.sending = false;
     batch.state = 'done';
-    const wakers = batch.wakers;
-    batch.wakers = new Set();
-    for (const wake of wakers) wake();
   }
 }
 
-/** A member of someone else's batch: waits on promises of its own until the batch is done; takes it over if its owner went away. */
+/** A member of someone else's batch: waits on timers of its own until the batch is done; takes it over if its owner went away. */
 async function waitFor(env: Bindings, userId: string, pipe: Pipe, batch: Batch): Promise<void> {
   const settings = settingsOf(env);
   const takeOverAt = Date.now() + settings.SETTLE_INTERVAL_MS + settings.STORE_TIMEOUT_MS * 2 + 1_000;
   while (batch.state !== 'done') {
     if (batch.state === 'open' && Date.now() > takeOverAt) return send(env, userId, pipe, batch);
-    await new Promise<void>((resolve) => {
-      setTimeout(resolve, TICK_MS * 10);
-      batch.wakers.add(resolve);
-    });
+    await new Promise((resolve) => setTimeout(resolve, TICK_MS));
   }
 }
 

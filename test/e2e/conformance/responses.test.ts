@@ -262,12 +262,14 @@ describe.each(COLUMNS)('agent tools: openai SDK Responses → %s', (column) => {
     expect(JSON.stringify(upstream(column).at(-1))).toContain('18°C');
   });
 
-  it.skipIf(!translated)('namespace: a name the providers refuse (a dot) is made to fit and still comes back as the client named it', async () => {
-    const tools: Tool[] = [namespace('acme.weather')];
-    const answer = await client.responses.stream({ model: model(), tools, input: 'What is the weather in Rome?' }).finalResponse();
-    expect(answer.output).toEqual([expect.objectContaining({ type: 'function_call', name: 'get_forecast', namespace: 'acme.weather' })]);
-    expect(JSON.stringify(upstream(column)[0])).not.toContain('acme.weather');
-  });
+  // Only where the gateway translates: OpenAI itself gets the namespace as the client sent it.
+  if (translated)
+    it('namespace: a name the providers refuse (a dot) is made to fit and still comes back as the client named it', async () => {
+      const tools: Tool[] = [namespace('acme.weather')];
+      const answer = await client.responses.stream({ model: model(), tools, input: 'What is the weather in Rome?' }).finalResponse();
+      expect(answer.output).toEqual([expect.objectContaining({ type: 'function_call', name: 'get_forecast', namespace: 'acme.weather' })]);
+      expect(JSON.stringify(upstream(column)[0])).not.toContain('acme.weather');
+    });
 
   it('custom: the call is a custom_tool_call with its text input, streamed as input deltas, and its output continues', async () => {
     const question: ResponseInputItem = { role: 'user', content: 'What is the weather in Rome?' };
