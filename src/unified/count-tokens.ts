@@ -35,17 +35,22 @@ export const COUNTING_PROTOCOLS: WireProtocol[] = (Object.entries(ADAPTERS) as [
   .filter(([, a]) => a.countTokens)
   .map(([p]) => p);
 
-export async function serveCountTokens(c: Context<Env>): Promise<Response> {
-  const body = await readBody(c, { path: 'messages/count_tokens', kind: 'chat' }, CountTokensRequest);
-  const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), body.model, {
+/** The candidates for a token count: only providers that count with their own tokenizer (501 otherwise). */
+export async function countingCandidates(c: Context<Env>, model: string): Promise<Candidate[]> {
+  return resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), model, {
     protocols: COUNTING_PROTOCOLS,
     refusal: (protocols) =>
       new GatewayError(
         501,
-        `token counting is answered only for models of providers that count with their own tokenizer (${COUNTING_PROTOCOLS.join(', ')}); "${body.model}" is served by ${protocols} providers`,
+        `token counting is answered only for models of providers that count with their own tokenizer (${COUNTING_PROTOCOLS.join(', ')}); "${model}" is served by ${protocols} providers`,
         'count_tokens_unsupported',
       ),
   });
+}
+
+export async function serveCountTokens(c: Context<Env>): Promise<Response> {
+  const body = await readBody(c, { path: 'messages/count_tokens', kind: 'chat' }, CountTokensRequest);
+  const candidates = await countingCandidates(c, body.model);
   await admitCandidates(c, candidates, body);
   const deadline = chainDeadline(c);
   const images = new ImageFetcher(c.req.raw.signal, allowedImageHosts(c.env.IMAGE_FETCH_ALLOW_HOSTS));

@@ -18,7 +18,7 @@ import { CountTokensRequest, GenerateContentRequest } from '../protocols/gemini/
 import { loadConfig } from '../vault/store';
 import { readBody } from './body';
 import { type Candidate, resolveCandidates } from './candidates';
-import { COUNTING_PROTOCOLS } from './count-tokens';
+import { countingCandidates } from './count-tokens';
 import { type Attempt, firstServed } from './fallback';
 import { fitHostedTools, withDroppedTools } from './hosted-tools';
 import {
@@ -135,15 +135,7 @@ export async function serveCountTokens(c: Context<Env>, model: string): Promise<
   const request = camelKeys(body) as CountTokensRequest;
   const generate = request.generateContentRequest ?? (request.contents ? { contents: request.contents } : undefined);
   if (!generate?.contents.length) throw new GatewayError(400, 'field "contents" (or "generateContentRequest") is required', 'invalid_body');
-  const candidates = resolveCandidates(await loadConfig(c.env), c.get('user'), c.get('userName'), model, {
-    protocols: COUNTING_PROTOCOLS,
-    refusal: (protocols) =>
-      new GatewayError(
-        501,
-        `token counting is answered only for models of providers that count with their own tokenizer (${COUNTING_PROTOCOLS.join(', ')}); "${model}" is served by ${protocols} providers`,
-        'count_tokens_unsupported',
-      ),
-  });
+  const candidates = await countingCandidates(c, model);
   await admitCandidates(c, candidates, body);
   const deadline = chainDeadline(c);
   const images = new ImageFetcher(c.req.raw.signal, allowedImageHosts(c.env.IMAGE_FETCH_ALLOW_HOSTS));
