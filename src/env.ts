@@ -92,6 +92,8 @@ export interface Variables {
    * the request's models are known and before anything is sent. Throws the 429 when refused.
    */
   admit?: (cost: CostBound) => Promise<void>;
+  /** Headers for the answer, set on it once it exists (src/middleware/answer-headers.ts). */
+  answerHeaders?: [string, string][];
   /** Upstream attempts left for this request, shared by the providers of a fallback chain (unified/upstream.ts). */
   attemptBudget?: { left: number };
 }

@@ -31,6 +31,7 @@ import {
 import { isRetryableStatus, providerWaitMs } from './retry';
 import { withoutProviderState } from './provider-state';
 import { buildTarget } from './target';
+import { Watchdog } from './watchdog';
 import { anthropicErrors } from '../protocols/anthropic/errors';
 import { noUsableKey } from '../providers/lookup';
 
@@ -209,11 +210,8 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
   const upstream = new AbortController();
   const onClientAbort = () => upstream.abort(CLIENT_CLOSED);
   req.signal?.addEventListener('abort', onClientAbort);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = (ms: number) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => upstream.abort(TIMED_OUT), Math.max(0, Math.min(ms, deadline - Date.now())));
-  };
+  const watchdog = new Watchdog(() => upstream.abort(TIMED_OUT));
+  const arm = (ms: number) => watchdog.expireAt(Math.min(Date.now() + ms, deadline));
   let relaying = false;
   let reader: BodyReader | undefined;
   const started = Date.now();
@@ -262,14 +260,14 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
       observeThroughput(req, key.key, usage?.output, started);
       return { answer: new Response(bytes, init) };
     }
-    reader = bodyReader(res.body);
-    const head = await readHead(reader, upstream.signal, { framer, whole, maxBytes: MAX_CHECKED_JSON_BYTES });
+    reader = bodyReader(res.body, upstream.signal);
+    const head = await readHead(reader, { framer, whole, maxBytes: MAX_CHECKED_JSON_BYTES });
     const wholeJson = !framer && whole && head.done ? parseJson(head.bytes) : undefined;
     if ((framer && !sseDataIsJson(head.bytes)) || wholeJson === INVALID) {
       void reader.cancel().catch(() => {});
       return invalidJson(req.providerId);
     }
-    clearTimeout(timer);
+    watchdog.stop();
     // Counted: SSE, Gemini's streamed JSON array, a JSON answer too large to be checked whole.
     const counted = req.tap && (framer || whole || isStreamingOperation(req.operation));
     const counter = counted ? new StreamCounter(usageFormat(req.operation), meter.hideUsageChunk) : undefined;
@@ -327,7 +325,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
       },
     };
   } finally {
-    clearTimeout(timer);
+    watchdog.stop();
     if (!relaying) req.signal?.removeEventListener('abort', onClientAbort);
   }
 }

@@ -70,11 +70,41 @@ export class UserMeter extends DurableObject<Bindings> {
    * D1, the reservations are released and the leases given back. Durable once this returns.
    */
   async settle(batch: SettleBatch): Promise<void> {
-    let counted = 0;
-    for (const record of batch.records) if (this.count(record)) counted++;
+    // Each period's total is written once per batch, with what the batch's new records add to it.
+    const added = new Map<string, { usd: number; tokens: number }>();
+    let last: UsageRecord | undefined;
+    for (const record of batch.records) {
+      if (!this.keep(record)) continue;
+      last = record;
+      const { month, day } = periodsOf(record.time);
+      const usd = record.cost_usd ?? 0;
+      // A cache hit spent no provider tokens: it counts toward neither budget.
+      const tokens = record.cache === 'hit' ? 0 : record.input_tokens + record.output_tokens;
+      for (const period of [`month:${month}`, `day:${day}`]) {
+        const sum = added.get(period) ?? { usd: 0, tokens: 0 };
+        sum.usd += usd;
+        sum.tokens += tokens;
+        added.set(period, sum);
+      }
+    }
+    for (const [period, sum] of added) {
+      const total = this.total(period);
+      total.usd += sum.usd;
+      total.tokens += sum.tokens;
+      this.sql.exec(
+        'INSERT INTO totals (period, usd, tokens) VALUES (?, ?, ?) ON CONFLICT (period) DO UPDATE SET usd = usd + excluded.usd, tokens = tokens + excluded.tokens',
+        period,
+        sum.usd,
+        sum.tokens,
+      );
+    }
     for (const release of batch.releases) this.ledger.settle(release);
     for (const end of batch.ends) this.ledger.end(end, Date.now());
-    if (counted > 0) await this.scheduleFlush(FLUSH_DELAY_MS);
+    if (!last) return;
+    const { month, day } = periodsOf(last.time);
+    const totals = { month, day, usd: this.total(`month:${month}`).usd, tokens: this.total(`day:${day}`).tokens };
+    this.ctx.waitUntil(this.budgetWatch.settled(this.env, { id: last.user_id, name: last.user }, totals));
+    await this.scheduleFlush(FLUSH_DELAY_MS);
   }
 
   /** Leases open and what they hold, for tests. */
@@ -82,30 +112,12 @@ export class UserMeter extends DurableObject<Bindings> {
     return this.ledger.reserved;
   }
 
-  /** One record into the pending records and the period totals; false when it was counted before (a retried settle). */
-  private count(record: UsageRecord): boolean {
-    const { month, day } = periodsOf(record.time);
-    const usd = record.cost_usd ?? 0;
-    // A cache hit spent no provider tokens: it counts toward neither budget.
-    const tokens = record.cache === 'hit' ? 0 : record.input_tokens + record.output_tokens;
-    const inserted = this.sql
-      .exec('INSERT INTO pending (id, record) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id', record.id, JSON.stringify(record))
-      .toArray();
-    if (inserted.length === 0) return false;
-    for (const period of [`month:${month}`, `day:${day}`]) {
-      const total = this.total(period);
-      total.usd += usd;
-      total.tokens += tokens;
-      this.sql.exec(
-        'INSERT INTO totals (period, usd, tokens) VALUES (?, ?, ?) ON CONFLICT (period) DO UPDATE SET usd = usd + excluded.usd, tokens = tokens + excluded.tokens',
-        period,
-        usd,
-        tokens,
-      );
-    }
-    const totals = { month, day, usd: this.total(`month:${month}`).usd, tokens: this.total(`day:${day}`).tokens };
-    this.ctx.waitUntil(this.budgetWatch.settled(this.env, { id: record.user_id, name: record.user }, totals));
-    return true;
+  /** One record into the pending records; false when it was kept before (a retried settle), and then it is not counted again. */
+  private keep(record: UsageRecord): boolean {
+    return (
+      this.sql.exec('INSERT INTO pending (id, record) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id', record.id, JSON.stringify(record)).toArray().length >
+      0
+    );
   }
 
   /** Spent this month and used today (settled requests only), for GET /v1/usage. */

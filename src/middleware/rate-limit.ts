@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Env } from '../env';
 import { GatewayError } from '../errors';
+import { answerHeader } from './answer-headers';
 import { type Admitted, type LeaseBook, leaseBookOf, type Ticket } from '../limits/lease-book';
 import type { Amounts, LeaseLimits } from '../limits/lease-ledger';
 import { settingsOf } from '../limits/settings';
@@ -142,8 +143,7 @@ export const meteredUserLimits =
       const result = await admit(c, limits, cost);
       headers = result.headers;
       ticket = result.ticket;
-      // Set before the answer exists, they are merged into it once; set after, each `c.header` copies it.
-      for (const [name, value] of Object.entries(headers)) c.header(name, value);
+      for (const [name, value] of Object.entries(headers)) answerHeader(c, name, value);
     });
     try {
       await next();
@@ -165,7 +165,7 @@ export const meteredUserLimits =
     if (!admitted && limits.lease.rpm > 0) {
       admitted = true;
       ({ ticket, headers } = await admit(c, limits, undefined));
-      for (const [name, value] of Object.entries(headers)) c.header(name, value);
+      for (const [name, value] of Object.entries(headers)) answerHeader(c, name, value);
     }
     // Hono has turned an error thrown by the handler into the answer already: its code is in c.error.
     const error = c.error instanceof GatewayError ? (c.error.code ?? null) : null;
@@ -179,8 +179,7 @@ function settleTicket(c: Context<Env>, ticket: Ticket, record: UsageRecord | und
 }
 
 async function withHeaders(c: Context<Env>, headers: Record<string, string>, next: () => Promise<void>) {
-  // Set before the answer exists, they are merged into it once; set after, each `c.header` copies it.
-  for (const [name, value] of Object.entries(headers)) c.header(name, value);
+  for (const [name, value] of Object.entries(headers)) answerHeader(c, name, value);
   try {
     await next();
   } catch (err) {

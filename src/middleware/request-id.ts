@@ -1,13 +1,12 @@
 import type { MiddlewareHandler } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Env } from '../env';
+import { answerHeader, CLIENT_REQUEST_ID_HEADER } from './answer-headers';
 
 // Every request gets the gateway's own id (random): usage records, budget settles and stored state are
 // keyed by it, so it must never be the client's choice (a reused id once let duplicates skip the meter).
 // A client's own X-Request-Id is kept as a label only: echoed as X-Client-Request-Id and written to the
 // usage record as `client_request_id`.
-
-export const CLIENT_REQUEST_ID_HEADER = 'X-Client-Request-Id';
 
 /** What a client's id may look like to be kept: short, and safe in a header and a log line. */
 const CLIENT_ID = /^[\w\-=.:]{1,128}$/;
@@ -17,11 +16,11 @@ const gatewayRequestId = requestId({ headerName: '' });
 
 export const requestIds: MiddlewareHandler<Env> = (c, next) =>
   gatewayRequestId(c, async () => {
-    c.header('X-Request-Id', c.get('requestId'));
+    answerHeader(c, 'X-Request-Id', c.get('requestId'));
     const clientId = c.req.header('x-request-id');
     if (clientId !== undefined && CLIENT_ID.test(clientId)) {
       c.set('clientRequestId', clientId);
-      c.header(CLIENT_REQUEST_ID_HEADER, clientId);
+      answerHeader(c, CLIENT_REQUEST_ID_HEADER, clientId);
     }
     await next();
   });

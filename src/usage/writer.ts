@@ -30,16 +30,22 @@ export interface Settlement {
 /** Records per settle at most: a batch this full goes without waiting for the interval. */
 const BATCH_MAX = 200;
 /**
- * A waiting request looks again this often, on a timer of its own: never resumed from the sending
- * request's context (workerd may cancel a request so resumed as hung: limits/lease-book.ts).
+ * How long a request waits between looks at a batch that is due or on its way. Waits are timers of
+ * each request's own: a request is never resumed from the sending request's context (workerd may
+ * cancel a request so resumed as hung: limits/lease-book.ts). A request sleeps once until its batch is
+ * due, then looks this often (doubling, up to MAX_TICK_MS) until the batch returned: a few timers per
+ * request, where one look every 10 ms cost a hundred per request at SETTLE_INTERVAL_MS 1 s.
  */
 const TICK_MS = 10;
+const MAX_TICK_MS = 160;
 
 type BatchState = 'open' | 'sending' | 'done';
 
 interface Batch {
   items: Settlement[];
   state: BatchState;
+  /** When it leaves: SETTLE_INTERVAL_MS after the last send, or at once when full. */
+  dueAt: number;
 }
 
 interface Pipe {
@@ -64,45 +70,66 @@ function pipeOf(env: Bindings, userId: string): Pipe {
  * Failures are logged, never thrown: this runs after the answer, in waitUntil.
  */
 export async function settle(env: Bindings, userId: string, settlement: Settlement): Promise<void> {
-  // Started once the answer was handed back (src/turn.ts says why).
-  await nextTurn();
   const pipe = pipeOf(env, userId);
   const joined = pipe.open;
   if (joined && joined.items.length < BATCH_MAX) {
     joined.items.push(settlement);
-    return waitFor(env, userId, pipe, joined);
+    // The request that fills a batch sends it.
+    if (joined.items.length < BATCH_MAX) return takePart(env, userId, pipe, joined, TICK_MS);
+    joined.dueAt = Date.now();
+    return takePart(env, userId, pipe, joined, 0);
   }
-  const batch: Batch = { items: [settlement], state: 'open' };
+  const now = Date.now();
+  const since = now - pipe.lastSentAt;
+  // A clock that went back (a test's, or a corrected one) does not hold the settle: only a recent send does.
+  const interval = settingsOf(env).SETTLE_INTERVAL_MS;
+  const batch: Batch = { items: [settlement], state: 'open', dueAt: since >= 0 && since < interval ? pipe.lastSentAt + interval : now };
   pipe.open = batch;
-  return send(env, userId, pipe, batch);
+  return takePart(env, userId, pipe, batch, 0);
 }
 
 /** Give the ends owed for this user's leases to the object now (a lease expired with nothing else to settle). */
 export const sendLeaseEnds = (env: Bindings, userId: string): Promise<void> => settle(env, userId, {});
 
-/** The batch's owner: waits for its turn, then sends it (creating the object's stub in its own context). */
-async function send(env: Bindings, userId: string, pipe: Pipe, batch: Batch): Promise<void> {
-  const settings = settingsOf(env);
-  const giveUpAt = Date.now() + settings.STORE_TIMEOUT_MS * 2;
-  // A clock that went back (a test's, or a corrected one) does not hold the settle: only a recent send does.
-  const tooSoon = () => {
-    const since = Date.now() - pipe.lastSentAt;
-    return since >= 0 && since < settings.SETTLE_INTERVAL_MS;
-  };
-  while ((pipe.sending || tooSoon()) && batch.items.length < BATCH_MAX && Date.now() < giveUpAt) {
-    await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+/**
+ * One request's part in a batch, until the batch returned. Whoever finds it due and the pipe free
+ * sends it (creating the object's stub in its own context): its first member, which wakes at `dueAt`
+ * (`lag` 0), or else a later one, which wakes `lag` after, so a batch whose first member went away
+ * still leaves. The first send waits a turn (src/turn.ts says why).
+ */
+async function takePart(env: Bindings, userId: string, pipe: Pipe, batch: Batch, lag: number): Promise<void> {
+  const giveUpAt = batch.dueAt + settingsOf(env).STORE_TIMEOUT_MS * 2;
+  let tick = TICK_MS;
+  for (;;) {
+    if (batch.state === 'done') return;
+    const now = Date.now();
+    if (batch.state === 'open') {
+      const due = batch.dueAt + lag - now;
+      if (due <= 0 && (!pipe.sending || now >= giveUpAt)) return send(env, userId, pipe, batch);
+      if (due > 0) {
+        await sleep(due);
+        continue;
+      }
+    }
+    await sleep(tick);
+    tick = Math.min(tick * 2, MAX_TICK_MS);
   }
+}
+
+async function send(env: Bindings, userId: string, pipe: Pipe, batch: Batch): Promise<void> {
   if (pipe.open === batch) pipe.open = undefined;
   batch.state = 'sending';
   pipe.sending = true;
   pipe.lastSentAt = Date.now();
-  const records = batch.items.flatMap((item) => (item.record ? [item.record] : []));
-  const sent: SettleBatch = {
-    records,
-    releases: batch.items.flatMap((item) => (item.release ? [item.release] : [])),
-    ends: leaseBookOf(env.USER_METER).takeEnds(userId),
-  };
   try {
+    // Started once the answer was handed back.
+    await nextTurn();
+    const records = batch.items.flatMap((item) => (item.record ? [item.record] : []));
+    const sent: SettleBatch = {
+      records,
+      releases: batch.items.flatMap((item) => (item.release ? [item.release] : [])),
+      ends: leaseBookOf(env.USER_METER).takeEnds(userId),
+    };
     if (records.length > 0 || sent.releases.length > 0 || sent.ends.length > 0) await toMeter(env, userId, sent);
   } finally {
     pipe.sending = false;
@@ -110,15 +137,7 @@ async function send(env: Bindings, userId: string, pipe: Pipe, batch: Batch): Pr
   }
 }
 
-/** A member of someone else's batch: waits on timers of its own until the batch is done; takes it over if its owner went away. */
-async function waitFor(env: Bindings, userId: string, pipe: Pipe, batch: Batch): Promise<void> {
-  const settings = settingsOf(env);
-  const takeOverAt = Date.now() + settings.SETTLE_INTERVAL_MS + settings.STORE_TIMEOUT_MS * 2 + 1_000;
-  while (batch.state !== 'done') {
-    if (batch.state === 'open' && Date.now() > takeOverAt) return send(env, userId, pipe, batch);
-    await new Promise((resolve) => setTimeout(resolve, TICK_MS));
-  }
-}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One settle call (tried twice); when the object cannot take it, the records go straight to D1 and the budget totals miss them. */
 async function toMeter(env: Bindings, userId: string, batch: SettleBatch): Promise<void> {

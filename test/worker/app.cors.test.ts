@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import app, { EXPOSED_HEADERS } from '../../src/app';
+import app from '../../src/app';
+import { EXPOSED_HEADERS } from '../../src/middleware/answer-headers';
 import { makeEnv, postJson, userHeaders } from './helpers/env';
 import { forbidUpstream } from './helpers/fetch';
 import { mockProviders } from './helpers/stand-in';
