@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { BudgetWatch } from '../alerts/budget';
 import { readyDb } from '../d1/schema';
 import type { Bindings } from '../env';
-import { INSERT_RECORD_SQL, recordRow, type UsageRecord } from '../usage/record';
+import { INSERT_RECORDS_SQL, recordsParam, type UsageRecord } from '../usage/record';
 import { LeaseLedger, type LeaseEnd, type LeaseGrant, type LeaseRelease, type LeaseRequest } from './lease-ledger';
 
 // One object per user (`user:<id>`). It grants leases (lease-ledger.ts): requests taken from the
@@ -30,8 +30,8 @@ export interface SettleBatch {
 
 /** Records wait this long for company before a flush: one D1 batch carries every record of the period. */
 export const FLUSH_DELAY_MS = 2_000;
-/** Records per D1 batch (one statement each, one round trip). */
-const FLUSH_BATCH = 100;
+/** Records per D1 write: one statement, its one value about 0.5 KiB a record (D1 takes values up to 2 MB). */
+const FLUSH_BATCH = 500;
 /** After a failed flush, the records stay pending and the next try is this much later. */
 const FLUSH_RETRY_MS = 30_000;
 
@@ -147,8 +147,10 @@ export class UserMeter extends DurableObject<Bindings> {
     if (rows.length === 0) return;
     try {
       const db = await readyDb(this.env.DB);
-      const insert = db.prepare(INSERT_RECORD_SQL);
-      await db.batch(rows.map((row) => insert.bind(...recordRow(JSON.parse(row.record) as UsageRecord))));
+      await db
+        .prepare(INSERT_RECORDS_SQL)
+        .bind(recordsParam(rows.map((row) => row.record)))
+        .run();
     } catch (err) {
       console.error(
         JSON.stringify({ level: 'error', event: 'usage_flush_failed', records: rows.length, reason: err instanceof Error ? err.message : String(err) }),

@@ -67,19 +67,20 @@ export const RECORD_COLUMNS = [
   'client_request_id',
 ] as const;
 
-/** The values of a record for RECORD_COLUMNS. */
-export function recordRow(record: UsageRecord): (string | number | null)[] {
-  return RECORD_COLUMNS.map((column) => {
-    if (column === 'day') return record.time.slice(0, 10);
-    if (column === 'stream') return record.stream ? 1 : 0;
-    return record[column];
-  });
-}
-
 /** A D1 row back into a record. */
 export function rowRecord(row: Record<string, unknown>): UsageRecord {
   const { day: _day, ...rest } = row;
   return { ...(rest as unknown as UsageRecord), stream: row.stream === 1 || row.stream === true };
 }
 
-export const INSERT_RECORD_SQL = `INSERT OR IGNORE INTO usage_records (${RECORD_COLUMNS.join(', ')}) VALUES (${RECORD_COLUMNS.map(() => '?').join(', ')})`;
+/**
+ * Records into D1 as one statement whatever their number: its one parameter is the records as a JSON
+ * array (the Durable Object keeps each record as JSON text: joined, not parsed and bound column by
+ * column). `day` is derived from `time`; JSON `true`/`false` become 1/0.
+ */
+export const INSERT_RECORDS_SQL = `INSERT OR IGNORE INTO usage_records (${RECORD_COLUMNS.join(', ')}) SELECT ${RECORD_COLUMNS.map((column) =>
+  column === 'day' ? "substr(json_extract(value, '$.time'), 1, 10)" : `json_extract(value, '$.${column}')`,
+).join(', ')} FROM json_each(?)`;
+
+/** The parameter of INSERT_RECORDS_SQL: records already serialised, each as JSON text. */
+export const recordsParam = (texts: string[]) => `[${texts.join(',')}]`;

@@ -7,7 +7,7 @@ import type { SettleBatch, UserMeter } from '../limits/user-meter';
 import { logEvent } from '../log';
 import { withinMs } from '../store-call';
 import { nextTurn } from '../turn';
-import { INSERT_RECORD_SQL, recordRow, type UsageRecord } from './record';
+import { INSERT_RECORDS_SQL, recordsParam, type UsageRecord } from './record';
 
 // Records travel from the request to D1 through the user's Durable Object: a settle stores them in
 // the object's SQLite (durable when it returns) and an alarm writes the pending records of that user
@@ -157,8 +157,10 @@ async function toMeter(env: Bindings, userId: string, batch: SettleBatch): Promi
 async function writeToD1(env: Bindings, records: UsageRecord[]): Promise<void> {
   try {
     const db = await readyDb(env.DB);
-    const insert = db.prepare(INSERT_RECORD_SQL);
-    await db.batch(records.map((record) => insert.bind(...recordRow(record))));
+    await db
+      .prepare(INSERT_RECORDS_SQL)
+      .bind(recordsParam(records.map((record) => JSON.stringify(record))))
+      .run();
   } catch (err) {
     for (const record of records)
       logEvent(env, 'error', { requestId: record.id, event: 'usage_record_lost', reason: err instanceof Error ? err.message : String(err) });

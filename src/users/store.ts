@@ -17,10 +17,17 @@ export interface UserEntry {
 }
 
 interface Snapshot {
+  /** The map's text it was built from: the same text again is not parsed and hashed again. */
+  text: string | null;
   /** Every user, in the map's order. */
   entries: UserEntry[];
-  /** Users by the hex SHA-256 of their key: lookups never compare raw keys. */
+  /** Users by the hex SHA-256 of their key: a presented key is never compared with stored ones. */
   byKeyDigest: Map<string, UserEntry>;
+  /**
+   * Keys presented and found by their digest, by value: a user's later requests skip the SHA-256. Only
+   * real keys get in (at most one per user), so a guess is never found here: it is hashed as before.
+   */
+  byKey: Map<string, UserEntry>;
 }
 
 // A value, never a promise: a request that awaited another request's pending read would go on in
@@ -62,7 +69,7 @@ async function buildSnapshot(raw: string | null): Promise<Snapshot> {
       byKeyDigest.set(user.key !== undefined ? await digestText(user.key) : user.keySha256!, entry);
     }
   }
-  return { entries, byKeyDigest };
+  return { text: raw, entries, byKeyDigest, byKey: new Map() };
 }
 
 function remember(loaded: Snapshot, at: number) {
@@ -84,7 +91,12 @@ async function currentUsers(env: Bindings): Promise<Snapshot> {
     remember(snapshot, at);
     return snapshot;
   }
-  let loaded = await buildSnapshot(text ?? env.DEV_USERS_JSON ?? null);
+  const raw = text ?? env.DEV_USERS_JSON ?? null;
+  if (snapshot && snapshot.text === raw && snapshot.entries.every((entry) => entry.user.id !== undefined)) {
+    remember(snapshot, at);
+    return snapshot;
+  }
+  let loaded = await buildSnapshot(raw);
   if (loaded.entries.some((entry) => entry.user.id === undefined)) loaded = (await giveIds(env)) ?? loaded;
   remember(loaded, at);
   return loaded;
@@ -105,11 +117,17 @@ async function giveIds(env: Bindings): Promise<Snapshot | undefined> {
 }
 
 /**
- * The user whose key is `token`, or undefined. Only SHA-256 digests are looked up, so the time a
- * lookup takes depends on the digest, which an attacker cannot steer towards a stored key byte by byte.
+ * The user whose key is `token`, or undefined. A key not seen before is looked up by its SHA-256
+ * digest, so the time a lookup takes depends on the digest, which an attacker cannot steer towards a
+ * stored key byte by byte.
  */
 export async function findUser(env: Bindings, token: string): Promise<UserEntry | undefined> {
-  return (await currentUsers(env)).byKeyDigest.get(await digestText(token));
+  const users = await currentUsers(env);
+  const known = users.byKey.get(token);
+  if (known) return known;
+  const entry = users.byKeyDigest.get(await digestText(token));
+  if (entry) users.byKey.set(token, entry);
+  return entry;
 }
 
 /** Every user, as this isolate knows them. */

@@ -118,6 +118,29 @@ describe('the users map is re-read after its cache window', () => {
     expect(await get(USER_KEY)).toBe(401);
   });
 
+  it('a key found once is found again without hashing, until the map changes; a wrong key is hashed every time', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const env = await makeEnv();
+    const get = async (key: string) => (await app.request('/v1/providers', { headers: userHeaders(key) }, env)).status;
+    expect(await get(USER_KEY)).toBe(200);
+    const digest = vi.spyOn(crypto.subtle, 'digest');
+    const hashed = (key: string) => digest.mock.calls.filter(([, data]) => new TextDecoder().decode(data as Uint8Array) === key).length;
+    expect(await get(USER_KEY)).toBe(200);
+    expect(hashed(USER_KEY)).toBe(0);
+    expect(await get('sy-wrong-key')).toBe(401);
+    expect(await get('sy-wrong-key')).toBe(401);
+    expect(hashed('sy-wrong-key')).toBe(2);
+
+    // The same map read again after the window keeps what was found; a changed one starts over.
+    vi.setSystemTime(Date.now() + USERS_CACHE_MS + 1);
+    expect(await get(USER_KEY)).toBe(200);
+    expect(hashed(USER_KEY)).toBe(0);
+    await env.KV_AI_PROXY.put('users', JSON.stringify({ tester: { key: USER_KEY, rpm: 5 } }));
+    vi.setSystemTime(Date.now() + USERS_CACHE_MS + 1);
+    expect(await get(USER_KEY)).toBe(200);
+    expect(hashed(USER_KEY)).toBeGreaterThan(0);
+  });
+
   it('an invalid users map is a 500 that names the problem and no key', async () => {
     const env = await makeEnv({ users: { tester: { key: USER_KEY }, broken: { rpm: 3 } } });
     const res = await app.request('/v1/providers', { headers: userHeaders() }, env);

@@ -2,7 +2,7 @@ import { createScheduledController, env as testEnv } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { Bindings } from '../../../src/env';
 import worker from '../../../src/index';
-import { INSERT_RECORD_SQL, recordRow, type UsageRecord } from '../../../src/usage/record';
+import { INSERT_RECORDS_SQL, recordsParam, type UsageRecord } from '../../../src/usage/record';
 import { alertEnv, recordingQueue } from '../helpers/alerts';
 
 // The day's spend over ALERT_DAILY_SPEND_USD: checked by the 5-minute cron from the usage records in
@@ -37,8 +37,9 @@ async function spend(day: string, costs: (number | null)[]) {
     error_code: null,
     saved_usd: null,
   });
-  const insert = testEnv.DB.prepare(INSERT_RECORD_SQL);
-  await testEnv.DB.batch(costs.map((cost) => insert.bind(...recordRow(record(cost)))));
+  await testEnv.DB.prepare(INSERT_RECORDS_SQL)
+    .bind(recordsParam(costs.map((cost) => JSON.stringify(record(cost)))))
+    .run();
 }
 
 const runCron = (env: Bindings, day: string, cron = FIVE_MINUTES) =>

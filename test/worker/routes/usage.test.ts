@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import app from '../../../src/app';
 import worker from '../../../src/index';
 import type { Bindings } from '../../../src/env';
-import { INSERT_RECORD_SQL, recordRow, type UsageRecord } from '../../../src/usage/record';
+import { INSERT_RECORDS_SQL, recordsParam, type UsageRecord } from '../../../src/usage/record';
 import { makeEnv, userHeaders } from '../helpers/env';
 import { mockUpstream } from '../helpers/fetch';
 import { pricedConfig } from '../helpers/prices';
@@ -137,10 +137,11 @@ describe('retention', () => {
       error_code: null,
       saved_usd: null,
     });
-    const insert = testEnv.DB.prepare(INSERT_RECORD_SQL);
-    await testEnv.DB.batch(
-      [record(`${user}-1`, 1), record(`${user}-29`, 29), record(`${user}-31`, 31), record(`${user}-400`, 400)].map((r) => insert.bind(...recordRow(r))),
-    );
+    await testEnv.DB.prepare(INSERT_RECORDS_SQL)
+      .bind(
+        recordsParam([record(`${user}-1`, 1), record(`${user}-29`, 29), record(`${user}-31`, 31), record(`${user}-400`, 400)].map((r) => JSON.stringify(r))),
+      )
+      .run();
     const env = { ...(testEnv as unknown as Bindings), USAGE_RETENTION_DAYS: '30' };
     await worker.scheduled(createScheduledController({ cron: '17 3 * * *' }), env);
     const { results } = await testEnv.DB.prepare('SELECT id FROM usage_records WHERE user = ? ORDER BY id').bind(user).all<{ id: string }>();
