@@ -120,12 +120,14 @@ export function findOperation(provider: Provider, method: string, path: string):
   throw new GatewayError(404, `${method} ${path} is not an operation this gateway forwards`, 'operation_not_supported');
 }
 
+const decoder = new TextDecoder();
+
 /** A JSON object body checked against a schema: a 400 naming the problem otherwise. */
 export function parseJson(body: ArrayBuffer, schema: z.ZodType<Record<string, unknown>>): Record<string, unknown> {
   if (body.byteLength === 0) throw new GatewayError(400, 'request body is empty: a JSON body is required', 'invalid_body');
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder().decode(body));
+    json = JSON.parse(decoder.decode(body));
   } catch {
     throw new GatewayError(400, 'request body is not valid JSON', 'invalid_json');
   }

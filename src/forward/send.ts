@@ -232,7 +232,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
     const init = { status: res.status, statusText: res.statusText, headers };
     if (res.status >= 400) {
       const { bytes } = await readCapped(res.body, MAX_ERROR_BODY_BYTES, upstream.signal);
-      const text = scrubSecrets(new TextDecoder().decode(bytes), secretsOf(req));
+      const text = scrubSecrets(decoder.decode(bytes), secretsOf(req));
       const answer = upstreamError(req.providerId, text, init);
       req.tap?.answered(undefined, upstreamErrorCode(text, res.status));
       if (!isRetryableStatus(res.status)) return { answer };
@@ -394,10 +394,12 @@ function upstreamErrorCode(text: string, status: number): string {
 
 const INVALID = Symbol('invalid JSON');
 
+const decoder = new TextDecoder();
+
 /** The JSON value of a body, parsed once (validity check and usage counts), or INVALID. */
 function parseJson(text: string | Uint8Array): unknown {
   try {
-    return JSON.parse(typeof text === 'string' ? text : new TextDecoder().decode(text));
+    return JSON.parse(typeof text === 'string' ? text : decoder.decode(text));
   } catch {
     return INVALID;
   }

@@ -46,9 +46,13 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
   if (user.models) incomingCall = await asRead(incomingCall);
   await c.get('admit')!({ models: [listed], bodyBytes: incomingCall.body?.byteLength ?? 0, maxTokens: requestedMaxTokens(incomingCall.json) });
 
-  const incoming = new Headers(c.req.raw.headers);
-  if (incomingCall.contentType === undefined) incoming.delete('content-type');
-  else incoming.set('content-type', incomingCall.contentType);
+  // The client's headers with the body's content type as it goes upstream: copied only when that changes.
+  let incoming = c.req.raw.headers;
+  if ((incoming.get('content-type') ?? undefined) !== incomingCall.contentType) {
+    incoming = new Headers(incoming);
+    if (incomingCall.contentType === undefined) incoming.delete('content-type');
+    else incoming.set('content-type', incomingCall.contentType);
+  }
   const url = new URL(c.req.url);
   const call = cacheCallOf(c, {
     provider: id,
