@@ -129,6 +129,11 @@ export interface Head {
 /** What the relay needs of a body's reader. */
 export interface BodyReader {
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /**
+   * At least `minBytes` in one call, fewer only where the body ends (`ended`); a body that is not a
+   * byte stream gives one chunk of any size.
+   */
+  readAtLeast(minBytes: number): Promise<{ value?: Uint8Array; ended: boolean }>;
   cancel(reason?: unknown): Promise<void>;
 }
 
@@ -145,17 +150,24 @@ export function bodyReader(body: ReadableStream<Uint8Array>, signal: AbortSignal
   const reader = chunkReader(body);
   let rejectRead: ((reason: unknown) => void) | undefined;
   signal.addEventListener('abort', () => rejectRead?.(signal.reason), { once: true });
+  const abortable = <T>(read: () => Promise<T>): Promise<T> => {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      rejectRead = reject;
+      read().then(resolve, reject);
+    });
+  };
   return {
-    read() {
-      if (signal.aborted) return Promise.reject(signal.reason);
-      return new Promise((resolve, reject) => {
-        rejectRead = reject;
-        reader.read().then(resolve, reject);
-      });
-    },
+    read: () => abortable(() => reader.read()),
+    readAtLeast: (minBytes) => abortable(() => reader.readAtLeast(minBytes)),
     cancel: (reason) => reader.cancel(reason),
   };
 }
+
+/** workerd's BYOB reader: lib.dom's type does not declare its `readAtLeast`. */
+type WorkerdByobReader = ReadableStreamBYOBReader & {
+  readAtLeast<T extends ArrayBufferView>(minElements: number, view: T): Promise<ReadableStreamReadResult<T>>;
+};
 
 /**
  * A reader that takes as much as has arrived in one read: workerd's default reader hands its own
@@ -164,11 +176,19 @@ export function bodyReader(body: ReadableStream<Uint8Array>, signal: AbortSignal
  * events are not held back. Bodies that are not byte streams get the default reader.
  */
 function chunkReader(body: ReadableStream<Uint8Array>): BodyReader {
-  let byob: ReadableStreamBYOBReader;
+  let byob: WorkerdByobReader;
   try {
-    byob = body.getReader({ mode: 'byob' });
+    byob = body.getReader({ mode: 'byob' }) as WorkerdByobReader;
   } catch {
-    return body.getReader();
+    const reader = body.getReader();
+    return {
+      read: () => reader.read(),
+      readAtLeast: async () => {
+        const { done, value } = await reader.read();
+        return { value, ended: done };
+      },
+      cancel: (reason) => reader.cancel(reason),
+    };
   }
   let size = MIN_READ_BYTES;
   return {
@@ -179,6 +199,12 @@ function chunkReader(body: ReadableStream<Uint8Array>): BodyReader {
       else if (value.length < size / 4) size = Math.max(size / 2, MIN_READ_BYTES);
       return { done: false, value };
     },
+    async readAtLeast(minBytes) {
+      // workerd's BYOB readers fill the view until `minBytes` or the body's end, in one call: a small
+      // answer is read, to its end, without the read that only finds the end.
+      const { done, value } = await byob.readAtLeast(minBytes, new Uint8Array(minBytes));
+      return { value, ended: done || !value || value.length < minBytes };
+    },
     cancel: (reason) => byob.cancel(reason),
   };
 }
@@ -187,23 +213,40 @@ function chunkReader(body: ReadableStream<Uint8Array>): BodyReader {
  * Read the start of a body: for SSE up to the end of the first event; otherwise the first chunk, or
  * with `whole` the entire body up to `maxBytes` (a JSON answer, checked before it is committed to).
  */
-export async function readHead(reader: BodyReader, mode: { framer?: SseFramer; whole?: boolean; maxBytes: number }): Promise<Head> {
+export function readHead(reader: BodyReader, mode: { framer?: SseFramer; whole?: boolean; maxBytes: number }): Promise<Head> {
+  return mode.whole && !mode.framer ? readWhole(reader, mode.maxBytes) : readFirst(reader, mode.framer);
+}
+
+/** The first SSE event (with `framer`), or the first chunk. */
+async function readFirst(reader: BodyReader, framer: SseFramer | undefined): Promise<Head> {
   const parts: Uint8Array[] = [];
-  let size = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) {
-      const rest = mode.framer?.rest();
+      const rest = framer?.rest();
       if (rest?.length) parts.push(rest);
       return { bytes: joined(parts), done: true };
     }
-    const ready = mode.framer ? mode.framer.push(value) : [value];
-    for (const piece of ready) {
-      parts.push(piece);
-      size += piece.length;
+    const ready = framer ? framer.push(value) : [value];
+    parts.push(...ready);
+    if (!framer || ready.length > 0) return { bytes: joined(parts), done: false };
+  }
+}
+
+/** A body read to its end, or to `maxBytes` and a little over (not done): the reads grow fourfold from MIN_READ_BYTES. */
+async function readWhole(reader: BodyReader, maxBytes: number): Promise<Head> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let want = MIN_READ_BYTES;
+  for (;;) {
+    const { value, ended } = await reader.readAtLeast(want);
+    if (value?.length) {
+      parts.push(value);
+      size += value.length;
     }
-    const enough = mode.framer ? ready.length > 0 : !mode.whole || size >= mode.maxBytes;
-    if (enough) return { bytes: joined(parts), done: false };
+    if (ended) return { bytes: joined(parts), done: true };
+    if (size >= maxBytes) return { bytes: joined(parts), done: false };
+    want = Math.min(want * 4, MAX_READ_BYTES);
   }
 }
 

@@ -147,10 +147,7 @@ export class UserMeter extends DurableObject<Bindings> {
     if (rows.length === 0) return;
     try {
       const db = await readyDb(this.env.DB);
-      await db
-        .prepare(INSERT_RECORDS_SQL)
-        .bind(recordsParam(rows.map((row) => row.record)))
-        .run();
+      await db.batch([db.prepare(INSERT_RECORDS_SQL).bind(recordsParam(rows.map((row) => row.record)))]);
     } catch (err) {
       console.error(
         JSON.stringify({ level: 'error', event: 'usage_flush_failed', records: rows.length, reason: err instanceof Error ? err.message : String(err) }),
