@@ -233,11 +233,17 @@ async function readFirst(reader: BodyReader, framer: SseFramer | undefined): Pro
   }
 }
 
-/** A body read to its end, or to `maxBytes` and a little over (not done): the reads grow fourfold from MIN_READ_BYTES. */
+/**
+ * The first read of a whole answer: most JSON answers fit. A larger view costs more to read into, even
+ * for a small answer (workerd: ~40 µs more at 16 KiB, ~90 µs at 64 KiB, against 1 KiB).
+ */
+const FIRST_WHOLE_READ_BYTES = 1024;
+
+/** A body read to its end, or to `maxBytes` and a little over (not done): the reads grow fourfold. */
 async function readWhole(reader: BodyReader, maxBytes: number): Promise<Head> {
   const parts: Uint8Array[] = [];
   let size = 0;
-  let want = MIN_READ_BYTES;
+  let want = FIRST_WHOLE_READ_BYTES;
   for (;;) {
     const { value, ended } = await reader.readAtLeast(want);
     if (value?.length) {
