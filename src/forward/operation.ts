@@ -91,6 +91,18 @@ export const OPERATIONS: Record<WireProtocol, Rule[]> = {
   ],
 };
 
+/** Each protocol's table as looked up: fixed paths by `METHOD path` (the first rule for one), patterns in table order. */
+const TABLES = Object.fromEntries(
+  Object.entries(OPERATIONS).map(([protocol, rules]) => {
+    const exact = new Map<string, Rule>();
+    for (const rule of rules) {
+      const key = `${rule.method} ${String(rule.path)}`;
+      if (typeof rule.path === 'string' && !exact.has(key)) exact.set(key, rule);
+    }
+    return [protocol, { exact, patterns: rules.filter((rule) => typeof rule.path !== 'string') }];
+  }),
+) as Record<WireProtocol, { exact: Map<string, Rule>; patterns: Rule[] }>;
+
 /** Whether a vault `operations` entry (`files`, or `POST batches`) covers this call: that path or below it. */
 function widens(entry: string, method: string, path: string): boolean {
   const [first, second] = entry.trim().split(/\s+/);
@@ -107,13 +119,12 @@ export function findOperation(provider: Provider, method: string, path: string):
   if (!SAFE_OPERATION.test(path)) {
     throw new GatewayError(400, 'the operation path contains characters or segments the gateway does not forward', 'invalid_path');
   }
-  for (const rule of OPERATIONS[wireProtocol(provider.protocol)]) {
+  const table = TABLES[wireProtocol(provider.protocol)];
+  const exact = table.exact.get(`${method} ${path}`);
+  if (exact) return { path, kind: exact.kind, model: exact.model, schema: exact.schema };
+  for (const rule of table.patterns) {
     if (rule.method !== method) continue;
-    if (typeof rule.path === 'string') {
-      if (rule.path === path) return { path, kind: rule.kind, model: rule.model, schema: rule.schema };
-      continue;
-    }
-    const match = rule.path.exec(path);
+    const match = (rule.path as RegExp).exec(path);
     if (match) return { path, kind: rule.kind, model: rule.model, pathModel: rule.model === 'path' ? match[1] : undefined, schema: rule.schema };
   }
   if (provider.operations?.some((entry) => widens(entry, method, path))) return { path, kind: 'other', model: 'unknown' };

@@ -1,4 +1,4 @@
-import type { AiConfig, Provider, ProviderKey } from '../vault/schema';
+import type { AiConfig, Model, Provider, ProviderKey } from '../vault/schema';
 import { canonicalProviderId, wireProtocol } from './table';
 import { GatewayError } from '../errors';
 
@@ -9,7 +9,7 @@ export interface ResolvedProvider {
 
 /** The vault's provider for a name from a URL: case-insensitive, aliases resolved. */
 export function resolveProvider(config: AiConfig, name: string): ResolvedProvider | undefined {
-  for (const id of new Set([canonicalProviderId(name), name.toLowerCase()])) {
+  for (const id of [canonicalProviderId(name), name.toLowerCase()]) {
     const provider = Object.hasOwn(config.providers, id) ? config.providers[id] : undefined;
     if (provider) return { id, provider };
   }
@@ -20,10 +20,29 @@ export function hasUsableKey(provider: Provider, now = Date.now()): boolean {
   return usableKeys(provider.keys, now).length > 0;
 }
 
-/** The vault's model entry for an id, accepting the AI Gateway form `prefix/id` too. */
-export function findModel(provider: Provider, id: string, prefix?: string) {
-  const bare = prefix && id.startsWith(`${prefix}/`) ? id.slice(prefix.length + 1) : id;
-  return provider.models.find((model) => model.id === id || model.id === bare);
+/**
+ * Each provider's models by id, built once per provider entry: a new vault brings new entries, so an
+ * index never outlives the vault version it was built from.
+ */
+const modelIndexes = new WeakMap<Provider, Map<string, { model: Model; index: number }>>();
+
+function modelIndex(provider: Provider) {
+  let index = modelIndexes.get(provider);
+  if (!index) {
+    index = new Map();
+    for (const [i, model] of provider.models.entries()) if (!index.has(model.id)) index.set(model.id, { model, index: i });
+    modelIndexes.set(provider, index);
+  }
+  return index;
+}
+
+/** The vault's model entry for an id, accepting the AI Gateway form `prefix/id` too (the first listed of the two). */
+export function findModel(provider: Provider, id: string, prefix?: string): Model | undefined {
+  const index = modelIndex(provider);
+  const exact = index.get(id);
+  const bare = prefix && id.startsWith(`${prefix}/`) ? index.get(id.slice(prefix.length + 1)) : undefined;
+  if (exact && bare) return exact.index < bare.index ? exact.model : bare.model;
+  return (exact ?? bare)?.model;
 }
 
 /** Items in preference order: lower `priority` first, unset last, given order among equals. */
