@@ -2,6 +2,7 @@ import type { Bindings } from '../env';
 import { GatewayError } from '../errors';
 import { endpointBase } from '../providers/endpoint';
 import { ADAPTERS } from '../protocols/registry';
+import { listsModel } from '../providers/lookup';
 import { PROVIDERS, wireProtocol } from '../providers/table';
 import type { Provider } from '../vault/schema';
 
@@ -57,9 +58,9 @@ function allowedQuery(search: string): string {
  * the provider's own id (a vault id that itself starts with the prefix is left as it is).
  */
 function unprefixed(provider: Provider, slug: string, model: string | undefined): string | undefined {
-  if (!model?.startsWith(`${slug}/`) || provider.models.some((m) => m.id === model)) return undefined;
+  if (!model?.startsWith(`${slug}/`) || listsModel(provider, model)) return undefined;
   const bare = model.slice(slug.length + 1);
-  return provider.models.some((m) => m.id === bare) ? bare : undefined;
+  return listsModel(provider, bare) ? bare : undefined;
 }
 
 export function buildTarget(input: TargetInput): Target {
@@ -91,7 +92,7 @@ export function buildTarget(input: TargetInput): Target {
     // A model is already in that form when it starts with the prefix and is not a vault id as it is
     // (Groq's own `groq/compound` still becomes `groq/groq/compound`).
     const model = input.model;
-    const prefixed = model?.startsWith(`${slug}/`) && !provider.models.some((m) => m.id === model);
+    const prefixed = model?.startsWith(`${slug}/`) && !listsModel(provider, model);
     return {
       url: `${gateway}/chat/completions${search}`,
       headers: { authorization: `Bearer ${input.key}`, 'cf-aig-authorization': headers['cf-aig-authorization'] },

@@ -36,6 +36,9 @@ function modelIndex(provider: Provider) {
   return index;
 }
 
+/** Whether the provider lists a model with exactly this id. */
+export const listsModel = (provider: Provider, id: string): boolean => modelIndex(provider).has(id);
+
 /** The vault's model entry for an id, accepting the AI Gateway form `prefix/id` too (the first listed of the two). */
 export function findModel(provider: Provider, id: string, prefix?: string): Model | undefined {
   const index = modelIndex(provider);
