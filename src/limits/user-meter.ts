@@ -72,9 +72,10 @@ export class UserMeter extends DurableObject<Bindings> {
   async settle(batch: SettleBatch): Promise<void> {
     // Each period's total is written once per batch, with what the batch's new records add to it.
     const added = new Map<string, { usd: number; tokens: number }>();
+    const kept = this.keep(batch.records);
     let last: UsageRecord | undefined;
     for (const record of batch.records) {
-      if (!this.keep(record)) continue;
+      if (!kept.delete(record.id)) continue;
       last = record;
       const { month, day } = periodsOf(record.time);
       const usd = record.cost_usd ?? 0;
@@ -112,12 +113,19 @@ export class UserMeter extends DurableObject<Bindings> {
     return this.ledger.reserved;
   }
 
-  /** One record into the pending records; false when it was kept before (a retried settle), and then it is not counted again. */
-  private keep(record: UsageRecord): boolean {
-    return (
-      this.sql.exec('INSERT INTO pending (id, record) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id', record.id, JSON.stringify(record)).toArray().length >
-      0
-    );
+  /**
+   * The records into the pending ones, in one statement; the ids of those not kept before (a retried
+   * settle's are not counted again; an id twice in one batch is kept once).
+   */
+  private keep(records: UsageRecord[]): Set<string> {
+    if (records.length === 0) return new Set();
+    const rows = this.sql
+      .exec<{ id: string }>(
+        "INSERT INTO pending (id, record) SELECT json_extract(value, '$.id'), value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING id",
+        JSON.stringify(records),
+      )
+      .toArray();
+    return new Set(rows.map((row) => row.id));
   }
 
   /** Spent this month and used today (settled requests only), for GET /v1/usage. */

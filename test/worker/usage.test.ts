@@ -484,6 +484,24 @@ describe('usage records: the provider’s counts and the exact cost', () => {
   });
 });
 
+describe('the meter counts each record once', () => {
+  it('a settle retried whole, or a record twice in one batch, is kept and counted once', async () => {
+    const { env, name, key } = await meteredEnv({ monthlyBudgetUsd: 10 });
+    mockUpstream(standIn);
+    const { record } = await metered(env, name, '/groq/v1/chat/completions', post(key, chat('llama-3.3-70b-versatile')));
+    const meter = meterOf(name);
+    const before = await meter.budget();
+    const again = { ...record, id: `${record.id}-again` };
+    await meter.settle({ records: [record, again, again], releases: [], ends: [] });
+    await meter.settle({ records: [again], releases: [], ends: [] });
+    const after = await meter.budget();
+    expect(after.spentUsdThisMonth).toBeCloseTo(before.spentUsdThisMonth + record.cost_usd!, 12);
+    expect(after.usedTokensToday).toBe(before.usedTokensToday + record.input_tokens + record.output_tokens);
+    expect((await meter.pendingRecords()).map((r) => r.id).sort()).toEqual([record.id, again.id].sort());
+    expect(await meter.pendingRecords(again.id)).toEqual([again]);
+  });
+});
+
 describe('settling after the answer', () => {
   // While a call that writes the meter's storage is in flight as the handler returns its Response,
   // workerd holds back the requests it has not dispatched yet: the full bench's cache hits waited up to
