@@ -150,7 +150,7 @@ export function bodyReader(body: ReadableStream<Uint8Array>, signal: AbortSignal
   const reader = chunkReader(body);
   let rejectRead: ((reason: unknown) => void) | undefined;
   signal.addEventListener('abort', () => rejectRead?.(signal.reason), { once: true });
-  const abortable = <T>(read: () => Promise<T>): Promise<T> => {
+  const endsOnAbort = <T>(read: () => Promise<T>): Promise<T> => {
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       rejectRead = reject;
@@ -158,8 +158,8 @@ export function bodyReader(body: ReadableStream<Uint8Array>, signal: AbortSignal
     });
   };
   return {
-    read: () => abortable(() => reader.read()),
-    readAtLeast: (minBytes) => abortable(() => reader.readAtLeast(minBytes)),
+    read: () => endsOnAbort(() => reader.read()),
+    readAtLeast: (minBytes) => endsOnAbort(() => reader.readAtLeast(minBytes)),
     cancel: (reason) => reader.cancel(reason),
   };
 }
