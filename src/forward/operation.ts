@@ -96,8 +96,9 @@ const TABLES = Object.fromEntries(
   Object.entries(OPERATIONS).map(([protocol, rules]) => {
     const exact = new Map<string, Rule>();
     for (const rule of rules) {
-      const key = `${rule.method} ${String(rule.path)}`;
-      if (typeof rule.path === 'string' && !exact.has(key)) exact.set(key, rule);
+      if (typeof rule.path !== 'string') continue;
+      const key = `${rule.method} ${rule.path}`;
+      if (!exact.has(key)) exact.set(key, rule);
     }
     return [protocol, { exact, patterns: rules.filter((rule) => typeof rule.path !== 'string') }];
   }),

@@ -60,9 +60,8 @@ export class UserMeter extends DurableObject<Bindings> {
   /** A lease for the asking request and the ones after it in the same isolate, or the asking request's refusal. */
   lease(request: LeaseRequest): LeaseGrant {
     this.budgetWatch.setLimits(request);
-    const { month, day } = periodsOf(Date.now());
-    const spent = { usd: this.total(`month:${month}`).usd, tokens: this.total(`day:${day}`).tokens };
-    return this.ledger.grant(request, spent, Date.now(), () => crypto.randomUUID());
+    const { usd, tokens } = this.spentAt(Date.now());
+    return this.ledger.grant(request, { usd, tokens }, Date.now(), () => crypto.randomUUID());
   }
 
   /**
@@ -102,9 +101,7 @@ export class UserMeter extends DurableObject<Bindings> {
     for (const release of batch.releases) this.ledger.settle(release);
     for (const end of batch.ends) this.ledger.end(end, Date.now());
     if (!last) return;
-    const { month, day } = periodsOf(last.time);
-    const totals = { month, day, usd: this.total(`month:${month}`).usd, tokens: this.total(`day:${day}`).tokens };
-    this.ctx.waitUntil(this.budgetWatch.settled(this.env, { id: last.user_id, name: last.user }, totals));
+    this.ctx.waitUntil(this.budgetWatch.settled(this.env, { id: last.user_id, name: last.user }, this.spentAt(last.time)));
     await this.scheduleFlush(FLUSH_DELAY_MS);
   }
 
@@ -130,8 +127,8 @@ export class UserMeter extends DurableObject<Bindings> {
 
   /** Spent this month and used today (settled requests only), for GET /v1/usage. */
   budget(): BudgetState {
-    const { month, day } = periodsOf(Date.now());
-    return { spentUsdThisMonth: this.total(`month:${month}`).usd, usedTokensToday: this.total(`day:${day}`).tokens };
+    const { usd, tokens } = this.spentAt(Date.now());
+    return { spentUsdThisMonth: usd, usedTokensToday: tokens };
   }
 
   /** What GET /v1/usage needs from this object: the budget spent and the records not yet in D1. */
@@ -165,6 +162,12 @@ export class UserMeter extends DurableObject<Bindings> {
     // INSERT OR IGNORE: a batch written again after a crash between the two steps adds nothing.
     this.sql.exec(`DELETE FROM pending WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(rows.map((row) => row.id)));
     if (rows.length === FLUSH_BATCH) await this.scheduleFlush(0);
+  }
+
+  /** What was spent in the month and used on the day of `time`, with those periods. */
+  private spentAt(time: number | string) {
+    const { month, day } = periodsOf(time);
+    return { month, day, usd: this.total(`month:${month}`).usd, tokens: this.total(`day:${day}`).tokens };
   }
 
   private total(period: string) {
