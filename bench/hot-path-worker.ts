@@ -10,6 +10,7 @@ import { send } from '../src/forward/send';
 import { buildTarget } from '../src/forward/target';
 import { leaseBookOf } from '../src/limits/lease-book';
 import { consultLimiter } from '../src/limits/verdicts';
+import type { UsageRecord } from '../src/usage/record';
 import { userMeter } from '../src/usage/writer';
 import { resolveProvider } from '../src/providers/lookup';
 import { findUser } from '../src/users/store';
@@ -70,6 +71,34 @@ const instantMeter = {
   }),
 } as unknown as Bindings['USER_METER'];
 
+/** A batch of records as one isolate's settle carries them at load (each a new request id). */
+const SETTLE_BATCH = 200;
+const settleBatch = (): UsageRecord[] =>
+  Array.from({ length: SETTLE_BATCH }, () => ({
+    id: crypto.randomUUID(),
+    client_request_id: null,
+    time: new Date().toISOString(),
+    user_id: 'hot-path',
+    user: 'bench',
+    route: 'proxy',
+    operation: 'chat/completions',
+    provider: 'openai',
+    model: 'bench-small',
+    status: 200,
+    stream: false,
+    attempts: 1,
+    input_tokens: 12,
+    output_tokens: 7,
+    cached_input_tokens: 0,
+    usage_source: 'provider',
+    cost_usd: 0.0000123,
+    latency_ms: 3,
+    first_byte_ms: 2,
+    cache: 'none',
+    error_code: null,
+    saved_usd: null,
+  }));
+
 // One env object for every request, as workerd passes (settings are parsed once per env object).
 let instantEnv: Bindings | undefined;
 
@@ -91,6 +120,8 @@ export const STAGES: Record<string, Stage> = {
     consultLimiter(env, `auth-ip:${CLIENT_IP}`, (l) => l.take(1_000_000_000, 300_000)),
   'lease: rate limit + budget slices (Durable Object RPC, once per lease)': (env) =>
     userMeter(env, 'hot-path').lease({ rpm: 1_000_000_000, monthlyBudgetUsd: 1e9, dailyTokens: 1e15, reserve: { usd: 0, tokens: 0 }, want: 1, leaseMs: 5_000 }),
+  [`settle: a batch of ${SETTLE_BATCH} records (Durable Object RPC, SQLite)`]: (env) =>
+    userMeter(env, 'hot-path').settle({ id: crypto.randomUUID(), records: settleBatch(), releases: [], ends: [] }),
   'admit against a held lease (no call)': (env) =>
     leaseBookOf(env.USER_METER).admit(
       'hot-path',

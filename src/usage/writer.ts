@@ -126,6 +126,7 @@ async function send(env: Bindings, userId: string, pipe: Pipe, batch: Batch): Pr
     await nextTurn();
     const records = batch.items.flatMap((item) => (item.record ? [item.record] : []));
     const sent: SettleBatch = {
+      id: crypto.randomUUID(),
       records,
       releases: batch.items.flatMap((item) => (item.release ? [item.release] : [])),
       ends: leaseBookOf(env.USER_METER).takeEnds(userId),

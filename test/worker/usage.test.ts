@@ -492,8 +492,9 @@ describe('the meter counts each record once', () => {
     const meter = meterOf(name);
     const before = await meter.budget();
     const again = { ...record, id: `${record.id}-again` };
-    await meter.settle({ records: [record, again, again], releases: [], ends: [] });
-    await meter.settle({ records: [again], releases: [], ends: [] });
+    const batch = { id: crypto.randomUUID(), records: [again, again], releases: [], ends: [] };
+    await meter.settle(batch);
+    await meter.settle(batch);
     const after = await meter.budget();
     expect(after.spentUsdThisMonth).toBeCloseTo(before.spentUsdThisMonth + record.cost_usd!, 12);
     expect(after.usedTokensToday).toBe(before.usedTokensToday + record.input_tokens + record.output_tokens);
