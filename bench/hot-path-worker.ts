@@ -2,6 +2,7 @@
 // runs one stage `n` times in a loop, so its wall time over n is the stage's cost per request.
 // Upstream calls are answered by a stub in place of `fetch`, so only the gateway's own work is timed.
 import app from '../src/app';
+import { StreamCounter } from '../src/usage/extract';
 import type { Bindings } from '../src/env';
 import { downstreamHeaders, upstreamHeaders } from '../src/forward/headers';
 import { keyRotation } from '../src/forward/keys';
@@ -99,6 +100,10 @@ const settleBatch = (): UsageRecord[] =>
     saved_usd: null,
   }));
 
+/** A read of the bench's 100 MB stream (bench/upstream.ts): ~1 KiB events, as the relay meters them. */
+const LARGE_STREAM_EVENT = `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'bench-small', choices: [{ index: 0, delta: { content: 'x'.repeat(960) }, finish_reason: null }] })}\n\n`;
+const LARGE_STREAM_CHUNK = new TextEncoder().encode(LARGE_STREAM_EVENT.repeat(Math.floor((256 * 1024) / LARGE_STREAM_EVENT.length)));
+
 // One env object for every request, as workerd passes (settings are parsed once per env object).
 let instantEnv: Bindings | undefined;
 
@@ -122,6 +127,7 @@ export const STAGES: Record<string, Stage> = {
     userMeter(env, 'hot-path').lease({ rpm: 1_000_000_000, monthlyBudgetUsd: 1e9, dailyTokens: 1e15, reserve: { usd: 0, tokens: 0 }, want: 1, leaseMs: 5_000 }),
   [`settle: a batch of ${SETTLE_BATCH} records (Durable Object RPC, SQLite)`]: (env) =>
     userMeter(env, 'hot-path').settle({ id: crypto.randomUUID(), records: settleBatch(), releases: [], ends: [] }),
+  'stream metering: 256 KiB of ~1 KiB SSE events (text length, usage)': () => new StreamCounter('openai').events(LARGE_STREAM_CHUNK),
   'admit against a held lease (no call)': (env) =>
     leaseBookOf(env.USER_METER).admit(
       'hot-path',
