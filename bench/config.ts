@@ -32,8 +32,10 @@ export interface Plan {
   streams: { count: number; warmup: number };
   streamChunks: number;
   streamPaceMs: number;
-  /** Stream LARGE_STREAM_BYTES through each target once, sampling its memory. */
+  /** Stream LARGE_STREAM_BYTES through each target twice, sampling its memory. */
   largeStream: boolean;
+  /** Then this many alternating rounds of one stream through each target, for its throughput. */
+  largeStreamRounds: number;
 }
 
 export const FULL: Plan = {
@@ -45,6 +47,7 @@ export const FULL: Plan = {
   streamChunks: 10,
   streamPaceMs: 10,
   largeStream: true,
+  largeStreamRounds: 5,
 };
 
 export const QUICK: Plan = {
@@ -56,4 +59,5 @@ export const QUICK: Plan = {
   streamChunks: 10,
   streamPaceMs: 10,
   largeStream: true,
+  largeStreamRounds: 2,
 };

@@ -67,11 +67,16 @@ export interface StreamPass {
   ms: number;
 }
 
-/** Two consecutive large streams through one target. */
+/** Two consecutive large streams through one target (its memory), then its passes of the alternating rounds (throughput). */
 export interface LargeStream {
   first: StreamPass;
   second: StreamPass;
+  /** Milliseconds of each alternating pass: round i of every target ran back to back, so their ratio is one round's. */
+  alternating: number[];
 }
+
+/** A target's large-stream throughput against (b)'s: the median of the alternating rounds' ratios. */
+export const largeStreamShare = (target: LargeStream, bare: LargeStream) => medianOf(target.alternating.map((ms, i) => bare.alternating[i]! / ms));
 
 /** How much higher memory went in the second pass than in the first: what streaming more costs. */
 export const secondPassGrowth = (s: LargeStream) => Math.max(0, s.second.rssPeakMiB - s.first.rssPeakMiB);
@@ -130,7 +135,7 @@ export function computeFigures(data: RunData) {
     Object.fromEntries(Object.entries(data.largeStream).map(([t, s]) => [t, f(s)])) as Partial<Record<TargetName, number>>;
   const firstGrowth = perTarget((s) => s.first.rssPeakMiB - s.first.rssBeforeMiB);
   const secondGrowth = perTarget(secondPassGrowth);
-  const rate = perTarget((s) => (s.first.bytes + s.second.bytes) / 1024 / 1024 / ((s.first.ms + s.second.ms) / 1000));
+  const rate = perTarget((s) => LARGE_STREAM_BYTES / 1024 / 1024 / (medianOf(s.alternating) / 1000));
   const mb = LARGE_STREAM_BYTES / 1024 / 1024;
   const largeFigures: Figure[] = data.plan.largeStream
     ? [
@@ -152,7 +157,14 @@ export function computeFigures(data: RunData) {
           digits: 1,
           ratios: false,
         },
-        { label: `${mb} MB SSE stream: transfer rate`, unit: 'MiB/s', values: rate, compare: 'ratio', against: (t, b) => rate[t]! / rate[b]!, digits: 0 },
+        {
+          label: `${mb} MB SSE stream: transfer rate (median of the alternating rounds; the ratio, of their ratios)`,
+          unit: 'MiB/s',
+          values: rate,
+          compare: 'ratio',
+          against: (t, b) => largeStreamShare(data.largeStream[t]!, data.largeStream[b]!),
+          digits: 0,
+        },
       ]
     : [];
   const bundle: Figure = {
@@ -264,9 +276,9 @@ export function computeGoals(data: RunData, figures: ReturnType<typeof computeFi
     });
     const bare = data.largeStream.bare;
     if (bare) {
-      const share = bare.second.ms / large.second.ms;
+      const share = largeStreamShare(large, bare);
       goals.push({
-        goal: `${LARGE_STREAM_BYTES / 1024 / 1024} MB stream throughput, share of (b)`,
+        goal: `${LARGE_STREAM_BYTES / 1024 / 1024} MB stream throughput, share of (b) (median of ${large.alternating.length} alternating rounds)`,
         target: '≥ 50 %',
         measured: `${fmt(share * 100, 0)} %`,
         met: share >= 0.5,

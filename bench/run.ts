@@ -246,6 +246,12 @@ try {
   // whether memory grows with the bytes streamed (buffering) or stays flat.
   const largeStream: Partial<Record<TargetName, LargeStream>> = {};
   if (plan.largeStream) {
+    const drain = async (name: TargetName) => {
+      const drained = await load.run({ op: 'drain', ...request(endpoints[name], LARGE_BODY) });
+      if (drained.status !== 200 || drained.bytes < LARGE_STREAM_BYTES)
+        throw new Error(`${name}: the large stream ended after ${drained.bytes} bytes (status ${drained.status})`);
+      return drained;
+    };
     for (const name of TARGETS) {
       say(`2 × ${LARGE_STREAM_BYTES / 1024 / 1024} MB stream through ${name}`);
       const { pid } = endpoints[name];
@@ -253,13 +259,17 @@ try {
       for (let pass = 0; pass < 2; pass++) {
         const rssBeforeMiB = rssMiB(pid);
         const sampler = sampleRss(pid);
-        const drained = await load.run({ op: 'drain', ...request(endpoints[name], LARGE_BODY) });
-        const rssPeakMiB = sampler.stop();
-        if (drained.status !== 200 || drained.bytes < LARGE_STREAM_BYTES)
-          throw new Error(`${name}: the large stream ended after ${drained.bytes} bytes (status ${drained.status})`);
-        passes.push({ rssBeforeMiB, rssPeakMiB, bytes: drained.bytes, ms: drained.ms });
+        const drained = await drain(name);
+        passes.push({ rssBeforeMiB, rssPeakMiB: sampler.stop(), bytes: drained.bytes, ms: drained.ms });
       }
-      largeStream[name] = { first: passes[0]!, second: passes[1]! };
+      largeStream[name] = { first: passes[0]!, second: passes[1]!, alternating: [] };
+    }
+    // Throughput from rounds of one pass per target, back to back in a rotating order: the machine's
+    // drift over the run falls on every target of a round alike (one pass each moved by 2× between
+    // runs on this shared machine).
+    for (let r = 0; r < plan.largeStreamRounds; r++) {
+      say(`${LARGE_STREAM_BYTES / 1024 / 1024} MB stream, round ${r + 1}/${plan.largeStreamRounds}`);
+      for (const name of TARGETS.map((_, i) => TARGETS[(i + r) % TARGETS.length]!)) largeStream[name]!.alternating.push((await drain(name)).ms);
     }
   }
 

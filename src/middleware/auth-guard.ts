@@ -45,6 +45,7 @@ const clientIp = (c: Context<Env>) => {
 
 /** Refuse at once an address this isolate already knows to be locked out. Call before any lookup. */
 export function refuseKnownLockout(c: Context<Env>): void {
+  if (locked.size === 0) return;
   const ip = clientIp(c);
   const until = ip === undefined ? undefined : locked.get(ip);
   if (until === undefined) return;
@@ -59,10 +60,11 @@ export function refuseKnownLockout(c: Context<Env>): void {
  * the limit, or with 503 when it cannot be counted.
  */
 export async function settleAuthentication(c: Context<Env>, valid: boolean): Promise<void> {
-  const ip = clientIp(c);
   // A valid credential costs no call: refuseKnownLockout has already checked this isolate's memo of
   // locked addresses, which every counted failure fills (the guard stays off the success path).
-  if (ip === undefined || valid) return;
+  if (valid) return;
+  const ip = clientIp(c);
+  if (ip === undefined) return;
   const settings = settingsOf(c.env);
   const [limit, windowMs] = [settings.AUTH_FAILURE_LIMIT, settings.AUTH_FAILURE_WINDOW_S * 1000];
   const verdict = await consultLimiter(c.env, `auth-ip:${ip}`, (limiter) => limiter.take(limit, windowMs), c.get('requestId'));
