@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { BudgetWatch } from '../alerts/budget';
 import { readyDb } from '../d1/schema';
 import type { Bindings } from '../env';
-import { INSERT_RECORDS_SQL, type UsageRecord } from '../usage/record';
+import { INSERT_RECORDS_SQL, recordsParam, type UsageRecord } from '../usage/record';
 import { LeaseLedger, type LeaseEnd, type LeaseGrant, type LeaseRelease, type LeaseRequest } from './lease-ledger';
 
 // One object per user (`user:<id>`). It grants leases (lease-ledger.ts): requests taken from the
@@ -46,9 +46,6 @@ export const periodsOf = (time: number | string) => {
   const iso = new Date(time).toISOString();
   return { month: iso.slice(0, 7), day: iso.slice(0, 10) };
 };
-
-/** JSON arrays' texts as one array's text, without parsing them. */
-const joinedArrays = (texts: string[]) => (texts.length === 1 ? texts[0]! : `[${texts.map((text) => text.slice(1, -1)).join(',')}]`);
 
 /**
  * Records an object kept one row each (before settle batches were kept whole) move into batch rows of
@@ -185,7 +182,8 @@ export class UserMeter extends DurableObject<Bindings> {
     }
     try {
       const db = await readyDb(this.env.DB);
-      await db.batch([db.prepare(INSERT_RECORDS_SQL).bind(joinedArrays(taken.map((row) => row.records)))]);
+      // Each batch's array without its brackets is its records' texts, joined: one array of them all, not parsed.
+      await db.batch([db.prepare(INSERT_RECORDS_SQL).bind(recordsParam(taken.map((row) => row.records.slice(1, -1))))]);
     } catch (err) {
       console.error(JSON.stringify({ level: 'error', event: 'usage_flush_failed', records, reason: err instanceof Error ? err.message : String(err) }));
       return this.scheduleFlush(FLUSH_RETRY_MS);
