@@ -2,6 +2,7 @@
 // runs one stage `n` times in a loop, so its wall time over n is the stage's cost per request.
 // Upstream calls are answered by a stub in place of `fetch`, so only the gateway's own work is timed.
 import app from '../src/app';
+import { readyDb } from '../src/d1/schema';
 import { StreamCounter } from '../src/usage/extract';
 import type { Bindings } from '../src/env';
 import { downstreamHeaders, upstreamHeaders } from '../src/forward/headers';
@@ -11,11 +12,12 @@ import { send } from '../src/forward/send';
 import { buildTarget } from '../src/forward/target';
 import { leaseBookOf } from '../src/limits/lease-book';
 import { consultLimiter } from '../src/limits/verdicts';
-import type { UsageRecord } from '../src/usage/record';
+import { INSERT_RECORDS_SQL, recordsParam, type UsageRecord } from '../src/usage/record';
 import { userMeter } from '../src/usage/writer';
 import { resolveProvider } from '../src/providers/lookup';
 import { findUser } from '../src/users/store';
 import { loadConfig } from '../src/vault/store';
+import { timeOrderedId } from '../src/request-ids';
 import { BENCH_USER_KEY, JSON_BODY } from './config';
 
 // Every Durable Object class the gateway's bindings name (as src/index.ts exports them).
@@ -72,11 +74,11 @@ const instantMeter = {
   }),
 } as unknown as Bindings['USER_METER'];
 
-/** A batch of records as one isolate's settle carries them at load (each a new request id). */
+/** A batch of records as one isolate's settle carries them at load (each a new request id, as the gateway makes them). */
 const SETTLE_BATCH = 200;
 const settleBatch = (): UsageRecord[] =>
   Array.from({ length: SETTLE_BATCH }, () => ({
-    id: crypto.randomUUID(),
+    id: timeOrderedId(),
     client_request_id: null,
     time: new Date().toISOString(),
     user_id: 'hot-path',
@@ -127,6 +129,14 @@ export const STAGES: Record<string, Stage> = {
     userMeter(env, 'hot-path').lease({ rpm: 1_000_000_000, monthlyBudgetUsd: 1e9, dailyTokens: 1e15, reserve: { usd: 0, tokens: 0 }, want: 1, leaseMs: 5_000 }),
   [`settle: a batch of ${SETTLE_BATCH} records (Durable Object RPC, SQLite)`]: (env) =>
     userMeter(env, 'hot-path').settle({ id: crypto.randomUUID(), records: settleBatch(), releases: [], ends: [] }),
+  // Local D1 runs in the gateway's workerd process, so under load its work is on the gateway's thread.
+  [`D1: ${SETTLE_BATCH} records in one insert (a Durable Object's flush)`]: async (env) => {
+    const db = await readyDb(env.DB);
+    await db
+      .prepare(INSERT_RECORDS_SQL)
+      .bind(recordsParam(settleBatch().map((record) => JSON.stringify(record))))
+      .run();
+  },
   'stream metering: 256 KiB of ~1 KiB SSE events (text length, usage)': () => new StreamCounter('openai').events(LARGE_STREAM_CHUNK),
   'admit against a held lease (no call)': (env) =>
     leaseBookOf(env.USER_METER).admit(

@@ -15,7 +15,8 @@ export interface StageCost {
 }
 
 /** Iterations per request: Durable Object calls count against workerd's subrequest limit. */
-const iterations = (stage: string) => (stage.startsWith('whole') || stage.startsWith('settle') ? 150 : stage.includes('Durable Object') ? 300 : 2000);
+const iterations = (stage: string) =>
+  stage.startsWith('whole') || stage.startsWith('settle') || stage.startsWith('D1') ? 150 : stage.includes('Durable Object') ? 300 : 2000;
 
 /** `source`: the checkout whose src/ the stages import (as `npm run bench -- --source` compares). */
 export async function measureHotPath(rounds: number, source = ROOT): Promise<StageCost[]> {

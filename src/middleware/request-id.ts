@@ -1,9 +1,10 @@
 import type { MiddlewareHandler } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Env } from '../env';
+import { timeOrderedId } from '../request-ids';
 import { answerHeader, CLIENT_REQUEST_ID_HEADER } from './answer-headers';
 
-// Every request gets the gateway's own id (random): usage records, budget settles and stored state are
+// Every request gets the gateway's own id (a UUIDv7: src/request-ids.ts says why): usage records, budget settles and stored state are
 // keyed by it, so it must never be the client's choice (a reused id once let duplicates skip the meter).
 // A client's own X-Request-Id is kept as a label only: echoed as X-Client-Request-Id and written to the
 // usage record as `client_request_id`.
@@ -12,7 +13,7 @@ import { answerHeader, CLIENT_REQUEST_ID_HEADER } from './answer-headers';
 const CLIENT_ID = /^[\w\-=.:]{1,128}$/;
 
 // headerName '' makes Hono's middleware ignore the client's header and always generate.
-const gatewayRequestId = requestId({ headerName: '' });
+const gatewayRequestId = requestId({ headerName: '', generator: () => timeOrderedId() });
 
 export const requestIds: MiddlewareHandler<Env> = (c, next) =>
   gatewayRequestId(c, async () => {

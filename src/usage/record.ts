@@ -7,7 +7,7 @@ export type UsageSource = 'provider' | 'estimated' | 'none';
 export type CacheOutcome = 'none' | 'hit' | 'miss';
 
 export interface UsageRecord {
-  /** The gateway's own request id (the answer's X-Request-Id): random, never the client's. */
+  /** The gateway's own request id (the answer's X-Request-Id): a UUIDv7, never the client's. */
   id: string;
   /** The client's own X-Request-Id, when it sent one: a label only. */
   client_request_id: string | null;

@@ -62,6 +62,10 @@ describe('finding: a client-chosen X-Request-Id skipped budgets and usage', () =
     const ids = answers.map(({ res }) => res.headers.get('x-request-id'));
     expect(new Set(ids).size).toBe(6);
     expect(ids).not.toContain('dup-2');
+    // The gateway's ids are UUIDv7, in the order the requests came (src/request-ids.ts).
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const times = ids.map((id) => Number.parseInt(id!.slice(0, 8) + id!.slice(9, 13), 16));
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
     for (const { res } of answers) expect(res.headers.get('x-client-request-id')).toBe('dup-2');
     const pending = await meterOf(name).pendingRecords();
     // A record per request that reached the provider, each under its own id; refusals reached none.
