@@ -132,10 +132,7 @@ export const STAGES: Record<string, Stage> = {
   // Local D1 runs in the gateway's workerd process, so under load its work is on the gateway's thread.
   [`D1: ${SETTLE_BATCH} records in one insert (a Durable Object's flush)`]: async (env) => {
     const db = await readyDb(env.DB);
-    await db
-      .prepare(INSERT_RECORDS_SQL)
-      .bind(recordsParam(settleBatch().map((record) => JSON.stringify(record))))
-      .run();
+    await db.prepare(INSERT_RECORDS_SQL).bind(recordsParam(settleBatch())).run();
   },
   'stream metering: 256 KiB of ~1 KiB SSE events (text length, usage)': () => new StreamCounter('openai').events(LARGE_STREAM_CHUNK),
   'admit against a held lease (no call)': (env) =>

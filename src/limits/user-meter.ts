@@ -182,8 +182,8 @@ export class UserMeter extends DurableObject<Bindings> {
     }
     try {
       const db = await readyDb(this.env.DB);
-      // Each batch's array without its brackets is its records' texts, joined: one array of them all, not parsed.
-      await db.batch([db.prepare(INSERT_RECORDS_SQL).bind(recordsParam(taken.map((row) => row.records.slice(1, -1))))]);
+      const pending = taken.flatMap((row) => JSON.parse(row.records) as UsageRecord[]);
+      await db.batch([db.prepare(INSERT_RECORDS_SQL).bind(recordsParam(pending))]);
     } catch (err) {
       console.error(JSON.stringify({ level: 'error', event: 'usage_flush_failed', records, reason: err instanceof Error ? err.message : String(err) }));
       return this.scheduleFlush(FLUSH_RETRY_MS);

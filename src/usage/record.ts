@@ -73,14 +73,19 @@ export function rowRecord(row: Record<string, unknown>): UsageRecord {
   return { ...(rest as unknown as UsageRecord), stream: row.stream === 1 || row.stream === true };
 }
 
+/** A record's fields in the order of its D1 row (RECORD_COLUMNS without the derived `day`). */
+const ROW_FIELDS = RECORD_COLUMNS.filter((column): column is Exclude<(typeof RECORD_COLUMNS)[number], 'day'> => column !== 'day');
+
 /**
  * Records into D1 as one statement whatever their number: its one parameter is the records as a JSON
- * array (the Durable Object keeps each record as JSON text: joined, not parsed and bound column by
- * column). `day` is derived from `time`; JSON `true`/`false` become 1/0.
+ * array of rows, each row the record's values in column order. A row's values are read by position:
+ * SQLite reads an array element by index where it finds an object's member by comparing keys, and
+ * the insert costs a third less CPU for it (bench/hot-path.ts, the D1 stage: ~36 → ~26 µs a record).
+ * `day` is derived from `time`; JSON `true`/`false` become 1/0.
  */
 export const INSERT_RECORDS_SQL = `INSERT OR IGNORE INTO usage_records (${RECORD_COLUMNS.join(', ')}) SELECT ${RECORD_COLUMNS.map((column) =>
-  column === 'day' ? "substr(json_extract(value, '$.time'), 1, 10)" : `json_extract(value, '$.${column}')`,
+  column === 'day' ? `substr(value ->> ${ROW_FIELDS.indexOf('time')}, 1, 10)` : `value ->> ${ROW_FIELDS.indexOf(column)}`,
 ).join(', ')} FROM json_each(?)`;
 
-/** The parameter of INSERT_RECORDS_SQL: records already serialised, each as JSON text. */
-export const recordsParam = (texts: string[]) => `[${texts.join(',')}]`;
+/** The parameter of INSERT_RECORDS_SQL. */
+export const recordsParam = (records: UsageRecord[]) => JSON.stringify(records.map((record) => ROW_FIELDS.map((field) => record[field])));

@@ -158,7 +158,7 @@ async function toMeter(env: Bindings, userId: string, batch: SettleBatch): Promi
 async function writeToD1(env: Bindings, records: UsageRecord[]): Promise<void> {
   try {
     const db = await readyDb(env.DB);
-    await db.batch([db.prepare(INSERT_RECORDS_SQL).bind(recordsParam(records.map((record) => JSON.stringify(record))))]);
+    await db.batch([db.prepare(INSERT_RECORDS_SQL).bind(recordsParam(records))]);
   } catch (err) {
     for (const record of records)
       logEvent(env, 'error', { requestId: record.id, event: 'usage_record_lost', reason: err instanceof Error ? err.message : String(err) });

@@ -38,7 +38,7 @@ async function spend(day: string, costs: (number | null)[]) {
     saved_usd: null,
   });
   await testEnv.DB.prepare(INSERT_RECORDS_SQL)
-    .bind(recordsParam(costs.map((cost) => JSON.stringify(record(cost)))))
+    .bind(recordsParam(costs.map((cost) => record(cost))))
     .run();
 }
 

@@ -49,13 +49,10 @@ describe('INSERT_RECORDS_SQL', () => {
       },
       { ...base, id: 'rec-json-3', user: 'o\'brien "quoted" \\ ünïcode', cache: 'hit', cost_usd: 0, saved_usd: 0.5 },
     ];
+    await db.prepare(INSERT_RECORDS_SQL).bind(recordsParam(records)).run();
     await db
       .prepare(INSERT_RECORDS_SQL)
-      .bind(recordsParam(records.map((r) => JSON.stringify(r))))
-      .run();
-    await db
-      .prepare(INSERT_RECORDS_SQL)
-      .bind(recordsParam([JSON.stringify({ ...base, status: 599 })]))
+      .bind(recordsParam([{ ...base, status: 599 }]))
       .run();
     const { results } = await db
       .prepare(`SELECT ${RECORD_COLUMNS.join(', ')} FROM usage_records WHERE id LIKE 'rec-json-%' ORDER BY id`)

@@ -138,9 +138,7 @@ describe('retention', () => {
       saved_usd: null,
     });
     await testEnv.DB.prepare(INSERT_RECORDS_SQL)
-      .bind(
-        recordsParam([record(`${user}-1`, 1), record(`${user}-29`, 29), record(`${user}-31`, 31), record(`${user}-400`, 400)].map((r) => JSON.stringify(r))),
-      )
+      .bind(recordsParam([record(`${user}-1`, 1), record(`${user}-29`, 29), record(`${user}-31`, 31), record(`${user}-400`, 400)]))
       .run();
     const env = { ...(testEnv as unknown as Bindings), USAGE_RETENTION_DAYS: '30' };
     await worker.scheduled(createScheduledController({ cron: '17 3 * * *' }), env);
