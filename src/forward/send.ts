@@ -431,14 +431,14 @@ function streamErrorEvent(dialect: ErrorDialect, providerId: string, failure: Re
  * is; anything else (an HTML error page, plain text) becomes the gateway's JSON error shape, with the
  * upstream status and headers.
  */
-function upstreamError(providerId: string, text: string, init: { status: number; headers: Headers }): Response {
+function upstreamError(providerId: string, text: string, init: { status: number; headers: Record<string, string> }): Response {
   if (isJsonText(text)) return new Response(text, init);
   const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
   const detail = snippet && !snippet.startsWith('<') ? `: ${snippet}` : '';
   const response = errorResponse(init.status as ContentfulStatusCode, `provider "${providerId}" answered HTTP ${init.status}${detail}`, 'upstream_error');
-  init.headers.forEach((value, name) => {
+  for (const [name, value] of Object.entries(init.headers)) {
     if (name !== 'content-type') response.headers.set(name, value);
-  });
+  }
   return response;
 }
 
