@@ -43,8 +43,11 @@ export interface CacheCall {
   served?: Omit<AttemptInfo, 'stream'>;
 }
 
-/** The upstream call, given the signal that aborts it (the client's, or a shared call's). */
-export type Produce = (signal: AbortSignal) => Promise<Response>;
+/**
+ * The upstream call, given the signal that aborts it (the client's, or a shared call's) and whether
+ * its answer goes to this request alone (`own`: a BYPASS), not to identical requests sharing it.
+ */
+export type Produce = (signal: AbortSignal, own: boolean) => Promise<Response>;
 
 /** The parts of a cache call every route takes from its context. */
 export function cacheCallOf(c: Context<Env>, call: Omit<CacheCall, 'env' | 'userId' | 'incoming' | 'signal' | 'waitUntil' | 'tap'>): CacheCall {
@@ -74,7 +77,7 @@ const flights = new Map<string, Flight>();
 
 export async function throughCache(call: CacheCall, produce: Produce): Promise<Response> {
   const ttl = cacheTtl(call.incoming, call.modelTtl);
-  if (ttl === 0 || !call.body || !isCacheableOperation(call.operation)) return labelled(await produce(call.signal), 'BYPASS');
+  if (ttl === 0 || !call.body || !isCacheableOperation(call.operation)) return labelled(await produce(call.signal, true), 'BYPASS');
   const key = await cacheKey({ ...call, scope: cacheScope(call.env, call.userId) }, call.body);
   if (!flights.has(key)) {
     const hit = await lookup(call, key, ttl);
@@ -99,7 +102,11 @@ export async function throughCache(call: CacheCall, produce: Produce): Promise<R
     return labelled(answer, 'HIT');
   }
   call.tap?.cacheMiss();
-  const flight = new Flight(produce, MAX_STORED_BYTES, () => forget(key, flight));
+  const flight = new Flight(
+    (signal) => produce(signal, false),
+    MAX_STORED_BYTES,
+    () => forget(key, flight),
+  );
   flights.set(key, flight);
   call.waitUntil(flight.done.then(() => store(call, key, ttl, flight)).finally(() => forget(key, flight)));
   return labelled(await flight.join(call.signal), 'MISS');

@@ -7,7 +7,7 @@ import { wireProtocol } from '../providers/table';
 import { StreamCounter, usageFormat, usageFromJson } from '../usage/extract';
 import type { UsageTap } from '../usage/tap';
 import type { Model, Provider, ProviderKey } from '../vault/schema';
-import { downstreamHeaders, upstreamHeaders } from './headers';
+import { carrying, downstreamHeaders, upstreamHeaders } from './headers';
 import { promptAffinity } from './affinity';
 import { expectedTokens, headroomOf, noteHeadroom, reserveHeadroom } from './headroom';
 import { reportSignals, shareFailure, shareRecovery, syncKeyHealth } from './key-health';
@@ -64,6 +64,8 @@ export interface SendRequest {
   entry?: Model;
   /** Upstream attempts left for the whole client request: a fallback chain passes one budget to every provider it tries. */
   attemptBudget?: AttemptBudget;
+  /** The headers every answer of the request gets (middleware/answer-headers.ts): an answer made here is made with them. */
+  answerHeaders?: readonly (readonly [string, string])[];
 }
 
 /** What is left of one client request's upstream attempts (MAX_REQUEST_ATTEMPTS), shared by every send() it makes. */
@@ -228,12 +230,14 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
     const firstByteAt = Date.now();
     observed = true;
     observeAnswer(req, key.key, res, firstByteAt - started);
-    const headers = downstreamHeaders(res.headers);
+    const carried = req.answerHeaders?.length ?? 0;
+    const headers = downstreamHeaders(res.headers, req.answerHeaders);
     const init = { status: res.status, statusText: res.statusText, headers };
+    const answerOf = (body: BodyInit | null) => carrying(new Response(body, init), carried);
     if (res.status >= 400) {
       const { bytes } = await readCapped(res.body, MAX_ERROR_BODY_BYTES, upstream.signal);
       const text = scrubSecrets(decoder.decode(bytes), secretsOf(req));
-      const answer = upstreamError(req.providerId, text, init);
+      const answer = carrying(upstreamError(req.providerId, text, init), carried);
       req.tap?.answered(undefined, upstreamErrorCode(text, res.status));
       if (!isRetryableStatus(res.status)) return { answer };
       const kind: FailureKind = res.status === 401 || res.status === 402 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate' : 'server';
@@ -242,7 +246,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
     }
     if (!res.body) {
       req.tap?.answered(undefined);
-      return { answer: new Response(null, init) };
+      return { answer: answerOf(null) };
     }
 
     const contentType = res.headers.get('content-type') ?? '';
@@ -258,7 +262,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
       const usage = usageFromJson(usageFormat(req.operation), json);
       req.tap?.answered(usage);
       observeThroughput(req, key.key, usage?.output, started);
-      return { answer: new Response(bytes, init) };
+      return { answer: answerOf(bytes) };
     }
     reader = bodyReader(res.body, upstream.signal);
     const head = await readHead(reader, { framer, whole, maxBytes: MAX_CHECKED_JSON_BYTES });
@@ -279,9 +283,9 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
       else if (counter) {
         const bytes = inspect!(head.bytes) as Uint8Array<ArrayBuffer>;
         req.tap!.streaming(counter)('done');
-        return { answer: new Response(bytes, init) };
+        return { answer: answerOf(bytes) };
       }
-      return { answer: new Response(head.bytes, init) };
+      return { answer: answerOf(head.bytes) };
     }
     relaying = true;
     const streamEnded = counter && req.tap!.streaming(counter);
@@ -308,7 +312,7 @@ async function attempt(req: SendRequest, key: ProviderKey, deadline: number, set
       },
       inspect,
     });
-    return { answer: new Response(stream, init) };
+    return { answer: answerOf(stream) };
   } catch (err) {
     reader?.cancel().catch(() => {});
     const reason: unknown = upstream.signal.reason;

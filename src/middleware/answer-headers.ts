@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import type { Env } from '../env';
+import { carriedAnswerHeaders } from '../forward/headers';
 
 // The headers every answer carries (CORS, request ids, rate limits), set on the answer once, in
 // place, after the handler made it. Hono's `c.header()` (and its cors middleware, which sets headers
@@ -59,30 +60,40 @@ function policyOf(origins: string): CorsPolicy {
   return policy;
 }
 
-/** Outermost: a preflight is answered by Hono's cors; every other answer gets the CORS headers and those set with `answerHeader`. */
+/**
+ * Outermost: a preflight is answered by Hono's cors; every other answer gets the CORS headers and those
+ * set with `answerHeader`. The forward step makes its answers with the ones known by then (passed down
+ * as plain values, forward/headers.ts), so only the rest are set here.
+ */
 export const answerHeaders: MiddlewareHandler<Env> = async (c, next) => {
   const policy = policyOf(c.env.CORS_ORIGINS ?? '*');
   if (c.req.method === 'OPTIONS') return policy.preflight(c, next);
   const headers: [string, string][] = [];
-  c.set('answerHeaders', headers);
-  await next();
   const origin = policy.allowOrigin(c.req.header('origin'));
   if (origin !== undefined) headers.push(['Access-Control-Allow-Origin', origin]);
   headers.push(['Access-Control-Expose-Headers', EXPOSED]);
+  if (policy.vary) headers.push(['Vary', 'Origin']);
+  c.set('answerHeaders', headers);
+  await next();
   let res = c.res;
+  const rest = headers.slice(carriedAnswerHeaders.get(res) ?? 0);
+  if (rest.length === 0) return;
   try {
-    setAll(res.headers, headers, policy.vary);
+    setAll(res.headers, rest);
   } catch {
     // Immutable headers (an answer from fetch or the cache, returned as it is): copied once.
     res = new Response(res.body, res);
-    setAll(res.headers, headers, policy.vary);
+    setAll(res.headers, rest);
     c.res = res;
   }
 };
 
-function setAll(target: Headers, headers: [string, string][], vary: boolean) {
-  if (vary) target.append('Vary', 'Origin');
-  for (const [name, value] of headers) target.set(name, value);
+function setAll(target: Headers, headers: [string, string][]) {
+  for (const [name, value] of headers) {
+    // Vary names what else the answer depends on: added to, never replaced.
+    if (name === 'Vary') target.append(name, value);
+    else target.set(name, value);
+  }
 }
 
 /** A header for the answer, whatever the handler returns (or an error it throws becomes). */

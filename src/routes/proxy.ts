@@ -63,7 +63,7 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
     modelTtl: listed?.cacheTtl,
     served: { provider: id, model: listed?.id ?? model, entry: listed, operation: operation.path },
   });
-  return throughCache(call, (signal) =>
+  return throughCache(call, (signal, own) =>
     send({
       providerId: id,
       provider,
@@ -79,6 +79,8 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
       signal,
       tap: c.get('tap'),
       entry: listed,
+      // A shared call's answer goes to every request that joined it: each gets its own headers after.
+      answerHeaders: own ? c.get('answerHeaders') : undefined,
     }),
   );
 }

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import app from '../../src/app';
 import { EXPOSED_HEADERS } from '../../src/middleware/answer-headers';
-import { makeEnv, postJson, userHeaders } from './helpers/env';
-import { forbidUpstream } from './helpers/fetch';
-import { mockProviders } from './helpers/stand-in';
+import { makeEnv, postJson, USER_KEY, userHeaders } from './helpers/env';
+import { forbidUpstream, mockUpstream } from './helpers/fetch';
+import { mockProviders, providerAnswer } from './helpers/stand-in';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -99,6 +99,53 @@ describe('responses a browser can read', () => {
     );
     expect(exposed(res)).toEqual(EXPOSED_HEADERS.map((h) => h.toLowerCase()));
     expect(res.headers.get('x-request-id')).toMatch(/^[\w-]{8,}$/);
+  });
+
+  // The forward step makes a proxied answer with the headers known by then; the rest are set after.
+  it('a proxied answer carries each of its headers once, with its own values', async () => {
+    mockProviders();
+    const env = await makeEnv({ vars: { CORS_ORIGINS: 'https://app.example, https://admin.example' }, users: { tester: { key: USER_KEY, rpm: 100 } } });
+    const body = { model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'hi' }] };
+    const headers = userHeaders(undefined, { origin: 'https://admin.example', 'x-request-id': 'client-7' });
+    const res = await app.request('/groq/v1/chat/completions', postJson(body, headers), env);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('vary')).toBe('Origin');
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://admin.example');
+    expect(exposed(res)).toEqual(EXPOSED_HEADERS.map((h) => h.toLowerCase()));
+    expect(res.headers.get('x-client-request-id')).toBe('client-7');
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers.get('x-ratelimit-limit')).toBe('100');
+    expect(res.headers.get('x-switchyard-attempts')).toBe('1');
+    expect(res.headers.get('x-switchyard-cache')).toBe('BYPASS');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it("requests sharing one upstream call each get their own headers, never the first one's", async () => {
+    let answer!: () => void;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    const { calls } = mockUpstream(async (call) => {
+      await held;
+      return providerAnswer(call);
+    });
+    const env = await makeEnv({ vars: { CORS_ORIGINS: 'https://app.example' } });
+    const body = { model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: `shared ${crypto.randomUUID()}` }] };
+    const cached = { origin: 'https://app.example', 'x-switchyard-cache-ttl': '600' };
+    const first = app.request('/groq/v1/chat/completions', postJson(body, userHeaders(undefined, { ...cached, 'x-request-id': 'client-first' })), env);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = app.request('/groq/v1/chat/completions', postJson(body, userHeaders(undefined, cached)), env);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    answer();
+    const [a, b] = await Promise.all([first, second]);
+    expect(calls).toHaveLength(1);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect([a.headers.get('x-switchyard-cache'), b.headers.get('x-switchyard-cache')]).toEqual(['MISS', 'HIT']);
+    expect(a.headers.get('x-client-request-id')).toBe('client-first');
+    expect(b.headers.get('x-client-request-id')).toBeNull();
+    expect(a.headers.get('x-request-id')).not.toBe(b.headers.get('x-request-id'));
+    for (const res of [a, b]) {
+      expect(res.headers.get('vary')).toBe('Origin');
+      expect(exposed(res)).toEqual(EXPOSED_HEADERS.map((h) => h.toLowerCase()));
+    }
   });
 
   it.each([
