@@ -13,7 +13,7 @@ const FLOORS = [
   ['src/protocols', 'src/providers'],
   ['src/usage', 'src/limits', 'src/users', 'src/vault', 'src/responses', 'src/d1', 'src/generated', 'src/alerts', 'src/traces'],
   // env.ts is the type hub (bindings, Durable Object classes): it imports types only, checked below.
-  ['src/errors.ts', 'src/log.ts', 'src/base64.ts', 'src/ip.ts', 'src/request-ids.ts', 'src/turn.ts', 'src/store-call.ts'],
+  ['src/errors.ts', 'src/log.ts', 'src/base64.ts', 'src/ip.ts', 'src/request-ids.ts', 'src/memo-router.ts', 'src/turn.ts', 'src/store-call.ts'],
 ];
 
 // Tests beside their code (`*.test.ts`) may import fixtures and helpers from test/ and any floor.

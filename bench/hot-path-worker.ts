@@ -121,7 +121,7 @@ type Stage = (env: Bindings) => unknown;
 
 export const STAGES: Record<string, Stage> = {
   'empty loop': () => undefined,
-  'route match': () => app.router.match('POST', PATH),
+  'route match (remembered per method and path)': () => app.router.match('POST', PATH),
   'auth lookup (users map; a key seen before is not hashed again)': (env) => findUser(env, BENCH_USER_KEY),
   'failed-login count (Durable Object RPC, take; only after a failure)': (env) =>
     consultLimiter(env, `auth-ip:${CLIENT_IP}`, (l) => l.take(1_000_000_000, 300_000)),

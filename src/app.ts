@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { Env } from './env';
+import { MemoRouter } from './memo-router';
 import { notFound, onError } from './middleware/errors';
 import { answerHeaders } from './middleware/answer-headers';
 import { requestIds } from './middleware/request-id';
@@ -15,7 +16,8 @@ import { geminiRoutes } from './routes/gemini';
 import { usageRoutes } from './routes/usage';
 import { vaultRoutes } from './routes/vault';
 
-const app = new Hono<Env>();
+// MemoRouter: the TrieRouter, remembering recent matches (src/memo-router.ts says why).
+const app = new Hono<Env>({ router: new MemoRouter() });
 
 app.use(answerHeaders);
 app.use(requestIds);
