@@ -6,6 +6,8 @@ import { readyDb } from '../src/d1/schema';
 import { StreamCounter } from '../src/usage/extract';
 import type { Bindings } from '../src/env';
 import { downstreamHeaders, upstreamHeaders } from '../src/forward/headers';
+import { headroomOf } from '../src/forward/headroom';
+import { reportSignals } from '../src/forward/key-health';
 import { keyRotation } from '../src/forward/keys';
 import { findOperation, parseJson } from '../src/forward/operation';
 import { send } from '../src/forward/send';
@@ -18,7 +20,7 @@ import { resolveProvider } from '../src/providers/lookup';
 import { findUser } from '../src/users/store';
 import { loadConfig } from '../src/vault/store';
 import { timeOrderedId } from '../src/request-ids';
-import { BENCH_USER_KEY, JSON_BODY } from './config';
+import { BENCH_PROVIDER_KEY, BENCH_USER_KEY, JSON_BODY } from './config';
 
 // Every Durable Object class the gateway's bindings name (as src/index.ts exports them).
 export { KeyHealth } from '../src/limits/key-health';
@@ -106,6 +108,9 @@ const settleBatch = (): UsageRecord[] =>
 const LARGE_STREAM_EVENT = `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'bench-small', choices: [{ index: 0, delta: { content: 'x'.repeat(960) }, finish_reason: null }] })}\n\n`;
 const LARGE_STREAM_CHUNK = new TextEncoder().encode(LARGE_STREAM_EVENT.repeat(Math.floor((256 * 1024) / LARGE_STREAM_EVENT.length)));
 
+/** An answer's headers, as the stub upstream gives them (made in a handler: `new Date()` is not allowed at load). */
+let answerHeaders: Headers | undefined;
+
 // One env object for every request, as workerd passes (settings are parsed once per env object).
 let instantEnv: Bindings | undefined;
 
@@ -146,6 +151,10 @@ export const STAGES: Record<string, Stage> = {
   'vault access (decrypted config, cached)': (env) => loadConfig(env),
   'body: parse and validate the JSON': () => parseJson(BODY, CHAT_OPERATION.schema!),
   'key choice': async (env) => keyRotation('openai', resolveProvider(await loadConfig(env), 'openai')!.provider.keys),
+  'routing signals: an answer observed (rate-limit headers, outcome, time to first byte)': (env) => {
+    const headroom = headroomOf((answerHeaders ??= upstreamAnswer().headers));
+    reportSignals(env, 'openai', BENCH_PROVIDER_KEY, { outcome: 'ok', ttfbMs: 3, headroom });
+  },
   'target and headers, both ways': async (env) => {
     const { provider } = resolveProvider(await loadConfig(env), 'openai')!;
     const target = buildTarget({
