@@ -9,7 +9,8 @@ import { alertSettings, alertsOn } from './settings';
 //   check with the same key): once per key and UTC day while it keeps being rejected.
 // - A provider failing (5xx, 408, timeouts, network errors) for ALERT_PROVIDER_FAILING_MINUTES: a run
 //   starts at a failure and ends when one of the provider's keys answers again, or when no failure
-//   came for as long as the window (nothing then says it is still failing). Once per run.
+//   came for as long as the window after its keys could be tried again (nothing then says it is still
+//   failing; while a failed key rests, silence says nothing: the gateway is not asking). Once per run.
 // Rate-limit refusals (429) are neither: they are the provider working as agreed.
 
 /** What the KeyHealth object is told of a failed attempt. */
@@ -20,6 +21,8 @@ export interface KeyFailureReport {
   /** The upstream's status; null for a timeout or a network error. */
   status: number | null;
   reason: string;
+  /** When the key may be tried again (its rest after this failure); absent: at once. */
+  until?: number;
 }
 
 const REJECTING = new Set([401, 402, 403]);
@@ -27,6 +30,7 @@ const failing = (status: number | null) => status === null || status === 408 || 
 
 interface Run {
   since: number;
+  /** The latest failure, or the latest end of a failed key's rest if later: silence counts from here. */
   last: number;
   failures: number;
   alerted: boolean;
@@ -48,7 +52,7 @@ export class ProviderWatch {
       run = { since: now, last: now, failures: 0, alerted: false };
       this.runs.set(failure.provider, run);
     }
-    run.last = now;
+    run.last = Math.max(run.last, now, failure.until ?? now);
     run.failures++;
     if (run.alerted || now - run.since < failingMs) return [];
     run.alerted = true;

@@ -21,12 +21,13 @@ const FAILING_MINUTES = '0.05';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 250): Promise<T> {
+/** Polls `probe` until it gives a value; `what` names it in the timeout's error (a function: what is still missing then). */
+async function until<T>(what: string | (() => string), probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 250): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await sleep(everyMs);
   }
 }
@@ -164,11 +165,18 @@ describe('alerts (wrangler dev, real queue, webhook on 127.0.0.1)', () => {
     const month = new Date().toISOString().slice(0, 7);
     const day = new Date().toISOString().slice(0, 10);
     const expected = [...[50, 80, 100].map((t) => `budget:${carolId}:month:${month}:${t}`), ...[50, 80, 100].map((t) => `budget:${carolId}:day:${day}:${t}`)];
-    await until('every alert delivered', () => {
-      const delivered = new Set(receiver.delivered().map((p) => p.key));
-      const kinds = ['key_rejected', 'provider_failing', 'daily_spend'];
-      return expected.every((k) => delivered.has(k)) && kinds.every((k) => receiver.delivered().some((p) => p.key.startsWith(`${k}:`))) ? true : undefined;
-    });
+    const kinds = ['key_rejected', 'provider_failing', 'daily_spend'];
+    const undelivered = () => {
+      const delivered = receiver.delivered().map((p) => p.key);
+      return [
+        ...expected.filter((k) => !delivered.includes(k)),
+        ...kinds.filter((kind) => !delivered.some((k) => k.startsWith(`${kind}:`))).map((kind) => `${kind}:*`),
+      ];
+    };
+    await until(
+      () => `every alert delivered; still missing ${undelivered().join(', ')}; posts seen: ${receiver.posts.map((p) => `${p.key} ${p.status}`).join(', ')}`,
+      () => (undelivered().length === 0 ? true : undefined),
+    );
 
     // Nothing else comes: the same conditions seen again (another cron run, a refused request, the failing provider) send nothing new.
     await scheduled(gateway);

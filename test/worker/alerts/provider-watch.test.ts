@@ -69,6 +69,19 @@ describe('provider failing', () => {
     expect(watch.failed(failure(500), WINDOW, T0 + 11 * MIN)).toMatchObject([{ key: 'provider_failing:groq:2026-12-14T10:06:00.000Z', failures: 3 }]);
   });
 
+  it('a key resting longer than the window keeps the run going: its next try is what says it still fails', () => {
+    // One key backing off 8 s between tries, a window of 3 s: silence while the key rests is no recovery.
+    const watch = new ProviderWatch();
+    const short = 3_000;
+    const alerts = [];
+    for (let t = 0; t <= 30_000; t += 8_000) alerts.push(...watch.failed({ ...failure(500), until: T0 + t + 8_000 }, short, T0 + t));
+    expect(alerts).toMatchObject([{ kind: 'provider_failing', since: '2026-12-14T10:00:00.000Z', failures: 2 }]);
+    // Past the window after the rest ended, nothing says it is still failing: a new run.
+    const later = new ProviderWatch();
+    expect(later.failed({ ...failure(500), until: T0 + 1_000 }, short, T0)).toEqual([]);
+    expect(later.failed({ ...failure(500), until: T0 + 5_000 }, short, T0 + 4_500)).toEqual([]);
+  });
+
   it('failures further apart than the window are no run; providers are watched apart', () => {
     const watch = new ProviderWatch();
     for (let t = 0; t <= 30 * MIN; t += 6 * MIN) expect(watch.failed(failure(502), WINDOW, T0 + t)).toEqual([]);
