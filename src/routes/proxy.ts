@@ -19,7 +19,8 @@ import { loadConfig } from '../vault/store';
 // /:provider/v1/<operation> (and v1beta for Gemini's native paths), and the legacy form where
 // an `X-Host-Final` header picks the provider from the fixed host table.
 
-export async function forwardOperation(c: Context<Env>, providerName: string, operationPath: string) {
+/** `url` is the request's, parsed once by the caller. */
+export async function forwardOperation(c: Context<Env>, url: URL, providerName: string, operationPath: string) {
   const config = await loadConfig(c.env);
   const resolved = resolveProvider(config, providerName);
   if (!resolved) throw new GatewayError(404, `unknown provider "${providerName}": the vault does not name it`, 'provider_not_found');
@@ -53,7 +54,6 @@ export async function forwardOperation(c: Context<Env>, providerName: string, op
     if (incomingCall.contentType === undefined) incoming.delete('content-type');
     else incoming.set('content-type', incomingCall.contentType);
   }
-  const url = new URL(c.req.url);
   const call = cacheCallOf(c, {
     provider: id,
     model: listed?.id ?? model ?? '',
@@ -96,7 +96,8 @@ function legacyOperation(providerId: string, pathname: string): string {
 
 const forwardLegacy = (c: Context<Env>) => {
   const providerId = providerForHost(c.req.header('x-host-final')!)!;
-  return forwardOperation(c, providerId, legacyOperation(providerId, new URL(c.req.url).pathname));
+  const url = new URL(c.req.url);
+  return forwardOperation(c, url, providerId, legacyOperation(providerId, url.pathname));
 };
 
 /** Any path with an `X-Host-Final` header is the legacy form; without the header this passes through. */
@@ -115,6 +116,7 @@ export const proxyRoutes = new Hono<Env>();
 proxyRoutes.all('/:provider/:version{v1(?:beta|alpha)?}/*', meteredUserAuth('proxy'), requestBodyLimit, (c) => {
   // The operation is what follows the first two segments of the raw path: the decoded `provider`
   // param (`%67roq` → `groq`) is not a prefix of the raw path.
-  const operation = new URL(c.req.url).pathname.split('/').slice(3).join('/');
-  return forwardOperation(c, c.req.param('provider'), operation);
+  const url = new URL(c.req.url);
+  const operation = url.pathname.split('/').slice(3).join('/');
+  return forwardOperation(c, url, c.req.param('provider'), operation);
 });
