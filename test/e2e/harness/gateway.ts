@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { outputLog } from './output';
 import { run } from './run';
 
 // Runs the real gateway with `wrangler dev` on 127.0.0.1, with fresh local KV and D1 seeded beforehand.
@@ -169,7 +170,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   ];
   const child = spawn(WRANGLER, args, { cwd: PROJECT_ROOT, env: wranglerEnv(stateDir), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child.pid!);
-  const output: string[] = [];
+  const output = outputLog();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   exited.then(() => running.delete(child.pid!));
 
@@ -187,20 +188,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     const uncaught = uncaughtLines(logs());
     if (uncaught.length > 0) throw new Error(`wrangler dev logged ${uncaught.length} uncaught exception(s):\n${uncaught.join('\n')}`);
   };
-  const logs = () => output.join('');
+  const logs = () => output.text();
+  const onData = (chunk: Buffer) => output.add(chunk.toString('utf8'));
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`wrangler dev was not ready after ${READY_TIMEOUT_MS} ms:\n${logs()}`)), READY_TIMEOUT_MS);
-    const onData = (chunk: Buffer) => {
-      output.push(chunk.toString('utf8'));
-      const ready = /Ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(logs());
-      if (ready) {
-        clearTimeout(timer);
-        resolve(ready[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    void output.firstMatch(/Ready on (http:\/\/127\.0\.0\.1:\d+)/).then((ready) => {
+      clearTimeout(timer);
+      resolve(ready[1]!);
+    });
     void exited.then(() => {
       clearTimeout(timer);
       reject(new Error(`wrangler dev exited before it was ready:\n${logs()}`));
