@@ -1,8 +1,8 @@
 // A child process's output, kept whole for the checks that read it, and watched for one line.
 //
 // Each chunk is looked at once: a watch that joined and searched everything printed so far on every
-// chunk cost time in proportion to all the output (quadratic over a run): in a 30-minute soak it was
-// two thirds of the load process's CPU, and the load it sent fell from 82 to 22 requests/s.
+// chunk cost time in proportion to all the output (quadratic over a run; wrangler dev prints a line per
+// request): two thirds of a soak's load-process CPU, and a 30-minute soak's load fell from 82 to 22/s.
 
 export interface OutputLog {
   /** Add a chunk as it arrives. */
