@@ -2,21 +2,15 @@
 // isolate in workerd under bench load, through the inspector, summarised by source file and function
 // (mapped back to src/ with the bundle's source map). Writes bench/.tmp/gateway.cpuprofile, which
 // Chrome DevTools opens. This is how the hot path was found; the figures come from bench/run.ts.
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { join, relative } from 'node:path';
 import { BENCH_USER_KEY, JSON_BODY, LARGE_BODY, STREAM_BODY } from './config';
+import { inspect, runWithWebSocket } from './inspector';
 import { forkChild, LoadClient, TS_EXEC_ARGV } from './processes';
 import { benchVault, buildGateway, GATEWAY_WORKER, startGateway, TOOL_ENV } from './workers';
 
-if (typeof WebSocket === 'undefined') {
-  // Node 20 has WebSocket behind a flag: run again with it.
-  const again = spawnSync(process.execPath, ['--experimental-websocket', ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
-  process.exit(again.status ?? 1);
-}
+runWithWebSocket();
 Object.assign(process.env, TOOL_ENV);
 
 const argv = process.argv.slice(2);
@@ -33,30 +27,6 @@ const seconds = option('--seconds', 8);
 const connections = option('--connections', large ? 1 : streaming ? 8 : 32);
 const ROOT = new URL('..', import.meta.url).pathname;
 const TMP = join(ROOT, 'bench/.tmp');
-
-/** A minimal Chrome DevTools Protocol client. */
-async function inspect(url: string) {
-  const socket = new WebSocket(url);
-  await new Promise((resolve, reject) => {
-    socket.addEventListener('open', resolve, { once: true });
-    socket.addEventListener('error', reject, { once: true });
-  });
-  let nextId = 1;
-  const pending = new Map<number, (result: unknown) => void>();
-  socket.addEventListener('message', (event) => {
-    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
-    if (message.id !== undefined) pending.get(message.id)?.(message.result);
-  });
-  return {
-    send: <T>(method: string, params: Record<string, unknown> = {}) =>
-      new Promise<T>((resolve) => {
-        const id = nextId++;
-        pending.set(id, resolve as (result: unknown) => void);
-        socket.send(JSON.stringify({ id, method, params }));
-      }),
-    close: () => socket.close(),
-  };
-}
 
 interface ProfileNode {
   id: number;

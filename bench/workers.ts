@@ -88,7 +88,23 @@ async function startWorker(worker: WorkerOptions, extra: Partial<MiniflareOption
   const startMs = performance.now() - started;
   const pids = childPids('workerd').filter((pid) => !before.has(pid));
   if (pids.length !== 1) throw new Error(`expected one new workerd process, found ${pids.length}`);
-  return { url: url.origin, pid: pids[0]!, mf, startMs, dispose: () => mf.dispose() };
+  const pid = pids[0]!;
+  // A script that dies before its dispose has stopped workerd (an uncaught error, e.g. EPIPE once `head`
+  // closed its output) would leave it running: it is stopped as the script exits.
+  const stopAtExit = () => {
+    try {
+      process.kill(pid);
+    } catch {
+      // Already gone.
+    }
+  };
+  process.once('exit', stopAtExit);
+  // The hook goes once workerd is gone: a script that dies while disposing still stops it.
+  const dispose = async () => {
+    await mf.dispose();
+    process.off('exit', stopAtExit);
+  };
+  return { url: url.origin, pid, mf, startMs, dispose };
 }
 
 /** The wrangler config's compatibility settings: the bare worker runs under the same ones. */
