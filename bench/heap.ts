@@ -4,6 +4,7 @@
 // collection (a heap snapshot forces one: workerd's inspector does not take HeapProfiler.collectGarbage),
 // beside the workerd process's resident memory. On Cloudflare an isolate may use 128 MB.
 import { join } from 'node:path';
+import { numberOption } from './args';
 import { BENCH_USER_KEY, CONCURRENCY, JSON_BODY } from './config';
 import { inspect, runWithWebSocket } from './inspector';
 import { rssMiB } from './proc';
@@ -13,13 +14,8 @@ import { benchVault, buildGateway, GATEWAY_WORKER, startGateway, TOOL_ENV } from
 runWithWebSocket();
 Object.assign(process.env, TOOL_ENV);
 
-const argv = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const index = argv.indexOf(name);
-  return index >= 0 ? Number(argv[index + 1]) : fallback;
-};
-const blocks = option('--blocks', 4);
-const seconds = option('--seconds', 25);
+const blocks = numberOption('--blocks', 4);
+const seconds = numberOption('--seconds', 25);
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 const bundle = await buildGateway(join(new URL('.', import.meta.url).pathname, '.tmp/build-heap'));

@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { join, relative } from 'node:path';
+import { flag, numberOption } from './args';
 import { BENCH_USER_KEY, JSON_BODY, LARGE_BODY, STREAM_BODY } from './config';
 import { inspect, runWithWebSocket } from './inspector';
 import { forkChild, LoadClient, TS_EXEC_ARGV } from './processes';
@@ -13,18 +14,13 @@ import { benchVault, buildGateway, GATEWAY_WORKER, startGateway, TOOL_ENV } from
 runWithWebSocket();
 Object.assign(process.env, TOOL_ENV);
 
-const argv = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const index = argv.indexOf(name);
-  return index >= 0 ? Number(argv[index + 1]) : fallback;
-};
 // --large: the 100 MB stream, one at a time (the relay's per-chunk cost).
-const large = argv.includes('--large');
+const large = flag('--large');
 // --cache: the JSON request answered from the gateway's cache (after its first call).
-const cached = argv.includes('--cache');
-const streaming = large || argv.includes('--stream');
-const seconds = option('--seconds', 8);
-const connections = option('--connections', large ? 1 : streaming ? 8 : 32);
+const cached = flag('--cache');
+const streaming = large || flag('--stream');
+const seconds = numberOption('--seconds', 8);
+const connections = numberOption('--connections', large ? 1 : streaming ? 8 : 32);
 const ROOT = new URL('..', import.meta.url).pathname;
 const TMP = join(ROOT, 'bench/.tmp');
 

@@ -8,6 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { uncaughtLines, WORKERD_DISCONNECT } from '../test/e2e/harness/gateway';
+import { numberOption } from './args';
 import { rssMiB } from './proc';
 import { KINDS, type Kind, type Outcome, picker, sendOne } from './soak-mix';
 import { checkRecords, type RecordCheck } from './soak-records';
@@ -16,13 +17,8 @@ import { TOOL_ENV } from './workers';
 
 Object.assign(process.env, TOOL_ENV);
 
-const argv = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const index = argv.indexOf(name);
-  return index >= 0 ? Number(argv[index + 1]) : fallback;
-};
-const minutes = option('--minutes', 10);
-const concurrency = option('--concurrency', 8);
+const minutes = numberOption('--minutes', 10);
+const concurrency = numberOption('--concurrency', 8);
 if (!(minutes > 0 && minutes <= 24 * 60) || !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 64)) {
   console.error('usage: npm run soak -- --minutes M (0 < M ≤ 1440, fractions allowed) [--concurrency N (1-64, default 8)]');
   process.exit(2);
